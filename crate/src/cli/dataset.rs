@@ -1,0 +1,59 @@
+//! `lediflow dataset`: look at and export the procedural landscapes.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use super::CliResult;
+use super::progress::bar;
+use crate::data::{Split, export_dataset_with_progress, preview_grid};
+
+#[derive(Debug, Args)]
+pub struct DatasetArgs {
+    #[command(subcommand)]
+    pub command: DatasetCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DatasetCommand {
+    /// Write a grid of landscapes a person can look at.
+    Preview {
+        #[arg(long, default_value_t = 64)]
+        n: u32,
+        #[arg(long, default_value_t = 64)]
+        size: u32,
+        /// `train` or `heldout`.
+        #[arg(long, default_value = "train")]
+        split: Split,
+        #[arg(long, default_value = "grid.png")]
+        out: PathBuf,
+    },
+    /// Write PNGs and `attributes.csv`.
+    Export {
+        #[arg(long)]
+        n: u64,
+        #[arg(long, default_value_t = 64)]
+        size: u32,
+        #[arg(long, default_value = "train")]
+        split: Split,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+pub fn run(args: DatasetArgs) -> CliResult {
+    match args.command {
+        DatasetCommand::Preview { n, size, split, out } => {
+            let grid = preview_grid(split, n, size)?;
+            grid.save(&out).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+            println!("wrote {} ({n} {} images at {size}px)", out.display(), split.name());
+        }
+        DatasetCommand::Export { n, size, split, out } => {
+            let progress = bar(n, "exporting");
+            let summary = export_dataset_with_progress(split, n, size, &out, &|done| progress.set_position(done))?;
+            progress.finish_and_clear();
+            println!("wrote {} images and {} to {}", summary.count, summary.csv.display(), summary.dir.display());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,43 @@
+//! The `lediflow` command-line tool.
+
+mod backend;
+mod dataset;
+mod export;
+mod model_file;
+mod info;
+mod progress;
+mod sample;
+
+use clap::{Parser, Subcommand};
+
+pub use backend::Backend;
+
+pub type CliResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+#[derive(Debug, Parser)]
+#[command(name = "lediflow", version, about = "LeDiFlow: flow matching from a learned prior")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Sample images into a PNG grid.
+    Sample(sample::SampleArgs),
+    /// Print parameters and multiply-accumulates per forward pass of each network.
+    Info(info::InfoArgs),
+    /// Write a (quantized) `.ldf` model file.
+    Export(export::ExportArgs),
+    /// Preview or export the procedural landscape dataset.
+    Dataset(dataset::DatasetArgs),
+}
+
+pub fn run(cli: Cli) -> CliResult {
+    match cli.command {
+        Command::Sample(args) => sample::run(args),
+        Command::Info(args) => info::run(args),
+        Command::Dataset(args) => dataset::run(args),
+        Command::Export(args) => export::run(args),
+    }
+}

@@ -1,0 +1,22 @@
+//! LeDiFlow: flow matching from a learned prior (arXiv 2505.20723), in burn.
+//!
+//! Floors, each using only those below it (see ARCHITECTURE.md):
+//! 1. foundations: [`model`], [`solvers`], [`noise`], `data`;
+//! 2. core: [`losses`], [`pipeline`], [`weights`], [`model_io`];
+//! 3. faces: the CLI (`cli`), the trainer, the evaluation and the wasm API.
+
+#[cfg(feature = "native")]
+pub mod data;
+pub mod losses;
+pub mod model;
+pub mod model_io;
+pub mod noise;
+pub mod pipeline;
+pub mod solvers;
+pub mod weights;
+
+#[cfg(feature = "native")]
+pub mod cli;
+
+#[cfg(test)]
+pub(crate) mod testing;

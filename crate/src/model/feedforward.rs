@@ -1,0 +1,52 @@
+//! The GEGLU feed-forward block.
+
+use burn::module::Module;
+use burn::nn::Linear;
+use burn::tensor::activation::gelu;
+use burn::tensor::{Device, Tensor};
+
+use super::norm::{AdaRmsNorm, linear, zero_linear};
+
+/// `Linear(d → 2·d_ff)`, then `a · gelu(gate)`.
+#[derive(Module, Debug)]
+pub struct Geglu {
+    pub proj: Linear,
+    #[module(skip)]
+    pub d_ff: usize,
+}
+
+impl Geglu {
+    pub fn new(d_in: usize, d_ff: usize, device: &Device) -> Self {
+        Self { proj: linear(d_in, 2 * d_ff, device), d_ff }
+    }
+
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        let h = self.proj.forward(x);
+        let a = h.clone().narrow(D - 1, 0, self.d_ff);
+        let gate = h.narrow(D - 1, self.d_ff, self.d_ff);
+        a * gelu(gate)
+    }
+}
+
+/// Pre-norm residual feed-forward block: `x + down(geglu(norm(x, cond)))`.
+#[derive(Module, Debug)]
+pub struct FeedForwardBlock {
+    pub norm: AdaRmsNorm,
+    pub up: Geglu,
+    pub down: Linear,
+}
+
+impl FeedForwardBlock {
+    pub fn new(width: usize, d_ff: usize, cond: Option<usize>, device: &Device) -> Self {
+        Self {
+            norm: AdaRmsNorm::new(width, cond, device),
+            up: Geglu::new(width, d_ff, device),
+            down: zero_linear(d_ff, width, device),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<4>, cond: Option<&Tensor<2>>) -> Tensor<4> {
+        let h = self.norm.forward(x.clone(), cond);
+        x + self.down.forward(self.up.forward(h))
+    }
+}

@@ -1,0 +1,117 @@
+//! The four LeDiFlow networks, each a [`Backbone`] with its own configuration.
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+
+use super::config::{BackboneConfig, LeDiFlowConfig};
+use super::hourglass::Backbone;
+
+/// θE: image → mean and log-variance of q(z|y).
+#[derive(Module, Debug)]
+pub struct Encoder {
+    pub backbone: Backbone,
+    #[module(skip)]
+    pub latent_channels: usize,
+}
+
+impl Encoder {
+    pub fn new(config: &LeDiFlowConfig, device: &Device) -> Self {
+        Self { backbone: Backbone::new(&config.encoder, device), latent_channels: config.latent_channels }
+    }
+
+    /// `[B, 3, R, R]` in [-1, 1] → (mean, log-variance), each `[B, z, R/8, R/8]`.
+    pub fn forward(&self, image: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+        let out = self.backbone.forward(image, None);
+        let z = self.latent_channels;
+        let mean = out.clone().narrow(1, 0, z);
+        // Bounded so that exp() stays finite in the KL term and in sampling.
+        let log_var = out.narrow(1, z, z).clamp(-30.0, 20.0);
+        (mean, log_var)
+    }
+}
+
+/// θD: z → per-pixel mean and log-variance of the learned prior.
+#[derive(Module, Debug)]
+pub struct Decoder {
+    pub backbone: Backbone,
+    #[module(skip)]
+    pub z_upsample: usize,
+    #[module(skip)]
+    pub image_channels: usize,
+    #[module(skip)]
+    pub log_var_min: f64,
+    #[module(skip)]
+    pub log_var_max: f64,
+}
+
+impl Decoder {
+    pub fn new(config: &LeDiFlowConfig, device: &Device) -> Self {
+        Self {
+            backbone: Backbone::new(&config.decoder, device),
+            z_upsample: config.decoder_z_upsample,
+            image_channels: config.image_channels,
+            log_var_min: config.loss.log_var_min,
+            log_var_max: config.loss.log_var_max,
+        }
+    }
+
+    /// `[B, z, r, r]` → (μ, log σ²), each `[B, 3, R, R]`; log σ² clamped to the configured range.
+    pub fn forward(&self, z: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+        let z = upsample_nearest(z, self.z_upsample);
+        let out = self.backbone.forward(z, None);
+        let c = self.image_channels;
+        let mu = out.clone().narrow(1, 0, c);
+        let log_var = out.narrow(1, c, c).clamp(self.log_var_min, self.log_var_max);
+        (mu, log_var)
+    }
+}
+
+/// A velocity field v(x, t): the latent sampler θL, the flow model θFM and the baseline.
+#[derive(Module, Debug)]
+pub struct VelocityNet {
+    pub backbone: Backbone,
+}
+
+impl VelocityNet {
+    pub fn new(config: &BackboneConfig, device: &Device) -> Self {
+        Self { backbone: Backbone::new(config, device) }
+    }
+
+    /// `x`: `[B, C, R, R]`, `t`: `[B]` → velocity of the same shape as `x`.
+    pub fn forward(&self, x: Tensor<4>, t: Tensor<1>) -> Tensor<4> {
+        self.backbone.forward(x, Some(t))
+    }
+}
+
+/// Nearest-neighbour upsampling by an integer factor.
+pub fn upsample_nearest(x: Tensor<4>, factor: usize) -> Tensor<4> {
+    if factor == 1 {
+        return x;
+    }
+    let [b, c, h, w] = x.dims();
+    x.reshape([b, c, h, 1, w, 1]).expand([b, c, h, factor, w, factor]).reshape([b, c, h * factor, w * factor])
+}
+
+/// All networks of a LeDiFlow model. Any of them may be absent from a weight file, so each is
+/// optional except where a pipeline needs it.
+#[derive(Module, Debug)]
+pub struct LeDiFlowModel {
+    pub encoder: Encoder,
+    pub decoder: Decoder,
+    pub latent: VelocityNet,
+    pub flow: VelocityNet,
+    /// The Gaussian-prior baseline: the flow architecture trained from N(0, I).
+    pub baseline: VelocityNet,
+}
+
+impl LeDiFlowModel {
+    pub fn new(config: &LeDiFlowConfig, device: &Device) -> Self {
+        Self {
+            encoder: Encoder::new(config, device),
+            decoder: Decoder::new(config, device),
+            latent: VelocityNet::new(&config.latent_sampler, device),
+            flow: VelocityNet::new(&config.flow, device),
+            baseline: VelocityNet::new(&config.flow, device),
+        }
+    }
+}

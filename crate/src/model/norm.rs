@@ -1,0 +1,69 @@
+//! RMS normalisation, plain and adaptive (conditioned on the time embedding).
+
+use burn::module::{Module, Param};
+use burn::nn::{Initializer, Linear, LinearConfig};
+use burn::tensor::{Device, Tensor};
+
+const EPS: f64 = 1e-6;
+
+/// `x / sqrt(mean(x², last axis) + eps)`.
+pub fn rms_norm<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    let ms = x.clone().square().mean_dim(D - 1);
+    x * ms.add_scalar(EPS).sqrt().recip()
+}
+
+/// RMSNorm with a learnable per-feature scale (initialised to 1).
+#[derive(Module, Debug)]
+pub struct RmsNorm {
+    pub scale: Param<Tensor<1>>,
+}
+
+impl RmsNorm {
+    pub fn new(features: usize, device: &Device) -> Self {
+        Self { scale: Initializer::Ones.init([features], device) }
+    }
+
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        rms_norm(x) * self.scale.val().unsqueeze()
+    }
+}
+
+/// AdaRMSNorm: `rms_norm(x) · (1 + Linear(cond))`, the Linear zero-initialised so that a fresh
+/// network starts as a plain RMSNorm. Networks without a time input pass no condition and get
+/// the bare normalisation (the next Linear supplies any scale).
+#[derive(Module, Debug)]
+pub struct AdaRmsNorm {
+    pub linear: Option<Linear>,
+}
+
+impl AdaRmsNorm {
+    pub fn new(features: usize, cond_features: Option<usize>, device: &Device) -> Self {
+        let linear = cond_features.map(|c| zero_linear(c, features, device));
+        Self { linear }
+    }
+
+    /// `x`: `[B, H, W, C]`; `cond`: `[B, C_cond]`.
+    pub fn forward(&self, x: Tensor<4>, cond: Option<&Tensor<2>>) -> Tensor<4> {
+        let x = rms_norm(x);
+        match (&self.linear, cond) {
+            (Some(linear), Some(cond)) => {
+                let scale = linear.forward(cond.clone()).add_scalar(1.0);
+                x * scale.unsqueeze_dims::<4>(&[1, 2])
+            }
+            _ => x,
+        }
+    }
+}
+
+/// A bias-free Linear layer with the default (Kaiming-uniform) initialisation.
+pub fn linear(d_in: usize, d_out: usize, device: &Device) -> Linear {
+    LinearConfig::new(d_in, d_out).with_bias(false).init(device)
+}
+
+/// A bias-free Linear layer that starts at zero, so residual branches start as the identity.
+pub fn zero_linear(d_in: usize, d_out: usize, device: &Device) -> Linear {
+    LinearConfig::new(d_in, d_out)
+        .with_bias(false)
+        .with_initializer(Initializer::Zeros)
+        .init(device)
+}

@@ -1,0 +1,87 @@
+use burn::module::Module;
+use burn::tensor::{Device, Distribution, Tensor};
+
+use super::cost::model_costs;
+use super::*;
+
+fn device() -> Device {
+    #[allow(deprecated)]
+    Device::ndarray()
+}
+
+fn run_all(config: &LeDiFlowConfig, side: usize) {
+    let device = device();
+    let model = LeDiFlowModel::new(config, &device);
+    let z = config.latent_side(side);
+    let image = Tensor::<4>::random([1, 3, side, side], Distribution::Uniform(-1.0, 1.0), &device);
+    let (mean, log_var) = model.encoder.forward(image.clone());
+    assert_eq!(mean.dims(), [1, config.latent_channels, z, z], "{} encoder at {side}", config.name);
+    assert_eq!(log_var.dims(), mean.dims());
+    let (mu, dec_log_var) = model.decoder.forward(mean.clone());
+    assert_eq!(mu.dims(), [1, 3, side, side], "{} decoder at {side}", config.name);
+    assert_eq!(dec_log_var.dims(), mu.dims());
+    let t = Tensor::<1>::full([1], 0.3, &device);
+    assert_eq!(model.latent.forward(mean.clone(), t.clone()).dims(), mean.dims(), "{} latent at {side}", config.name);
+    assert_eq!(model.flow.forward(image.clone(), t).dims(), image.dims(), "{} flow at {side}", config.name);
+}
+
+#[test]
+fn every_shipped_configuration_has_the_right_shapes_at_32_64_and_128() {
+    for name in LeDiFlowConfig::NAMES {
+        let config = LeDiFlowConfig::named(name).expect("shipped configuration");
+        for side in [32, 64, 128] {
+            config.check_image_side(side).unwrap_or_else(|e| panic!("{name} at {side}: {e}"));
+            run_all(&config, side);
+        }
+    }
+}
+
+#[test]
+fn tiny_is_under_a_million_parameters_and_costs_match_the_modules() {
+    let config = LeDiFlowConfig::tiny();
+    let model = LeDiFlowModel::new(&config, &device());
+    let networks = [
+        ("encoder", model.encoder.num_params()),
+        ("decoder", model.decoder.num_params()),
+        ("latent", model.latent.num_params()),
+        ("flow", model.flow.num_params()),
+    ];
+    let total: usize = networks.iter().map(|(_, n)| n).sum();
+    assert!(total < 1_000_000, "tiny has {total} parameters");
+    for config in [LeDiFlowConfig::tiny(), LeDiFlowConfig::s64()] {
+        let model = LeDiFlowModel::new(&config, &device());
+        let actual = [model.encoder.num_params(), model.decoder.num_params(), model.latent.num_params(), model.flow.num_params()];
+        for ((name, cost), actual) in model_costs(&config).iter().zip(actual) {
+            assert_eq!(cost.params as usize, actual, "{} {name}: analytic vs module parameter count", config.name);
+        }
+    }
+}
+
+#[test]
+fn configurations_round_trip_through_json() {
+    for name in LeDiFlowConfig::NAMES {
+        let config = LeDiFlowConfig::named(name).expect("shipped configuration");
+        let json = serde_json::to_string(&config).expect("serialize");
+        let back: LeDiFlowConfig = serde_json::from_str(&json).expect("deserialize");
+        assert_eq!(back, config);
+    }
+}
+
+#[test]
+fn impossible_sizes_are_rejected_before_running() {
+    let config = LeDiFlowConfig::s64();
+    assert!(config.check_image_side(60).is_err());
+    assert!(config.check_image_side(0).is_err());
+    assert!(config.check_image_side(40).is_err(), "a 10-token grid cannot hold 8-token windows");
+}
+
+#[test]
+fn fresh_velocity_networks_output_zero() {
+    // Zero-initialised output projections make a fresh model start from v = 0.
+    let config = LeDiFlowConfig::tiny();
+    let device = device();
+    let net = VelocityNet::new(&config.flow, &device);
+    let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);
+    let v = net.forward(x, Tensor::full([2], 0.5, &device));
+    assert_eq!(v.abs().max().into_scalar::<f32>(), 0.0);
+}

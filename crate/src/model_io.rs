@@ -1,0 +1,261 @@
+//! Between burn modules and `.ldf` weight files: naming, layout and validation.
+//!
+//! Parameters are named by their module path, prefixed with the network (`flow.backbone.…`).
+//! Linear weights, which burn stores `[in, out]`, are written `[out, in]` so that the format's
+//! per-row int8 scales are per output channel; they are transposed back at load.
+
+use std::collections::{BTreeSet, HashMap};
+
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::tensor::{Device, Tensor, TensorData};
+use thiserror::Error;
+
+use crate::model::{LeDiFlowConfig, LeDiFlowModel};
+use crate::weights::{FormatError, Limits, ModelHeader, Network, ParsedTensor, Progress, StreamParser, TensorEntry};
+
+#[derive(Debug, Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    #[error("the file's network configuration is invalid: {0}")]
+    Config(String),
+    #[error("network '{network}' is missing {count} tensor(s), e.g. '{example}'")]
+    Missing { network: String, count: usize, example: String },
+    #[error("tensor '{name}' has shape {got:?}, the configuration needs {expected:?}")]
+    Shape { name: String, expected: Vec<usize>, got: Vec<usize> },
+    #[error("tensor '{name}' is not used by the configuration")]
+    Unused { name: String },
+    #[error("the model file holds no '{0}' network")]
+    NetworkAbsent(String),
+    #[error("cannot read {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+/// A model built from a weight file, with the networks the file actually held.
+pub struct LoadedModel {
+    pub config: LeDiFlowConfig,
+    pub model: LeDiFlowModel,
+    pub networks: BTreeSet<Network>,
+    pub header: ModelHeader,
+}
+
+impl LoadedModel {
+    pub fn require(&self, network: Network) -> Result<(), LoadError> {
+        if self.networks.contains(&network) {
+            Ok(())
+        } else {
+            Err(LoadError::NetworkAbsent(network.as_str().to_string()))
+        }
+    }
+}
+
+fn is_linear_weight(path: &[String], rank: usize) -> bool {
+    rank == 2 && path.last().is_some_and(|p| p == "weight")
+}
+
+fn logical_name(network: &str, path: &[String]) -> String {
+    format!("{network}.{}", path.join("."))
+}
+
+/// Collects parameters as `TensorEntry`s in the file's layout.
+struct Collect<'a> {
+    network: &'a str,
+    path: Vec<String>,
+    out: Vec<TensorEntry>,
+    error: Option<String>,
+}
+
+impl ModuleVisitor for Collect<'_> {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let mut tensor = param.val();
+        let transpose = is_linear_weight(&self.path, D);
+        if transpose {
+            tensor = tensor.transpose();
+        }
+        let shape = tensor.dims().to_vec();
+        match tensor.into_data().convert::<f32>().try_into_vec::<f32>() {
+            Ok(values) => self.out.push(TensorEntry::new(logical_name(self.network, &self.path), shape, values)),
+            Err(e) => self.error = Some(format!("{}: {e:?}", logical_name(self.network, &self.path))),
+        }
+    }
+}
+
+fn collect<M: Module>(module: &M, network: Network, out: &mut Vec<TensorEntry>) -> Result<(), String> {
+    let mut c = Collect { network: network.as_str(), path: vec![], out: vec![], error: None };
+    module.visit(&mut c);
+    if let Some(e) = c.error {
+        return Err(e);
+    }
+    out.append(&mut c.out);
+    Ok(())
+}
+
+/// The tensors of the chosen networks, named and laid out for [`crate::weights::write_model`].
+pub fn model_tensors(model: &LeDiFlowModel, networks: &[Network]) -> Result<Vec<TensorEntry>, String> {
+    let mut out = Vec::new();
+    for &network in networks {
+        match network {
+            Network::Latent => collect(&model.latent, network, &mut out)?,
+            Network::Decoder => collect(&model.decoder, network, &mut out)?,
+            Network::Encoder => collect(&model.encoder, network, &mut out)?,
+            Network::Flow => collect(&model.flow, network, &mut out)?,
+            Network::Baseline => collect(&model.baseline, network, &mut out)?,
+        }
+    }
+    Ok(out)
+}
+
+/// Replaces parameters by path from dequantized tensors, recording what did not fit.
+struct Assign<'a> {
+    network: &'a str,
+    path: Vec<String>,
+    tensors: &'a mut HashMap<String, ParsedTensor>,
+    device: &'a Device,
+    missing: Vec<String>,
+    error: Option<LoadError>,
+}
+
+impl Assign<'_> {
+    fn take<const D: usize>(&mut self, param_dims: [usize; D]) -> Option<Tensor<D>> {
+        let name = logical_name(self.network, &self.path);
+        let Some(parsed) = self.tensors.remove(&name) else {
+            self.missing.push(name);
+            return None;
+        };
+        let transpose = is_linear_weight(&self.path, D);
+        let mut expected = param_dims.to_vec();
+        if transpose {
+            expected.reverse();
+        }
+        if parsed.shape != expected {
+            self.error.get_or_insert(LoadError::Shape { name, expected, got: parsed.shape.clone() });
+            return None;
+        }
+        let values = match parsed.dequantize() {
+            Ok(v) => v,
+            Err(e) => {
+                self.error.get_or_insert(e.into());
+                return None;
+            }
+        };
+        let shape: [usize; D] = core::array::from_fn(|i| parsed.shape[i]);
+        let tensor = Tensor::<D>::from_data(TensorData::new(values, shape), self.device);
+        Some(if transpose { tensor.transpose() } else { tensor })
+    }
+}
+
+impl ModuleMapper for Assign<'_> {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.pop();
+    }
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let dims: [usize; D] = core::array::from_fn(|i| param.shape()[i]);
+        match self.take::<D>(dims) {
+            Some(tensor) => Param::initialized(param.id, tensor),
+            None => param,
+        }
+    }
+}
+
+fn assign<M: Module>(module: M, network: Network, tensors: &mut HashMap<String, ParsedTensor>, device: &Device) -> Result<M, LoadError> {
+    let mut mapper = Assign { network: network.as_str(), path: vec![], tensors, device, missing: vec![], error: None };
+    let module = module.map(&mut mapper);
+    if let Some(e) = mapper.error {
+        return Err(e);
+    }
+    if let Some(example) = mapper.missing.first() {
+        return Err(LoadError::Missing { network: network.as_str().into(), count: mapper.missing.len(), example: example.clone() });
+    }
+    Ok(module)
+}
+
+/// Streams a weight file in chunks of any size, then builds the model.
+///
+/// Tensors are kept as they arrive (quantized, so memory stays at the file's size) and become
+/// burn parameters only in [`ModelLoader::finish`], after the content hash has been verified.
+pub struct ModelLoader {
+    parser: StreamParser,
+    tensors: HashMap<String, ParsedTensor>,
+}
+
+impl Default for ModelLoader {
+    fn default() -> Self {
+        Self::new(Limits::default())
+    }
+}
+
+impl ModelLoader {
+    pub fn new(limits: Limits) -> Self {
+        Self { parser: StreamParser::new(limits), tensors: HashMap::new() }
+    }
+
+    pub fn push(&mut self, chunk: &[u8]) -> Result<Progress, LoadError> {
+        for tensor in self.parser.push(chunk)? {
+            self.tensors.insert(tensor.name.clone(), tensor);
+        }
+        Ok(self.parser.progress())
+    }
+
+    pub fn progress(&self) -> Progress {
+        self.parser.progress()
+    }
+
+    pub fn finish(self, device: &Device) -> Result<LoadedModel, LoadError> {
+        let header = self.parser.finish()?;
+        let config: LeDiFlowConfig = serde_json::from_value(header.config.clone()).map_err(|e| LoadError::Config(e.to_string()))?;
+        config.check_image_side(config.image_size).map_err(LoadError::Config)?;
+        let mut tensors = self.tensors;
+        let networks: BTreeSet<Network> = header.networks().into_iter().collect();
+        let mut model = LeDiFlowModel::new(&config, device);
+        for &network in &networks {
+            match network {
+                Network::Latent => model.latent = assign(model.latent, network, &mut tensors, device)?,
+                Network::Decoder => model.decoder = assign(model.decoder, network, &mut tensors, device)?,
+                Network::Encoder => model.encoder = assign(model.encoder, network, &mut tensors, device)?,
+                Network::Flow => model.flow = assign(model.flow, network, &mut tensors, device)?,
+                Network::Baseline => model.baseline = assign(model.baseline, network, &mut tensors, device)?,
+            }
+        }
+        if let Some(name) = tensors.keys().min() {
+            return Err(LoadError::Unused { name: name.clone() });
+        }
+        Ok(LoadedModel { config, model, networks, header })
+    }
+}
+
+/// Loads a whole in-memory file.
+pub fn load_bytes(bytes: &[u8], device: &Device) -> Result<LoadedModel, LoadError> {
+    let mut loader = ModelLoader::default();
+    loader.push(bytes)?;
+    loader.finish(device)
+}
+
+/// Loads a file from disk, streaming it through the same parser as the browser.
+#[cfg(not(target_family = "wasm"))]
+pub fn load_file(path: &std::path::Path, device: &Device) -> Result<LoadedModel, LoadError> {
+    use std::io::Read;
+    let io = |source| LoadError::Io { path: path.display().to_string(), source };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut loader = ModelLoader::default();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        loader.push(&buf[..n])?;
+    }
+    loader.finish(device)
+}
+
+#[cfg(test)]
+mod tests;

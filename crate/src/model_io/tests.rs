@@ -1,0 +1,112 @@
+use burn::tensor::{Distribution, Tensor};
+
+use super::*;
+use crate::testing::{cpu, perturbed_tiny};
+use crate::weights::{QuantPolicy, write_model};
+
+const ALL: [Network; 5] = [Network::Latent, Network::Decoder, Network::Encoder, Network::Flow, Network::Baseline];
+
+fn file(config: &LeDiFlowConfig, model: &LeDiFlowModel, networks: &[Network], policy: QuantPolicy) -> Vec<u8> {
+    let tensors = model_tensors(model, networks).expect("collect");
+    let config = serde_json::to_value(config).expect("config json");
+    write_model(&config, &tensors, policy).expect("write")
+}
+
+fn flow_output(model: &LeDiFlowModel) -> Vec<f32> {
+    let device = cpu();
+    device.seed(99);
+    let x = Tensor::<4>::random([1, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);
+    let v = model.flow.forward(x.clone(), Tensor::full([1], 0.4, &device));
+    let (mu, _) = model.decoder.forward(model.encoder.forward(x).0);
+    let mut out: Vec<f32> = v.into_data().try_to_vec().expect("f32");
+    out.extend(mu.into_data().try_to_vec::<f32>().expect("f32"));
+    out
+}
+
+#[test]
+fn f32_files_reproduce_the_model_exactly() {
+    let (config, model) = perturbed_tiny(1);
+    let bytes = file(&config, &model, &ALL, QuantPolicy::F32);
+    let loaded = load_bytes(&bytes, &cpu()).expect("load");
+    assert_eq!(loaded.config, config);
+    assert_eq!(loaded.networks.len(), 5);
+    assert_eq!(flow_output(&loaded.model), flow_output(&model));
+}
+
+#[test]
+fn int8_files_stay_close_and_are_smaller() {
+    let (config, model) = perturbed_tiny(2);
+    let f32_bytes = file(&config, &model, &ALL, QuantPolicy::F32);
+    let int8_bytes = file(&config, &model, &ALL, QuantPolicy::Int8);
+    assert!(int8_bytes.len() * 3 < f32_bytes.len(), "{} vs {}", int8_bytes.len(), f32_bytes.len());
+    let loaded = load_bytes(&int8_bytes, &cpu()).expect("load");
+    let (a, b) = (flow_output(&loaded.model), flow_output(&model));
+    let rms = |v: &mut dyn Iterator<Item = f32>| {
+        let (sum, n) = v.fold((0f64, 0usize), |(s, n), x| (s + (x as f64).powi(2), n + 1));
+        (sum / n as f64).sqrt()
+    };
+    let signal = rms(&mut b.iter().copied());
+    let error = rms(&mut a.iter().zip(&b).map(|(x, y)| x - y));
+    assert!(error < 0.02 * signal, "int8 RMS error {error} vs signal {signal}");
+}
+
+#[test]
+fn streaming_in_small_chunks_gives_the_same_model() {
+    let (config, model) = perturbed_tiny(3);
+    let bytes = file(&config, &model, &ALL, QuantPolicy::Int8);
+    let mut loader = ModelLoader::default();
+    let mut last = Progress::default();
+    for chunk in bytes.chunks(997) {
+        last = loader.push(chunk).expect("push");
+    }
+    assert_eq!(last.bytes_received, bytes.len() as u64);
+    assert_eq!(last.tensors_ready, last.tensors_total.expect("header parsed"));
+    let streamed = loader.finish(&cpu()).expect("finish");
+    assert_eq!(flow_output(&streamed.model), flow_output(&load_bytes(&bytes, &cpu()).expect("load").model));
+}
+
+#[test]
+fn a_subset_of_networks_loads_and_reports_what_is_absent() {
+    let (config, model) = perturbed_tiny(4);
+    let bytes = file(&config, &model, &[Network::Latent, Network::Decoder, Network::Flow], QuantPolicy::F16);
+    let loaded = load_bytes(&bytes, &cpu()).expect("load");
+    assert!(loaded.require(Network::Flow).is_ok());
+    assert!(matches!(loaded.require(Network::Baseline), Err(LoadError::NetworkAbsent(_))));
+}
+
+#[test]
+fn tensors_that_do_not_fit_the_configuration_are_typed_errors() {
+    let (config, model) = perturbed_tiny(5);
+    let mut tensors = model_tensors(&model, &[Network::Flow]).expect("collect");
+    // Wrong shape.
+    let mut bad = tensors.clone();
+    let first = &mut bad[0];
+    first.shape = vec![first.values.len()];
+    let bytes = write_model(&serde_json::to_value(&config).expect("json"), &bad, QuantPolicy::F32).expect("write");
+    assert!(matches!(load_bytes(&bytes, &cpu()), Err(LoadError::Shape { .. })), "wrong shape");
+    // Missing tensor.
+    let removed = tensors.remove(3);
+    let bytes = write_model(&serde_json::to_value(&config).expect("json"), &tensors, QuantPolicy::F32).expect("write");
+    assert!(matches!(load_bytes(&bytes, &cpu()), Err(LoadError::Missing { .. })), "missing {}", removed.name);
+    // A tensor the configuration has no place for.
+    tensors.insert(3, removed);
+    tensors.push(TensorEntry::new("flow.stray.weight", vec![2, 2], vec![0.0; 4]));
+    let bytes = write_model(&serde_json::to_value(&config).expect("json"), &tensors, QuantPolicy::F32).expect("write");
+    assert!(matches!(load_bytes(&bytes, &cpu()), Err(LoadError::Unused { .. })));
+    // A configuration that is not a LeDiFlow configuration.
+    let bytes = write_model(&serde_json::json!({"not": "a config"}), &tensors, QuantPolicy::F32).expect("write");
+    assert!(matches!(load_bytes(&bytes, &cpu()), Err(LoadError::Config(_))));
+}
+
+#[test]
+fn truncated_and_corrupted_files_are_typed_errors() {
+    let (config, model) = perturbed_tiny(6);
+    let bytes = file(&config, &model, &[Network::Latent], QuantPolicy::Int8);
+    for cut in [0, 7, 8, 100, bytes.len() / 2, bytes.len() - 1] {
+        assert!(matches!(load_bytes(&bytes[..cut], &cpu()), Err(LoadError::Format(_))), "cut at {cut}");
+    }
+    let mut flipped = bytes.clone();
+    let last = flipped.len() - 5;
+    flipped[last] ^= 0x10;
+    assert!(matches!(load_bytes(&flipped, &cpu()), Err(LoadError::Format(_))));
+}

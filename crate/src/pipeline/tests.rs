@@ -1,0 +1,142 @@
+use burn::tensor::{Tensor, TensorData};
+
+use super::*;
+use crate::testing::{cpu, perturbed_tiny};
+
+fn run<F: Future>(f: F) -> F::Output {
+    pollster::block_on(f)
+}
+
+fn rgb(images: Tensor<4>) -> Vec<Vec<u8>> {
+    run(to_rgb8(images)).expect("readback")
+}
+
+#[test]
+fn same_seed_gives_the_same_image_and_seeds_are_independent_of_the_batch() {
+    let (config, model) = perturbed_tiny(1);
+    let pipeline = Pipeline::new(&model, &config, cpu());
+    let options = SampleOptions::default();
+    let clock = SystemClock::default();
+    let a = run(pipeline.sample(&[5, 6], &options, &clock, &mut NoPreview)).expect("sample");
+    let b = run(pipeline.sample(&[5, 6], &options, &clock, &mut NoPreview)).expect("sample");
+    let single = run(pipeline.sample(&[6], &options, &clock, &mut NoPreview)).expect("sample");
+    let (a, b, single) = (rgb(a.images), rgb(b.images), rgb(single.images));
+    assert_eq!(a, b);
+    assert_ne!(a[0], a[1]);
+    let diff = a[1].iter().zip(&single[0]).map(|(x, y)| x.abs_diff(*y)).max().unwrap_or(0);
+    assert!(diff <= 1, "seed 6 alone vs in a batch differ by {diff}");
+}
+
+#[test]
+fn reports_exact_nfe_per_network() {
+    let (config, model) = perturbed_tiny(2);
+    let pipeline = Pipeline::new(&model, &config, cpu());
+    let clock = SystemClock::default();
+    let options = SampleOptions { solver: crate::solvers::Solver::Rk4, steps: 3, latent_steps: 5, ..Default::default() };
+    let out = run(pipeline.sample(&[1], &options, &clock, &mut NoPreview)).expect("sample");
+    assert_eq!(out.nfe, Nfe { latent: 10, decoder: 1, encoder: 0, flow: 12 });
+    let baseline = SampleOptions { method: Method::Baseline, ..options };
+    let out = run(pipeline.sample(&[1], &baseline, &clock, &mut NoPreview)).expect("sample");
+    assert_eq!(out.nfe, Nfe { latent: 0, decoder: 0, encoder: 0, flow: 12 });
+}
+
+struct CountingObserver(Vec<usize>);
+
+impl StepObserver for CountingObserver {
+    async fn on_step(&mut self, step: usize, _: usize, x: &Tensor<4>) -> Result<(), PipelineError> {
+        x.clone().into_data_async().await.map_err(PipelineError::backend)?;
+        self.0.push(step);
+        Ok(())
+    }
+}
+
+#[test]
+fn the_observer_sees_every_flow_step() {
+    let (config, model) = perturbed_tiny(3);
+    let pipeline = Pipeline::new(&model, &config, cpu());
+    let mut observer = CountingObserver(vec![]);
+    let options = SampleOptions { steps: 3, ..Default::default() };
+    run(pipeline.sample(&[1], &options, &SystemClock::default(), &mut observer)).expect("sample");
+    assert_eq!(observer.0, vec![0, 1, 2]);
+}
+
+#[test]
+fn inpainting_keeps_known_pixels_bit_exact() {
+    let (config, model) = perturbed_tiny(4);
+    let device = cpu();
+    let pipeline = Pipeline::new(&model, &config, device.clone());
+    let side = config.image_size;
+    let pixels: Vec<u8> = (0..side * side * 3).map(|i| (i * 37 % 256) as u8).collect();
+    let image = from_rgb8(&[&pixels], side, 3, &device).expect("image");
+    let mask: Vec<f32> = (0..side * side).map(|p| if (p / side) < side / 2 || p % 3 == 0 { 1.0 } else { 0.0 }).collect();
+    let mask_t = Tensor::<4>::from_data(TensorData::new(mask.clone(), [1, 1, side, side]), &device);
+    for method in [Method::LeDiFlow, Method::Baseline] {
+        let options = SampleOptions { method, ..Default::default() };
+        let out = run(pipeline.inpaint(image.clone(), mask_t.clone(), &[9], &options, &SystemClock::default(), &mut NoPreview)).expect("inpaint");
+        let result = &rgb(out.images)[0];
+        let mut changed = 0;
+        for p in 0..side * side {
+            for c in 0..3 {
+                if mask[p] == 1.0 {
+                    assert_eq!(result[p * 3 + c], pixels[p * 3 + c], "{method}: known pixel {p} changed");
+                } else if result[p * 3 + c] != pixels[p * 3 + c] {
+                    changed += 1;
+                }
+            }
+        }
+        assert!(changed > 0, "{method}: the unknown region was not regenerated");
+    }
+}
+
+#[test]
+fn inpainting_rejects_mismatched_sizes() {
+    let (config, model) = perturbed_tiny(5);
+    let device = cpu();
+    let pipeline = Pipeline::new(&model, &config, device.clone());
+    let image = Tensor::<4>::zeros([1, 3, 32, 32], &device);
+    let bad_mask = Tensor::<4>::ones([1, 1, 16, 16], &device);
+    let err = run(pipeline.inpaint(image.clone(), bad_mask, &[1], &SampleOptions::default(), &SystemClock::default(), &mut NoPreview));
+    assert!(matches!(err, Err(PipelineError::Shape(_))));
+    let bad_image = Tensor::<4>::zeros([1, 3, 64, 64], &device);
+    let mask = Tensor::<4>::ones([1, 1, 64, 64], &device);
+    let err = run(pipeline.inpaint(bad_image, mask, &[1], &SampleOptions::default(), &SystemClock::default(), &mut NoPreview));
+    assert!(matches!(err, Err(PipelineError::Shape(_))));
+}
+
+#[test]
+fn interpolation_endpoints_are_the_two_samples() {
+    let (config, model) = perturbed_tiny(6);
+    let pipeline = Pipeline::new(&model, &config, cpu());
+    let clock = SystemClock::default();
+    for method in [Method::LeDiFlow, Method::Baseline] {
+        let options = SampleOptions { method, ..Default::default() };
+        let path = run(pipeline.interpolate(11, 12, &[0.0, 0.5, 1.0], &options, &clock)).expect("interpolate");
+        let path = rgb(path.images);
+        let a = rgb(run(pipeline.sample(&[11], &options, &clock, &mut NoPreview)).expect("sample").images);
+        let max_diff = |x: &[u8], y: &[u8]| x.iter().zip(y).map(|(p, q)| p.abs_diff(*q)).max().unwrap_or(0);
+        assert!(max_diff(&path[0], &a[0]) <= 1, "{method}: α=0 is not seed A");
+        assert_ne!(path[0], path[2], "{method}: endpoints should differ");
+        assert_ne!(path[1], path[0]);
+        let b = rgb(run(pipeline.sample(&[12], &options, &clock, &mut NoPreview)).expect("sample").images);
+        assert!(max_diff(&path[2], &b[0]) <= 1, "{method}: α=1 is not seed B");
+    }
+}
+
+#[test]
+fn out_of_range_options_are_typed_errors() {
+    let (config, model) = perturbed_tiny(7);
+    let pipeline = Pipeline::new(&model, &config, cpu());
+    let clock = SystemClock::default();
+    for options in [
+        SampleOptions { steps: 0, ..Default::default() },
+        SampleOptions { steps: 10_000, ..Default::default() },
+        SampleOptions { latent_steps: 0, ..Default::default() },
+        SampleOptions { prior_std_scale: Some(-1.0), ..Default::default() },
+    ] {
+        let r = run(pipeline.sample(&[1], &options, &clock, &mut NoPreview));
+        assert!(matches!(r, Err(PipelineError::Options(_))), "{options:?}");
+    }
+    let seeds: Vec<u64> = (0..1000).collect();
+    assert!(matches!(run(pipeline.sample(&seeds, &SampleOptions::default(), &clock, &mut NoPreview)), Err(PipelineError::Options(_))));
+    assert!(matches!(run(pipeline.interpolate(1, 2, &[1.5], &SampleOptions::default(), &clock)), Err(PipelineError::Options(_))));
+}

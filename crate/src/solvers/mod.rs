@@ -1,0 +1,162 @@
+//! ODE solvers for flow matching, integrating dx/dt = v(x, t) along a time grid.
+//!
+//! In the manner of k-diffusion's `sampling.py`, every solver is a pure function with one
+//! signature: `(velocity, x0, grid, on_step) -> Solution { x, nfe }`. Each is built from a
+//! single-step function (`*_step`), which the asynchronous pipelines call directly when they
+//! need to await between steps (previews on the web).
+
+mod grid;
+mod state;
+
+pub use grid::{uniform_grid, validate_grid};
+pub use state::OdeState;
+
+use serde::{Deserialize, Serialize};
+
+/// A velocity field: `(x, t) -> v`.
+pub type Velocity<'a, S> = dyn FnMut(&S, f64) -> S + 'a;
+/// Called after step `i` (0-based) has reached time `t` with the new state; returns the state to
+/// continue from (inpainting replaces the known pixels here, previews pass it through).
+pub type OnStep<'a, S> = dyn FnMut(usize, f64, S) -> S + 'a;
+
+/// The end state and the exact number of velocity evaluations spent.
+#[derive(Debug, Clone)]
+pub struct Solution<S> {
+    pub x: S,
+    pub nfe: usize,
+}
+
+/// One explicit Euler step (1 NFE).
+pub fn euler_step<S: OdeState>(v: &mut Velocity<S>, x: S, t0: f64, t1: f64) -> S {
+    let k1 = v(&x, t0);
+    x.add_scaled(&k1, t1 - t0)
+}
+
+/// One explicit midpoint step (2 NFE).
+pub fn midpoint_step<S: OdeState>(v: &mut Velocity<S>, x: S, t0: f64, t1: f64) -> S {
+    let h = t1 - t0;
+    let k1 = v(&x, t0);
+    let mid = x.clone().add_scaled(&k1, h / 2.0);
+    let k2 = v(&mid, t0 + h / 2.0);
+    x.add_scaled(&k2, h)
+}
+
+/// One Heun step, the explicit trapezoidal rule (2 NFE). Flow matching has no singularity at
+/// t = 1, so the last step is a full Heun step too.
+pub fn heun_step<S: OdeState>(v: &mut Velocity<S>, x: S, t0: f64, t1: f64) -> S {
+    let h = t1 - t0;
+    let k1 = v(&x, t0);
+    let predictor = x.clone().add_scaled(&k1, h);
+    let k2 = v(&predictor, t1);
+    x.add_scaled(&k1, h / 2.0).add_scaled(&k2, h / 2.0)
+}
+
+/// One classical Runge–Kutta step (4 NFE).
+pub fn rk4_step<S: OdeState>(v: &mut Velocity<S>, x: S, t0: f64, t1: f64) -> S {
+    let h = t1 - t0;
+    let k1 = v(&x, t0);
+    let k2 = v(&x.clone().add_scaled(&k1, h / 2.0), t0 + h / 2.0);
+    let k3 = v(&x.clone().add_scaled(&k2, h / 2.0), t0 + h / 2.0);
+    let k4 = v(&x.clone().add_scaled(&k3, h), t1);
+    x.add_scaled(&k1, h / 6.0).add_scaled(&k2, h / 3.0).add_scaled(&k3, h / 3.0).add_scaled(&k4, h / 6.0)
+}
+
+fn integrate<S: OdeState>(
+    step: fn(&mut Velocity<S>, S, f64, f64) -> S,
+    nfe_per_step: usize,
+    v: &mut Velocity<S>,
+    x0: S,
+    grid: &[f64],
+    on_step: &mut OnStep<S>,
+) -> Solution<S> {
+    let mut x = x0;
+    for (i, pair) in grid.windows(2).enumerate() {
+        x = step(v, x, pair[0], pair[1]);
+        x = on_step(i, pair[1], x);
+    }
+    Solution { x, nfe: nfe_per_step * grid.len().saturating_sub(1) }
+}
+
+pub fn euler<S: OdeState>(v: &mut Velocity<S>, x0: S, grid: &[f64], on_step: &mut OnStep<S>) -> Solution<S> {
+    integrate(euler_step, 1, v, x0, grid, on_step)
+}
+
+pub fn midpoint<S: OdeState>(v: &mut Velocity<S>, x0: S, grid: &[f64], on_step: &mut OnStep<S>) -> Solution<S> {
+    integrate(midpoint_step, 2, v, x0, grid, on_step)
+}
+
+pub fn heun<S: OdeState>(v: &mut Velocity<S>, x0: S, grid: &[f64], on_step: &mut OnStep<S>) -> Solution<S> {
+    integrate(heun_step, 2, v, x0, grid, on_step)
+}
+
+pub fn rk4<S: OdeState>(v: &mut Velocity<S>, x0: S, grid: &[f64], on_step: &mut OnStep<S>) -> Solution<S> {
+    integrate(rk4_step, 4, v, x0, grid, on_step)
+}
+
+/// A solver chosen at run time (CLI flags, web options).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Solver {
+    Euler,
+    Midpoint,
+    Heun,
+    Rk4,
+}
+
+impl Solver {
+    pub const ALL: [Solver; 4] = [Solver::Euler, Solver::Midpoint, Solver::Heun, Solver::Rk4];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Solver::Euler => "euler",
+            Solver::Midpoint => "midpoint",
+            Solver::Heun => "heun",
+            Solver::Rk4 => "rk4",
+        }
+    }
+
+    pub fn nfe_per_step(self) -> usize {
+        match self {
+            Solver::Euler => 1,
+            Solver::Midpoint | Solver::Heun => 2,
+            Solver::Rk4 => 4,
+        }
+    }
+
+    pub fn step<S: OdeState>(self, v: &mut Velocity<S>, x: S, t0: f64, t1: f64) -> S {
+        match self {
+            Solver::Euler => euler_step(v, x, t0, t1),
+            Solver::Midpoint => midpoint_step(v, x, t0, t1),
+            Solver::Heun => heun_step(v, x, t0, t1),
+            Solver::Rk4 => rk4_step(v, x, t0, t1),
+        }
+    }
+
+    pub fn solve<S: OdeState>(self, v: &mut Velocity<S>, x0: S, grid: &[f64], on_step: &mut OnStep<S>) -> Solution<S> {
+        match self {
+            Solver::Euler => euler(v, x0, grid, on_step),
+            Solver::Midpoint => midpoint(v, x0, grid, on_step),
+            Solver::Heun => heun(v, x0, grid, on_step),
+            Solver::Rk4 => rk4(v, x0, grid, on_step),
+        }
+    }
+}
+
+impl core::fmt::Display for Solver {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl core::str::FromStr for Solver {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Solver::ALL
+            .into_iter()
+            .find(|x| x.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("unknown solver '{s}' (expected euler, midpoint, heun or rk4)"))
+    }
+}
+
+#[cfg(test)]
+mod tests;
