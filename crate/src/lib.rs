@@ -3,7 +3,7 @@
 //! Floors, each using only those below it (see ARCHITECTURE.md):
 //! 1. foundations: [`model`], [`solvers`], [`noise`], `data`;
 //! 2. core: [`losses`], [`pipeline`], [`weights`], [`model_io`];
-//! 3. faces: the CLI (`cli`), the trainer, the evaluation and the wasm API.
+//! 3. faces: the CLI (`cli`), the trainer (`train`), the evaluation and the wasm API.
 
 #[cfg(feature = "native")]
 pub mod data;
@@ -17,6 +17,8 @@ pub mod weights;
 
 #[cfg(feature = "native")]
 pub mod cli;
+#[cfg(feature = "native")]
+pub mod train;
 
 #[cfg(test)]
 pub(crate) mod testing;

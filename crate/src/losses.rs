@@ -7,7 +7,7 @@
 use burn::tensor::Tensor;
 
 use crate::model::config::{ImportanceWeighting, LossConfig};
-use crate::model::networks::{Decoder, Encoder, LeDiFlowModel, VelocityNet};
+use crate::model::networks::{Decoder, Encoder, VelocityNet};
 
 /// Variance guided loss (reconstructed from the paper's description, see `LossConfig`):
 /// `mean( sg(σ²)^γ · ½ · (log σ² + (y − μ)² / σ²) )`.
@@ -80,24 +80,29 @@ pub fn aux_objective(encoder: &Encoder, decoder: &Decoder, y: Tensor<4>, eps_z: 
 
 /// Stage 2: flow matching from ε to the frozen encoder's z. `eps_q` draws z ~ q(z|y) when
 /// `latent_target_sampled` is set.
-pub fn latent_objective(encoder: &Encoder, latent: &VelocityNet, y: Tensor<4>, eps: Tensor<4>, eps_q: Tensor<4>, t: Tensor<1>, config: &LossConfig) -> Tensor<1> {
-    let (mean, log_var) = encoder.forward(y);
-    let z = if config.latent_target_sampled { mean + log_var.mul_scalar(0.5).exp() * eps_q } else { mean };
-    let z = z.detach();
+///
+/// Frozen networks should be passed without autodiff (`Module::valid`): then no graph is
+/// recorded for them at all, instead of one that backward never visits and never frees.
+pub fn latent_objective(frozen_encoder: &Encoder, latent: &VelocityNet, y: Tensor<4>, eps: Tensor<4>, eps_q: Tensor<4>, t: Tensor<1>, config: &LossConfig) -> Tensor<1> {
+    let (mean, log_var) = frozen_encoder.forward(y.without_autodiff());
+    let z = if config.latent_target_sampled { mean + log_var.mul_scalar(0.5).exp() * eps_q.without_autodiff() } else { mean };
     let z_t = interpolate_path(eps.clone(), z.clone(), &t);
     flow_matching(latent.forward(z_t, t), z - eps)
 }
 
 /// Stage 3: flow matching from the learned prior, weighted by 1/σ.
-/// `eps_z` draws z ~ q(z|y); `eps` draws x0 = μ + s·σ·ε.
-pub fn flow_objective(model: &LeDiFlowModel, y: Tensor<4>, eps_z: Tensor<4>, eps: Tensor<4>, t: Tensor<1>, config: &LossConfig, prior_std_scale: f64) -> Tensor<1> {
-    let (mean, log_var) = model.encoder.forward(y.clone());
-    let z = mean + log_var.mul_scalar(0.5).exp() * eps_z;
-    let (mu, dec_log_var) = model.decoder.forward(z);
-    let sigma = dec_log_var.mul_scalar(0.5).exp().detach();
-    let x0 = (mu.detach() + sigma.clone() * eps.mul_scalar(prior_std_scale)).detach();
+/// `eps_z` draws z ~ q(z|y); `eps` draws x0 = μ + s·σ·ε. The auxiliary networks are frozen
+/// (see [`latent_objective`]).
+#[allow(clippy::too_many_arguments)]
+pub fn flow_objective(frozen_encoder: &Encoder, frozen_decoder: &Decoder, flow: &VelocityNet, y: Tensor<4>, eps_z: Tensor<4>, eps: Tensor<4>, t: Tensor<1>, config: &LossConfig, prior_std_scale: f64) -> Tensor<1> {
+    let plain = y.clone().without_autodiff();
+    let (mean, log_var) = frozen_encoder.forward(plain);
+    let z = mean + log_var.mul_scalar(0.5).exp() * eps_z.without_autodiff();
+    let (mu, dec_log_var) = frozen_decoder.forward(z);
+    let sigma = dec_log_var.mul_scalar(0.5).exp();
+    let x0 = mu + sigma.clone() * eps.without_autodiff().mul_scalar(prior_std_scale);
     let x_t = interpolate_path(x0.clone(), y.clone(), &t);
-    let v = model.flow.forward(x_t, t);
+    let v = flow.forward(x_t, t);
     weighted_flow_matching(v, y - x0, importance_weights(sigma, config))
 }
 

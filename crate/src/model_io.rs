@@ -209,13 +209,34 @@ impl ModelLoader {
         self.parser.progress()
     }
 
-    pub fn finish(self, device: &Device) -> Result<LoadedModel, LoadError> {
-        let header = self.parser.finish()?;
+    pub fn finish(mut self, device: &Device) -> Result<LoadedModel, LoadError> {
+        let (config, header) = self.verified_header()?;
+        let model = LeDiFlowModel::new(&config, device);
+        self.apply(model, config, header, device)
+    }
+
+    /// Like [`ModelLoader::finish`], but writes the file's networks into an existing model of
+    /// the same configuration, keeping its parameter ids (and so its optimiser state and EMA
+    /// pairing). Networks the file lacks keep their current values.
+    pub fn finish_into(mut self, model: LeDiFlowModel, expected: &LeDiFlowConfig, device: &Device) -> Result<LoadedModel, LoadError> {
+        let (config, header) = self.verified_header()?;
+        if &config != expected {
+            return Err(LoadError::Config(format!("the file is a '{}' model, expected '{}' with the same settings", config.name, expected.name)));
+        }
+        self.apply(model, config, header, device)
+    }
+
+    fn verified_header(&mut self) -> Result<(LeDiFlowConfig, ModelHeader), LoadError> {
+        let parser = core::mem::replace(&mut self.parser, StreamParser::new(Limits::default()));
+        let header = parser.finish()?;
         let config: LeDiFlowConfig = serde_json::from_value(header.config.clone()).map_err(|e| LoadError::Config(e.to_string()))?;
         config.check_image_side(config.image_size).map_err(LoadError::Config)?;
+        Ok((config, header))
+    }
+
+    fn apply(self, mut model: LeDiFlowModel, config: LeDiFlowConfig, header: ModelHeader, device: &Device) -> Result<LoadedModel, LoadError> {
         let mut tensors = self.tensors;
         let networks: BTreeSet<Network> = header.networks().into_iter().collect();
-        let mut model = LeDiFlowModel::new(&config, device);
         for &network in &networks {
             match network {
                 Network::Latent => model.latent = assign(model.latent, network, &mut tensors, device)?,
@@ -239,9 +260,9 @@ pub fn load_bytes(bytes: &[u8], device: &Device) -> Result<LoadedModel, LoadErro
     loader.finish(device)
 }
 
-/// Loads a file from disk, streaming it through the same parser as the browser.
+/// Streams a file from disk through the same parser as the browser.
 #[cfg(not(target_family = "wasm"))]
-pub fn load_file(path: &std::path::Path, device: &Device) -> Result<LoadedModel, LoadError> {
+fn stream_file(path: &std::path::Path) -> Result<ModelLoader, LoadError> {
     use std::io::Read;
     let io = |source| LoadError::Io { path: path.display().to_string(), source };
     let mut file = std::fs::File::open(path).map_err(io)?;
@@ -250,11 +271,29 @@ pub fn load_file(path: &std::path::Path, device: &Device) -> Result<LoadedModel,
     loop {
         let n = file.read(&mut buf).map_err(io)?;
         if n == 0 {
-            break;
+            return Ok(loader);
         }
         loader.push(&buf[..n])?;
     }
-    loader.finish(device)
+}
+
+/// Loads a model file from disk.
+#[cfg(not(target_family = "wasm"))]
+pub fn load_file(path: &std::path::Path, device: &Device) -> Result<LoadedModel, LoadError> {
+    stream_file(path)?.finish(device)
+}
+
+/// Loads a model file from disk into an existing model (see [`ModelLoader::finish_into`]).
+#[cfg(not(target_family = "wasm"))]
+pub fn load_file_into(path: &std::path::Path, model: LeDiFlowModel, expected: &LeDiFlowConfig, device: &Device) -> Result<LoadedModel, LoadError> {
+    stream_file(path)?.finish_into(model, expected, device)
+}
+
+/// Writes the chosen networks of `model` as an `.ldf` file's bytes.
+pub fn model_file_bytes(model: &LeDiFlowModel, config: &LeDiFlowConfig, networks: &[Network], policy: crate::weights::QuantPolicy) -> Result<Vec<u8>, String> {
+    let tensors = model_tensors(model, networks)?;
+    let config = serde_json::to_value(config).map_err(|e| e.to_string())?;
+    crate::weights::write_model(&config, &tensors, policy).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

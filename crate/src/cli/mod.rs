@@ -5,7 +5,8 @@ mod dataset;
 mod export;
 mod model_file;
 mod info;
-mod progress;
+pub(crate) mod progress;
+mod train;
 mod sample;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +28,8 @@ pub enum Command {
     Sample(sample::SampleArgs),
     /// Print parameters and multiply-accumulates per forward pass of each network.
     Info(info::InfoArgs),
+    /// Train the LeDiFlow stages and the baseline (resumable).
+    Train(train::TrainArgs),
     /// Write a (quantized) `.ldf` model file.
     Export(export::ExportArgs),
     /// Preview or export the procedural landscape dataset.
@@ -39,5 +42,6 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Info(args) => info::run(args),
         Command::Dataset(args) => dataset::run(args),
         Command::Export(args) => export::run(args),
+        Command::Train(args) => train::run(args),
     }
 }

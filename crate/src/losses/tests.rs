@@ -114,12 +114,13 @@ fn gradients_reach_every_parameter_of_each_trained_network() {
     assert_all_have_grads(&model.encoder, &grads, "encoder");
     assert_all_have_grads(&model.decoder, &grads, "decoder");
 
-    let latent = latent_objective(&model.encoder, &model.latent, y.clone(), normal(z_shape), normal(z_shape), t.clone(), &config.loss);
+    let (frozen_encoder, frozen_decoder) = (model.encoder.valid(), model.decoder.valid());
+    let latent = latent_objective(&frozen_encoder, &model.latent, y.clone(), normal(z_shape), normal(z_shape), t.clone(), &config.loss);
     let grads = GradientsParams::from_grads(latent.backward(), &model);
     assert_all_have_grads(&model.latent, &grads, "latent sampler");
     assert!(grads.get::<2>(model.encoder.backbone.patch_in.weight.id).is_none(), "the encoder is frozen in stage 2");
 
-    let flow = flow_objective(&model, y.clone(), normal(z_shape), normal([2, 3, 32, 32]), t.clone(), &config.loss, 1.0);
+    let flow = flow_objective(&frozen_encoder, &frozen_decoder, &model.flow, y.clone(), normal(z_shape), normal([2, 3, 32, 32]), t.clone(), &config.loss, 1.0);
     let grads = GradientsParams::from_grads(flow.backward(), &model);
     assert_all_have_grads(&model.flow, &grads, "flow");
     assert!(grads.get::<2>(model.decoder.backbone.patch_in.weight.id).is_none(), "the decoder is frozen in stage 3");

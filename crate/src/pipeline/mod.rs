@@ -196,6 +196,15 @@ impl<'a> Pipeline<'a> {
         Ok(Generated { images, nfe, times })
     }
 
+    /// The learned prior's mean μ for each seed (latent sampler → decoder), without the flow.
+    pub async fn prior_mean(&self, seeds: &[u64], options: &SampleOptions, clock: &dyn Clock) -> Result<Tensor<4>, PipelineError> {
+        options.validate(&self.limits, seeds.len())?;
+        let latent_shape = self.latent_shape(seeds.len());
+        let eps_latent = self.tensor(gaussian_batch(seeds, Stream::Latent, Self::per_image(latent_shape)), latent_shape);
+        let (mu, _) = self.prior(eps_latent, options, clock, &mut Nfe::default(), &mut StageTimes::default()).await?;
+        Ok(mu)
+    }
+
     /// Encodes `images` (`[B, 3, R, R]`), decodes the encoder mean into the learned prior and
     /// runs the flow from a prior draw: the paper's reconstruction check, and the per-stage
     /// quality probe of the evaluation (decoder μ alone, prior draw, after the flow).

@@ -175,12 +175,13 @@ impl FromStr for QuantPolicy {
     }
 }
 
-/// Whether a tensor name designates a normalization parameter, bias or
-/// scale (never quantized, whatever its shape).
+/// Whether a tensor name designates a bias, a scale or a normalisation gain (never
+/// quantized, whatever its shape). Weight matrices inside normalisation modules (the
+/// conditioning projection of an AdaRMSNorm, say) are ordinary matrices and are quantized;
+/// plain norm gains are 1-D and stay f16 by the rank rule.
 pub fn is_exempt_name(name: &str) -> bool {
     let last = name.rsplit('.').next().unwrap_or(name).to_ascii_lowercase();
-    let any_norm = name.split('.').any(|c| c.to_ascii_lowercase().contains("norm"));
-    any_norm || matches!(last.as_str(), "bias" | "scale" | "scales" | "gamma" | "beta")
+    matches!(last.as_str(), "bias" | "scale" | "scales" | "gamma" | "beta" | "fac")
 }
 
 /// The storage scheme for one tensor under `policy`. The rule:
@@ -188,9 +189,8 @@ pub fn is_exempt_name(name: &str) -> bool {
 /// 1. policy `f32` → `f32` for every tensor;
 /// 2. otherwise, a tensor gets the policy's scheme (`f16`, `int8`, `int4-gN`)
 ///    iff it has **rank >= 2**, at least [`QUANT_MIN_ELEMENTS`] (1024)
-///    elements, and its name is not exempt ([`is_exempt_name`]: a dotted
-///    component containing `norm`, or a last component `bias`, `scale`,
-///    `scales`, `gamma`, `beta`);
+///    elements, and its name is not exempt ([`is_exempt_name`]: a last
+///    component `bias`, `scale`, `scales`, `gamma`, `beta` or `fac`);
 /// 3. everything else (norms, biases, scales, 1-D, small tensors) → `f16`.
 pub fn choose_scheme(name: &str, shape: &[usize], policy: QuantPolicy) -> Scheme {
     if policy == QuantPolicy::F32 {
@@ -448,7 +448,8 @@ mod tests {
         // 1-D
         assert_eq!(choose_scheme("flow.w.bias", &[4096], p), Scheme::F16);
         // norm names
-        assert_eq!(choose_scheme("flow.blocks.0.norm1.weight", &[64, 64], p), Scheme::F16);
+        assert_eq!(choose_scheme("flow.blocks.0.norm1.weight", &[64, 64], p), p.matrix_scheme());
+        assert_eq!(choose_scheme("flow.blocks.0.norm1.scale", &[64, 64], p), Scheme::F16);
         assert_eq!(choose_scheme("flow.x.layernorm.gamma", &[64, 64], p), Scheme::F16);
         assert_eq!(choose_scheme("flow.x.bias", &[64, 64], p), Scheme::F16);
         // f32 policy keeps everything f32

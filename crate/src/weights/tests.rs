@@ -40,7 +40,7 @@ fn sample_tensors() -> Vec<TensorEntry> {
         entry("baseline.head.weight", &[40, 30], 6), // cols 30 < group
         entry("latent.scalar", &[], 7),
         entry("flow.empty", &[0, 5], 8),
-        entry("flow.blocks.0.norm1.weight", &[64, 64], 9), // exempt by name
+        entry("flow.blocks.0.norm1.gamma", &[64, 64], 9), // exempt by name
         entry("decoder.out.bias", &[3], 10),
     ]
 }
@@ -125,7 +125,7 @@ fn round_trip_every_policy() {
                 "flow.blocks.0.ff.w.weight",
                 "flow.blocks.0.ff.w.bias",
                 "flow.empty",
-                "flow.blocks.0.norm1.weight",
+                "flow.blocks.0.norm1.gamma",
                 "baseline.head.weight",
             ]
         );

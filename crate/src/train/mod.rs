@@ -1,0 +1,275 @@
+//! The trainer: the three LeDiFlow stages and the Gaussian-prior baseline, resumable.
+//!
+//! One step: seed the device generator from (seed, stage, step), draw the step's batch (a
+//! pure function of the step), compute the stage loss, AdamW, update the EMA. Everything that
+//! decides the loss sequence is therefore either in the checkpoint or a function of the step
+//! number, and a resumed run repeats an uninterrupted one exactly (on a deterministic backend).
+
+pub mod batches;
+pub mod ema;
+pub mod grids;
+pub mod log;
+pub mod run_dir;
+pub mod settings;
+pub mod stage;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::tensor::{Device, Tensor, TensorData};
+use thiserror::Error;
+
+pub use run_dir::{RunDir, RunError, RunState, StageProgress};
+pub use settings::{DataSpec, TrainSettings};
+pub use stage::Stage;
+
+use crate::model::{LeDiFlowConfig, LeDiFlowModel};
+use crate::model_io::{LoadError, load_file_into, model_file_bytes};
+use crate::weights::{Network, QuantPolicy};
+use ema::{ema_decay, update_ema};
+use log::LogRow;
+
+#[derive(Debug, Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+    #[error("stage '{stage}' needs stage '{needs}' to have trained first")]
+    MissingStage { stage: Stage, needs: Stage },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What to train, where, and for how long.
+pub struct TrainRequest {
+    pub run: PathBuf,
+    pub stages: Vec<Stage>,
+    /// Continue an existing run; otherwise the run directory must not hold a run yet.
+    pub resume: bool,
+    /// For a new run.
+    pub config: LeDiFlowConfig,
+    /// When resuming: train each stage up to this many steps instead of the run's setting.
+    pub steps_override: Option<u64>,
+    pub settings: TrainSettings,
+    /// Stop cleanly, with a checkpoint, before this many minutes of wall-clock time.
+    pub minutes: Option<f64>,
+    pub device: Device,
+    pub progress: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TrainReport {
+    /// (stage, step, loss) for every logged step of this invocation.
+    pub losses: Vec<(Stage, u64, f64)>,
+    pub stopped_by_budget: bool,
+    pub state: Option<RunState>,
+}
+
+fn step_seed(seed: u64, stage: Stage, step: u64) -> u64 {
+    let mut h = seed ^ 0x9E37_79B9_7F4A_7C15u64.wrapping_mul(stage as u64 + 1);
+    h = (h ^ step).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    h ^ (h >> 31)
+}
+
+/// Networks with a trained stage, in file order.
+fn trained_networks(state: &RunState) -> Vec<Network> {
+    let mut nets: Vec<Network> = Stage::ORDER
+        .iter()
+        .filter(|s| state.progress(**s).step > 0)
+        .flat_map(|s| s.trains().iter().copied())
+        .collect();
+    nets.sort_by_key(|n| [Network::Latent, Network::Decoder, Network::Encoder, Network::Flow, Network::Baseline].iter().position(|x| x == n));
+    nets
+}
+
+fn trained_stages(state: &RunState) -> Vec<Stage> {
+    Stage::ORDER.into_iter().filter(|s| state.progress(*s).step > 0).collect()
+}
+
+fn update_stage_ema(stage: Stage, ema: LeDiFlowModel, online: &LeDiFlowModel, decay: f64) -> LeDiFlowModel {
+    let mut ema = ema;
+    match stage {
+        Stage::Aux => {
+            ema.encoder = update_ema(ema.encoder, &online.encoder, decay);
+            ema.decoder = update_ema(ema.decoder, &online.decoder, decay);
+        }
+        Stage::Latent => ema.latent = update_ema(ema.latent, &online.latent, decay),
+        Stage::Flow => ema.flow = update_ema(ema.flow, &online.flow, decay),
+        Stage::Baseline => ema.baseline = update_ema(ema.baseline, &online.baseline, decay),
+    }
+    ema
+}
+
+struct Checkpointer<'a> {
+    dir: &'a RunDir,
+}
+
+impl Checkpointer<'_> {
+    fn save(&self, state: &RunState, model: &LeDiFlowModel, ema: &LeDiFlowModel, optim: &burn::optim::ModuleOptimizer, stage: Stage) -> Result<(), TrainError> {
+        let err = |path: PathBuf| move |e: burn::store::RecordError| RunError::Checkpoint { path, message: e.to_string() };
+        model.clone().save_file(self.dir.model_path()).map_err(err(self.dir.model_path()))?;
+        optim.save(self.dir.optimizer_path(stage)).map_err(err(self.dir.optimizer_path(stage)))?;
+        let networks = trained_networks(state);
+        if !networks.is_empty() {
+            let bytes = model_file_bytes(ema, &state.config, &networks, QuantPolicy::F32).map_err(TrainError::Invalid)?;
+            run_dir::write_atomic(&self.dir.ema_path(), &bytes)?;
+        }
+        self.dir.write_state(state)?;
+        Ok(())
+    }
+}
+
+fn optimizer(settings: &TrainSettings) -> burn::optim::ModuleOptimizer {
+    let mut config = AdamWConfig::new()
+        .with_beta_1(settings.beta1 as f32)
+        .with_beta_2(settings.beta2 as f32)
+        .with_epsilon(1e-8)
+        .with_weight_decay(settings.weight_decay as f32);
+    if let Some(clip) = settings.grad_clip {
+        config = config.with_grad_clipping(Some(GradientClippingConfig::Norm(clip as f32)));
+    }
+    config.init()
+}
+
+/// Trains the requested stages, checkpointing every `checkpoint_every` steps and at the end.
+pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
+    let dir = RunDir::new(&request.run);
+    let mut state = if request.resume {
+        dir.read_state()?
+    } else {
+        if dir.exists() {
+            return Err(TrainError::Invalid(format!("{} already holds a run: pass --resume to continue it", dir.root.display())));
+        }
+        request.config.check_image_side(request.config.image_size).map_err(TrainError::Invalid)?;
+        dir.create()?;
+        RunState { format: RunState::FORMAT, config: request.config.clone(), settings: request.settings.clone(), stages: Default::default() }
+    };
+    if let (true, Some(steps)) = (request.resume, request.steps_override) {
+        state.settings.steps = steps;
+    }
+    let config = state.config.clone();
+    let settings = state.settings.clone();
+    let plain = request.device.clone();
+    let device = request.device.clone().autodiff();
+
+    // Materialised at once from the run's seed: lazily initialised parameters would draw from
+    // the device generator in the middle of a step, whenever a network is first touched.
+    device.seed(settings.seed);
+    let mut model = LeDiFlowModel::new(&config, &device).materialize();
+    if dir.model_path().is_file() {
+        model = model.try_load_file(dir.model_path()).map_err(|e| RunError::Checkpoint { path: dir.model_path(), message: e.to_string() })?;
+    }
+    let mut ema = model.valid();
+    if dir.ema_path().is_file() {
+        ema = load_file_into(&dir.ema_path(), ema, &config, &plain)?.model;
+    }
+
+    let source = batches::open_source(&settings.data, config.image_size as u32, settings.seed)?;
+    let started = Instant::now();
+    let budget = request.minutes.map(|m| m * 60.0);
+    let mut report = TrainReport::default();
+
+    for &stage in &request.stages {
+        for &needed in stage.needs() {
+            if state.progress(needed).step == 0 {
+                return Err(TrainError::MissingStage { stage, needs: needed });
+            }
+        }
+        let mut progress = state.progress(stage);
+        if progress.step >= settings.steps {
+            continue;
+        }
+        let mut optim = optimizer(&settings);
+        if progress.step > 0 && dir.optimizer_path(stage).is_file() {
+            optim = optim.load(dir.optimizer_path(stage)).map_err(|e| RunError::Checkpoint { path: dir.optimizer_path(stage), message: e.to_string() })?;
+        }
+        // The frozen auxiliary networks, without autodiff: the EMA weights that ship.
+        let frozen = ema.clone();
+        let prefetch = batches::Prefetcher::start(source.clone(), settings.data.clone(), settings.batch, progress.step, settings.steps);
+        let bar = request.progress.then(|| crate::cli::progress::bar(settings.steps, stage.name()));
+        if let Some(bar) = &bar {
+            bar.set_position(progress.step);
+        }
+        let side = config.image_size;
+        let mut rows = Vec::new();
+        let stage_start = Instant::now();
+        let seconds_before = progress.seconds;
+        let mut window = (Instant::now(), 0u64);
+        let mut step_seconds = 0.0f64;
+        while progress.step < settings.steps {
+            if let Some(budget) = budget {
+                // Leave room for one more step and the checkpoint.
+                if started.elapsed().as_secs_f64() + 3.0 * step_seconds + 5.0 > budget {
+                    report.stopped_by_budget = true;
+                    break;
+                }
+            }
+            let step_start = Instant::now();
+            let step = progress.step;
+            device.seed(step_seed(settings.seed, stage, step));
+            let values = prefetch.next()?;
+            let y = Tensor::<4>::from_data(TensorData::new(values, [settings.batch, 3, side, side]), &device);
+            let loss = stage::stage_loss(stage, &model, &frozen, &config, y);
+            let log_now = step % settings.log_every.max(1) == 0 || step + 1 == settings.steps;
+            let loss_value = log_now.then(|| loss.clone().into_scalar::<f32>() as f64);
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let lr = settings.lr_at(step);
+            model = optim.step(lr, model, grads);
+            ema = update_stage_ema(stage, ema, &model, ema_decay(settings.ema_decay, step));
+            progress.step += 1;
+            progress.images += settings.batch as u64;
+            window.1 += settings.batch as u64;
+            step_seconds = step_start.elapsed().as_secs_f64();
+            if let Some(loss_value) = loss_value {
+                if !loss_value.is_finite() {
+                    return Err(TrainError::Invalid(format!("{stage} loss became {loss_value} at step {step}; the last checkpoint is intact")));
+                }
+                let ips = window.1 as f64 / window.0.elapsed().as_secs_f64().max(1e-9);
+                window = (Instant::now(), 0);
+                let seconds = seconds_before + stage_start.elapsed().as_secs_f64();
+                rows.push(LogRow { stage: stage.name().into(), step, loss: loss_value, images_per_second: ips, lr, seconds });
+                report.losses.push((stage, step, loss_value));
+                if let Some(bar) = &bar {
+                    bar.set_message(format!("{stage} loss {loss_value:.4} {ips:.0} img/s"));
+                }
+            }
+            if let Some(bar) = &bar {
+                bar.set_position(progress.step);
+            }
+            let done = progress.step >= settings.steps;
+            if progress.step % settings.checkpoint_every.max(1) == 0 || done {
+                progress.seconds = seconds_before + stage_start.elapsed().as_secs_f64();
+                state.stages.insert(stage, progress.clone());
+                Checkpointer { dir: &dir }.save(&state, &model, &ema, &optim, stage)?;
+                log::append(&dir.log_path(), &std::mem::take(&mut rows))?;
+            }
+            if progress.step % settings.sample_every.max(1) == 0 || done {
+                let grid = grids::stage_grid(stage, &ema, &config, &trained_stages(&state), &plain).map_err(|e| TrainError::Invalid(e.to_string()))?;
+                grid.save(dir.sample_path(stage, progress.step)).map_err(|e| TrainError::Invalid(e.to_string()))?;
+            }
+        }
+        if let Some(bar) = bar {
+            bar.finish();
+        }
+        progress.seconds = seconds_before + stage_start.elapsed().as_secs_f64();
+        state.stages.insert(stage, progress.clone());
+        Checkpointer { dir: &dir }.save(&state, &model, &ema, &optim, stage)?;
+        log::append(&dir.log_path(), &rows)?;
+        if report.stopped_by_budget {
+            break;
+        }
+    }
+    let stages: Vec<&str> = Stage::ORDER.iter().map(|s| s.name()).collect();
+    log::plot(&log::read(&dir.log_path()), &stages, &dir.plot_path())?;
+    report.state = Some(state);
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests;

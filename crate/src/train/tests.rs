@@ -1,0 +1,79 @@
+use super::*;
+use crate::testing::cpu;
+
+fn settings(steps: u64) -> TrainSettings {
+    TrainSettings {
+        batch: 2,
+        lr: 2e-3,
+        warmup_steps: 0,
+        weight_decay: 0.0,
+        steps,
+        log_every: 1,
+        checkpoint_every: 1000,
+        sample_every: 1000,
+        data: DataSpec::Procedural { repeat: Some(2) },
+        ..TrainSettings::default()
+    }
+}
+
+fn request(run: &std::path::Path, stages: Vec<Stage>, steps: u64, resume: bool) -> TrainRequest {
+    TrainRequest {
+        run: run.to_path_buf(),
+        stages,
+        resume,
+        config: LeDiFlowConfig::tiny(),
+        steps_override: resume.then_some(steps),
+        settings: settings(steps),
+        minutes: None,
+        device: cpu(),
+        progress: false,
+    }
+}
+
+fn losses(report: &TrainReport, stage: Stage) -> Vec<f64> {
+    report.losses.iter().filter(|(s, _, _)| *s == stage).map(|(_, _, l)| *l).collect()
+}
+
+#[test]
+fn every_stage_trains_and_its_loss_decreases() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = train(request(dir.path(), Stage::ORDER.to_vec(), 40, false)).expect("train");
+    for stage in Stage::ORDER {
+        let l = losses(&report, stage);
+        assert_eq!(l.len(), 40, "{stage}: one logged loss per step");
+        let first: f64 = l[..5].iter().sum::<f64>() / 5.0;
+        let last: f64 = l[35..].iter().sum::<f64>() / 5.0;
+        assert!(last < first, "{stage}: loss went from {first} to {last}");
+    }
+    let run = RunDir::new(dir.path());
+    for path in [run.state_path(), run.model_path(), run.ema_path(), run.log_path(), run.plot_path(), run.sample_path(Stage::Baseline, 40)] {
+        assert!(path.is_file(), "{} missing", path.display());
+    }
+    let loaded = crate::model_io::load_file(&run.ema_path(), &cpu()).expect("the EMA file is a valid model");
+    assert_eq!(loaded.networks.len(), 5);
+    assert_eq!(log::read(&run.log_path()).len(), 160);
+}
+
+#[test]
+fn corrupt_or_missing_checkpoints_are_clear_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    train(request(dir.path(), vec![Stage::Aux], 2, false)).expect("train");
+    let run = RunDir::new(dir.path());
+
+    let again = train(request(dir.path(), vec![Stage::Aux], 2, false));
+    assert!(matches!(again, Err(TrainError::Invalid(_))), "a second fresh run must not overwrite the first");
+
+    std::fs::write(run.model_path(), b"not a burnpack file").expect("write");
+    let err = train(request(dir.path(), vec![Stage::Aux], 4, true)).err().expect("corrupt weights");
+    assert!(matches!(err, TrainError::Run(RunError::Checkpoint { .. })), "{err}");
+
+    std::fs::write(run.state_path(), b"{ truncated").expect("write");
+    let err = train(request(dir.path(), vec![Stage::Aux], 4, true)).err().expect("corrupt state");
+    assert!(matches!(err, TrainError::Run(RunError::State { .. })), "{err}");
+
+    let empty = tempfile::tempdir().expect("tempdir");
+    assert!(train(request(empty.path(), vec![Stage::Aux], 4, true)).is_err(), "nothing to resume");
+    let fresh = tempfile::tempdir().expect("tempdir");
+    let err = train(request(fresh.path(), vec![Stage::Flow], 2, false)).err().expect("flow before aux");
+    assert!(matches!(err, TrainError::MissingStage { .. }), "{err}");
+}
