@@ -51,8 +51,6 @@ fn main() {
     for (size, n) in [(64u32, 2000u64), (128, 500)] {
         let st = single_thread(size, n);
         let mt = all_cores(size, n * cores as u64);
-        println!(
-            "{size:>4}x{size:<4} single thread: {st:>9.0} images/s   all cores: {mt:>9.0} images/s"
-        );
+        println!("{size:>4}x{size:<4} single thread: {st:>9.0} images/s   all cores: {mt:>9.0} images/s");
     }
 }

@@ -69,7 +69,13 @@ pub struct AuxLoss {
 }
 
 /// Stage 1: encode, draw z ~ q(z|y) with `eps_z`, decode, VGL + β·KL.
-pub fn aux_objective(encoder: &Encoder, decoder: &Decoder, y: Tensor<4>, eps_z: Tensor<4>, config: &LossConfig) -> AuxLoss {
+pub fn aux_objective(
+    encoder: &Encoder,
+    decoder: &Decoder,
+    y: Tensor<4>,
+    eps_z: Tensor<4>,
+    config: &LossConfig,
+) -> AuxLoss {
     let (mean, log_var) = encoder.forward(y.clone());
     let z = mean.clone() + log_var.clone().mul_scalar(0.5).exp() * eps_z;
     let (mu, dec_log_var) = decoder.forward(z);
@@ -83,9 +89,21 @@ pub fn aux_objective(encoder: &Encoder, decoder: &Decoder, y: Tensor<4>, eps_z: 
 ///
 /// Frozen networks should be passed without autodiff (`Module::valid`): then no graph is
 /// recorded for them at all, instead of one that backward never visits and never frees.
-pub fn latent_objective(frozen_encoder: &Encoder, latent: &VelocityNet, y: Tensor<4>, eps: Tensor<4>, eps_q: Tensor<4>, t: Tensor<1>, config: &LossConfig) -> Tensor<1> {
+pub fn latent_objective(
+    frozen_encoder: &Encoder,
+    latent: &VelocityNet,
+    y: Tensor<4>,
+    eps: Tensor<4>,
+    eps_q: Tensor<4>,
+    t: Tensor<1>,
+    config: &LossConfig,
+) -> Tensor<1> {
     let (mean, log_var) = frozen_encoder.forward(y.without_autodiff());
-    let z = if config.latent_target_sampled { mean + log_var.mul_scalar(0.5).exp() * eps_q.without_autodiff() } else { mean };
+    let z = if config.latent_target_sampled {
+        mean + log_var.mul_scalar(0.5).exp() * eps_q.without_autodiff()
+    } else {
+        mean
+    };
     let z_t = interpolate_path(eps.clone(), z.clone(), &t);
     flow_matching(latent.forward(z_t, t), z - eps)
 }
@@ -94,7 +112,17 @@ pub fn latent_objective(frozen_encoder: &Encoder, latent: &VelocityNet, y: Tenso
 /// `eps_z` draws z ~ q(z|y); `eps` draws x0 = μ + s·σ·ε. The auxiliary networks are frozen
 /// (see [`latent_objective`]).
 #[allow(clippy::too_many_arguments)]
-pub fn flow_objective(frozen_encoder: &Encoder, frozen_decoder: &Decoder, flow: &VelocityNet, y: Tensor<4>, eps_z: Tensor<4>, eps: Tensor<4>, t: Tensor<1>, config: &LossConfig, prior_std_scale: f64) -> Tensor<1> {
+pub fn flow_objective(
+    frozen_encoder: &Encoder,
+    frozen_decoder: &Decoder,
+    flow: &VelocityNet,
+    y: Tensor<4>,
+    eps_z: Tensor<4>,
+    eps: Tensor<4>,
+    t: Tensor<1>,
+    config: &LossConfig,
+    prior_std_scale: f64,
+) -> Tensor<1> {
     let plain = y.clone().without_autodiff();
     let (mean, log_var) = frozen_encoder.forward(plain);
     let z = mean + log_var.mul_scalar(0.5).exp() * eps_z.without_autodiff();

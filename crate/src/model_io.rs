@@ -160,20 +160,33 @@ impl ModuleMapper for Assign<'_> {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let dims: [usize; D] = core::array::from_fn(|i| param.shape()[i]);
         match self.take::<D>(dims) {
-            Some(tensor) => Param::initialized(param.id, tensor),
+            Some(tensor) => {
+                // Keeps the parameter's id, device and gradient requirement.
+                let id = param.id;
+                param.transform_for_load(tensor, id)
+            }
             None => param,
         }
     }
 }
 
-fn assign<M: Module>(module: M, network: Network, tensors: &mut HashMap<String, ParsedTensor>, device: &Device) -> Result<M, LoadError> {
+fn assign<M: Module>(
+    module: M,
+    network: Network,
+    tensors: &mut HashMap<String, ParsedTensor>,
+    device: &Device,
+) -> Result<M, LoadError> {
     let mut mapper = Assign { network: network.as_str(), path: vec![], tensors, device, missing: vec![], error: None };
     let module = module.map(&mut mapper);
     if let Some(e) = mapper.error {
         return Err(e);
     }
     if let Some(example) = mapper.missing.first() {
-        return Err(LoadError::Missing { network: network.as_str().into(), count: mapper.missing.len(), example: example.clone() });
+        return Err(LoadError::Missing {
+            network: network.as_str().into(),
+            count: mapper.missing.len(),
+            example: example.clone(),
+        });
     }
     Ok(module)
 }
@@ -218,10 +231,18 @@ impl ModelLoader {
     /// Like [`ModelLoader::finish`], but writes the file's networks into an existing model of
     /// the same configuration, keeping its parameter ids (and so its optimiser state and EMA
     /// pairing). Networks the file lacks keep their current values.
-    pub fn finish_into(mut self, model: LeDiFlowModel, expected: &LeDiFlowConfig, device: &Device) -> Result<LoadedModel, LoadError> {
+    pub fn finish_into(
+        mut self,
+        model: LeDiFlowModel,
+        expected: &LeDiFlowConfig,
+        device: &Device,
+    ) -> Result<LoadedModel, LoadError> {
         let (config, header) = self.verified_header()?;
         if &config != expected {
-            return Err(LoadError::Config(format!("the file is a '{}' model, expected '{}' with the same settings", config.name, expected.name)));
+            return Err(LoadError::Config(format!(
+                "the file is a '{}' model, expected '{}' with the same settings",
+                config.name, expected.name
+            )));
         }
         self.apply(model, config, header, device)
     }
@@ -229,12 +250,19 @@ impl ModelLoader {
     fn verified_header(&mut self) -> Result<(LeDiFlowConfig, ModelHeader), LoadError> {
         let parser = core::mem::replace(&mut self.parser, StreamParser::new(Limits::default()));
         let header = parser.finish()?;
-        let config: LeDiFlowConfig = serde_json::from_value(header.config.clone()).map_err(|e| LoadError::Config(e.to_string()))?;
+        let config: LeDiFlowConfig =
+            serde_json::from_value(header.config.clone()).map_err(|e| LoadError::Config(e.to_string()))?;
         config.check_image_side(config.image_size).map_err(LoadError::Config)?;
         Ok((config, header))
     }
 
-    fn apply(self, mut model: LeDiFlowModel, config: LeDiFlowConfig, header: ModelHeader, device: &Device) -> Result<LoadedModel, LoadError> {
+    fn apply(
+        self,
+        mut model: LeDiFlowModel,
+        config: LeDiFlowConfig,
+        header: ModelHeader,
+        device: &Device,
+    ) -> Result<LoadedModel, LoadError> {
         let mut tensors = self.tensors;
         let networks: BTreeSet<Network> = header.networks().into_iter().collect();
         for &network in &networks {
@@ -285,12 +313,22 @@ pub fn load_file(path: &std::path::Path, device: &Device) -> Result<LoadedModel,
 
 /// Loads a model file from disk into an existing model (see [`ModelLoader::finish_into`]).
 #[cfg(not(target_family = "wasm"))]
-pub fn load_file_into(path: &std::path::Path, model: LeDiFlowModel, expected: &LeDiFlowConfig, device: &Device) -> Result<LoadedModel, LoadError> {
+pub fn load_file_into(
+    path: &std::path::Path,
+    model: LeDiFlowModel,
+    expected: &LeDiFlowConfig,
+    device: &Device,
+) -> Result<LoadedModel, LoadError> {
     stream_file(path)?.finish_into(model, expected, device)
 }
 
 /// Writes the chosen networks of `model` as an `.ldf` file's bytes.
-pub fn model_file_bytes(model: &LeDiFlowModel, config: &LeDiFlowConfig, networks: &[Network], policy: crate::weights::QuantPolicy) -> Result<Vec<u8>, String> {
+pub fn model_file_bytes(
+    model: &LeDiFlowModel,
+    config: &LeDiFlowConfig,
+    networks: &[Network],
+    policy: crate::weights::QuantPolicy,
+) -> Result<Vec<u8>, String> {
     let tensors = model_tensors(model, networks)?;
     let config = serde_json::to_value(config).map_err(|e| e.to_string())?;
     crate::weights::write_model(&config, &tensors, policy).map_err(|e| e.to_string())

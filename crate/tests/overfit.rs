@@ -18,7 +18,12 @@ const FLOW_STEPS: usize = 150;
 /// Four distinct 32×32 test images in [-1, 1]: two-colour gradients with a disc, so they have
 /// both smooth regions and edges.
 fn images(device: &Device) -> Tensor<4> {
-    let palettes = [([0.9, 0.3, 0.1], [0.1, 0.2, 0.8]), ([0.2, 0.8, 0.3], [0.9, 0.9, 0.2]), ([0.1, 0.1, 0.1], [0.8, 0.8, 0.9]), ([0.7, 0.2, 0.7], [0.2, 0.6, 0.6])];
+    let palettes = [
+        ([0.9, 0.3, 0.1], [0.1, 0.2, 0.8]),
+        ([0.2, 0.8, 0.3], [0.9, 0.9, 0.2]),
+        ([0.1, 0.1, 0.1], [0.8, 0.8, 0.9]),
+        ([0.7, 0.2, 0.7], [0.2, 0.6, 0.6]),
+    ];
     let mut values = vec![0f32; 4 * 3 * SIDE * SIDE];
     for (i, (top, bottom)) in palettes.iter().enumerate() {
         let (cx, cy, r) = (8.0 + 5.0 * i as f32, 20.0 - 3.0 * i as f32, 5.0 + i as f32);
@@ -45,7 +50,8 @@ fn uniform_t(n: usize, device: &Device) -> Tensor<1> {
 }
 
 fn psnr(a: &[f32], b: &[f32]) -> f64 {
-    let mse = a.iter().zip(b).map(|(x, y)| ((x.clamp(-1.0, 1.0) - y) as f64 / 2.0).powi(2)).sum::<f64>() / a.len() as f64;
+    let mse =
+        a.iter().zip(b).map(|(x, y)| ((x.clamp(-1.0, 1.0) - y) as f64 / 2.0).powi(2)).sum::<f64>() / a.len() as f64;
     10.0 * (1.0 / mse.max(1e-12)).log10()
 }
 
@@ -78,14 +84,25 @@ fn one_heun_step_from_the_learned_prior_reconstructs_overfit_images() {
     let (encoder, decoder) = (model.encoder.valid(), model.decoder.valid());
     let mut optim = AdamWConfig::new().with_weight_decay(0.0).init();
     for _ in 0..FLOW_STEPS {
-        let loss = flow_objective(&encoder, &decoder, &model.flow, y.clone(), normal(z_shape, &device), normal([4, 3, SIDE, SIDE], &device), uniform_t(4, &device), &config.loss, 1.0);
+        let loss = flow_objective(
+            &encoder,
+            &decoder,
+            &model.flow,
+            y.clone(),
+            normal(z_shape, &device),
+            normal([4, 3, SIDE, SIDE], &device),
+            uniform_t(4, &device),
+            &config.loss,
+            1.0,
+        );
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(2e-3, model, grads);
     }
     eprintln!("flow done at {:.1?}", start.elapsed());
     let mut optim = AdamWConfig::new().with_weight_decay(0.0).init();
     for _ in 0..FLOW_STEPS {
-        let loss = baseline_objective(&model.baseline, y.clone(), normal([4, 3, SIDE, SIDE], &device), uniform_t(4, &device));
+        let loss =
+            baseline_objective(&model.baseline, y.clone(), normal([4, 3, SIDE, SIDE], &device), uniform_t(4, &device));
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(2e-3, model, grads);
     }
@@ -98,19 +115,23 @@ fn one_heun_step_from_the_learned_prior_reconstructs_overfit_images() {
     let one_heun = SampleOptions { solver: Solver::Heun, steps: 1, ..SampleOptions::default() };
     let clock = SystemClock::default();
 
-    let recon = pollster::block_on(pipeline.reconstruct(images(&plain), &seeds, &one_heun, &clock)).expect("reconstruct");
+    let recon =
+        pollster::block_on(pipeline.reconstruct(images(&plain), &seeds, &one_heun, &clock)).expect("reconstruct");
     let lediflow: Vec<f64> = per_image(recon.generated.images).iter().zip(&targets).map(|(a, b)| psnr(a, b)).collect();
     let lediflow_mean = lediflow.iter().sum::<f64>() / 4.0;
 
     let baseline = SampleOptions { method: Method::Baseline, ..one_heun };
     let samples = pollster::block_on(pipeline.sample(&seeds, &baseline, &clock, &mut NoPreview)).expect("sample");
     // The baseline is not conditioned on an image: score each sample against its closest target.
-    let baseline_best: Vec<f64> = per_image(samples.images)
-        .iter()
-        .map(|s| targets.iter().map(|t| psnr(s, t)).fold(f64::MIN, f64::max))
-        .collect();
+    let baseline_best: Vec<f64> =
+        per_image(samples.images).iter().map(|s| targets.iter().map(|t| psnr(s, t)).fold(f64::MIN, f64::max)).collect();
     let baseline_mean = baseline_best.iter().sum::<f64>() / 4.0;
-    eprintln!("PSNR after one Heun step: LeDiFlow {lediflow:.1?} (mean {lediflow_mean:.1} dB), baseline {baseline_best:.1?} (mean {baseline_mean:.1} dB)");
+    eprintln!(
+        "PSNR after one Heun step: LeDiFlow {lediflow:.1?} (mean {lediflow_mean:.1} dB), baseline {baseline_best:.1?} (mean {baseline_mean:.1} dB)"
+    );
     assert!(lediflow.iter().all(|p| *p >= 20.0), "LeDiFlow reconstructions below 20 dB: {lediflow:?}");
-    assert!(baseline_mean + 3.0 < lediflow_mean, "baseline {baseline_mean:.1} dB is not clearly worse than LeDiFlow {lediflow_mean:.1} dB");
+    assert!(
+        baseline_mean + 3.0 < lediflow_mean,
+        "baseline {baseline_mean:.1} dB is not clearly worse than LeDiFlow {lediflow_mean:.1} dB"
+    );
 }

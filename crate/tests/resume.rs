@@ -57,7 +57,10 @@ fn a_resumed_run_repeats_the_uninterrupted_loss_sequence() {
         let uninterrupted = losses(&full, stage);
         assert_eq!(resumed.len(), 6, "{stage}");
         for (a, b) in resumed.iter().zip(&uninterrupted) {
-            assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0), "{stage}: resumed {resumed:?} vs uninterrupted {uninterrupted:?}");
+            assert!(
+                (a - b).abs() <= 1e-6 * b.abs().max(1.0),
+                "{stage}: resumed {resumed:?} vs uninterrupted {uninterrupted:?}"
+            );
         }
     }
 }

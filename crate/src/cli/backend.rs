@@ -31,7 +31,8 @@ fn wgpu_device() -> Result<Device, String> {
 
 #[cfg(not(feature = "wgpu"))]
 fn wgpu_device() -> Result<Device, String> {
-    Err("this binary was built without the `wgpu` feature; rebuild with `--features wgpu` or use `--backend cpu`".into())
+    Err("this binary was built without the `wgpu` feature; rebuild with `--features wgpu` or use `--backend cpu`"
+        .into())
 }
 
 #[cfg(feature = "vulkan")]
@@ -41,5 +42,6 @@ fn vulkan_device() -> Result<Device, String> {
 
 #[cfg(not(feature = "vulkan"))]
 fn vulkan_device() -> Result<Device, String> {
-    Err("this binary was built without the `vulkan` feature; rebuild with `--features vulkan` or use `--backend cpu`".into())
+    Err("this binary was built without the `vulkan` feature; rebuild with `--features vulkan` or use `--backend cpu`"
+        .into())
 }

@@ -35,7 +35,9 @@ pub struct ExportArgs {
 }
 
 fn psnr(a: &[f32], b: &[f32]) -> f64 {
-    let mse = a.iter().zip(b).map(|(x, y)| ((x.clamp(-1.0, 1.0) - y.clamp(-1.0, 1.0)) as f64 / 2.0).powi(2)).sum::<f64>() / a.len().max(1) as f64;
+    let mse =
+        a.iter().zip(b).map(|(x, y)| ((x.clamp(-1.0, 1.0) - y.clamp(-1.0, 1.0)) as f64 / 2.0).powi(2)).sum::<f64>()
+            / a.len().max(1) as f64;
     10.0 * (1.0 / mse.max(1e-20)).log10()
 }
 
@@ -73,7 +75,13 @@ pub fn run(args: ExportArgs) -> CliResult {
         std::fs::create_dir_all(dir)?;
     }
     std::fs::write(&args.out, &bytes).map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
-    println!("wrote {} ({:.2} MB, {} quantization, sha256 {})", args.out.display(), bytes.len() as f64 / 1e6, args.quant, crate::weights::sha256_hex(&bytes));
+    println!(
+        "wrote {} ({:.2} MB, {} quantization, sha256 {})",
+        args.out.display(),
+        bytes.len() as f64 / 1e6,
+        args.quant,
+        crate::weights::sha256_hex(&bytes)
+    );
     for (network, size) in &report.per_network_bytes {
         println!("  {network:<9} {:>9.3} MB", *size as f64 / 1e6);
     }
@@ -96,10 +104,15 @@ pub fn run(args: ExportArgs) -> CliResult {
             let exported = Pipeline::new(&quantized.model, &quantized.config, device.clone());
             let a = values(pollster::block_on(original.sample(&seeds, &options, &clock, &mut NoPreview))?)?;
             let b = values(pollster::block_on(exported.sample(&seeds, &options, &clock, &mut NoPreview))?)?;
-            println!("  {method} samples ({} seeds, heun 2 steps): PSNR exported vs original {:.1} dB", seeds.len(), psnr(&a, &b));
+            println!(
+                "  {method} samples ({} seeds, heun 2 steps): PSNR exported vs original {:.1} dB",
+                seeds.len(),
+                psnr(&a, &b)
+            );
         }
     }
     Ok(())
 }
 
-const ALL_NETWORKS: [Network; 5] = [Network::Latent, Network::Decoder, Network::Encoder, Network::Flow, Network::Baseline];
+const ALL_NETWORKS: [Network; 5] =
+    [Network::Latent, Network::Decoder, Network::Encoder, Network::Flow, Network::Baseline];

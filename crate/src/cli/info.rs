@@ -17,8 +17,12 @@ pub fn load_config(name_or_path: &str) -> CliResult<LeDiFlowConfig> {
     if let Some(config) = LeDiFlowConfig::named(name_or_path) {
         return Ok(config);
     }
-    let text = std::fs::read_to_string(name_or_path)
-        .map_err(|e| format!("'{name_or_path}' is neither a shipped configuration ({}) nor a readable file: {e}", LeDiFlowConfig::NAMES.join(", ")))?;
+    let text = std::fs::read_to_string(name_or_path).map_err(|e| {
+        format!(
+            "'{name_or_path}' is neither a shipped configuration ({}) nor a readable file: {e}",
+            LeDiFlowConfig::NAMES.join(", ")
+        )
+    })?;
     Ok(serde_json::from_str(&text).map_err(|e| format!("{name_or_path}: invalid configuration: {e}"))?)
 }
 
@@ -34,8 +38,15 @@ fn human(n: u64) -> String {
 pub fn run(args: InfoArgs) -> CliResult {
     let config = load_config(&args.config)?;
     config.check_image_side(config.image_size)?;
-    println!("configuration {} — {}×{} images, latent {}×{}×{}", config.name, config.image_size, config.image_size,
-        config.latent_channels, config.latent_side(config.image_size), config.latent_side(config.image_size));
+    println!(
+        "configuration {} — {}×{} images, latent {}×{}×{}",
+        config.name,
+        config.image_size,
+        config.image_size,
+        config.latent_channels,
+        config.latent_side(config.image_size),
+        config.latent_side(config.image_size)
+    );
     println!("{:<10} {:>12} {:>14}", "network", "parameters", "MACs/forward");
     let costs = model_costs(&config);
     for (name, cost) in &costs {
@@ -43,6 +54,8 @@ pub fn run(args: InfoArgs) -> CliResult {
     }
     let total: u64 = costs.iter().map(|(_, c)| c.params).sum();
     println!("{:<10} {:>12}", "total", human(total));
-    println!("(the baseline has the flow model's size; one LeDiFlow image costs latent NFE × latent + 1 × decoder + flow NFE × flow)");
+    println!(
+        "(the baseline has the flow model's size; one LeDiFlow image costs latent NFE × latent + 1 × decoder + flow NFE × flow)"
+    );
     Ok(())
 }

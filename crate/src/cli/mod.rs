@@ -3,11 +3,11 @@
 mod backend;
 mod dataset;
 mod export;
-mod model_file;
 mod info;
+mod model_file;
 pub(crate) mod progress;
-mod train;
 mod sample;
+mod train;
 
 use clap::{Parser, Subcommand};
 

@@ -52,25 +52,39 @@ pub fn run(args: SampleArgs) -> CliResult {
         }
         None => {
             let config = super::info::load_config(&args.config)?;
-            eprintln!("warning: no --model given: sampling from a randomly initialised, UNTRAINED '{}' model", config.name);
+            eprintln!(
+                "warning: no --model given: sampling from a randomly initialised, UNTRAINED '{}' model",
+                config.name
+            );
             let model = LeDiFlowModel::new(&config, &device);
             (config, model)
         }
     };
-    let options = SampleOptions { method: args.method, solver: args.solver, steps: args.steps, ..SampleOptions::default() };
+    let options =
+        SampleOptions { method: args.method, solver: args.solver, steps: args.steps, ..SampleOptions::default() };
     let seeds: Vec<u64> = (args.seed..args.seed + args.n as u64).collect();
     let pipeline = Pipeline::new(&model, &config, device);
     let progress = bar(args.steps as u64, "sampling");
-    let out = pollster::block_on(pipeline.sample(&seeds, &options, &SystemClock::default(), &mut StepBar(progress.clone())))?;
+    let out =
+        pollster::block_on(pipeline.sample(&seeds, &options, &SystemClock::default(), &mut StepBar(progress.clone())))?;
     progress.finish_and_clear();
     let images = pollster::block_on(to_rgb8(out.images))?;
     let grid = crate::data::make_grid(&images, config.image_size as u32, grid_columns(images.len()), 2);
     grid.save(&args.out).map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
     println!(
         "wrote {} ({} × {}px, {} {} steps): NFE latent {} + decoder {} + flow {}; {:.1} ms ({:.1} latent, {:.1} decoder, {:.1} flow)",
-        args.out.display(), images.len(), config.image_size, options.solver, options.steps,
-        out.nfe.latent, out.nfe.decoder, out.nfe.flow,
-        out.times.total_ms(), out.times.latent_ms, out.times.decoder_ms, out.times.flow_ms
+        args.out.display(),
+        images.len(),
+        config.image_size,
+        options.solver,
+        options.steps,
+        out.nfe.latent,
+        out.nfe.decoder,
+        out.nfe.flow,
+        out.times.total_ms(),
+        out.times.latent_ms,
+        out.times.decoder_ms,
+        out.times.flow_ms
     );
     Ok(())
 }

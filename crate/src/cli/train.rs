@@ -50,7 +50,11 @@ pub struct TrainArgs {
 pub fn run(args: TrainArgs) -> CliResult {
     let config = super::info::load_config(&args.config)?;
     let defaults = TrainSettings::default();
-    let data = if args.data == "procedural" { DataSpec::Procedural { repeat: None } } else { DataSpec::Folder { path: args.data.clone(), hflip: args.hflip } };
+    let data = if args.data == "procedural" {
+        DataSpec::Procedural { repeat: None }
+    } else {
+        DataSpec::Folder { path: args.data.clone(), hflip: args.hflip }
+    };
     let settings = TrainSettings {
         batch: args.batch.unwrap_or(defaults.batch),
         lr: args.lr.unwrap_or(defaults.lr),
@@ -77,7 +81,13 @@ pub fn run(args: TrainArgs) -> CliResult {
         for stage in Stage::ORDER {
             let p = state.progress(stage);
             if p.step > 0 {
-                println!("{stage:<9} step {:>7}/{}  {:>9} images  {:>7.1} min", p.step, state.settings.steps, p.images, p.seconds / 60.0);
+                println!(
+                    "{stage:<9} step {:>7}/{}  {:>9} images  {:>7.1} min",
+                    p.step,
+                    state.settings.steps,
+                    p.images,
+                    p.seconds / 60.0
+                );
             }
         }
     }

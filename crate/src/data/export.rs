@@ -31,12 +31,7 @@ const CHUNK: u64 = 256;
 /// Renders images `0..n` of `split` at `size` into `out_dir` (created if missing) as
 /// `00000.png`… (5 digits, more if needed) plus `attributes.csv` with the header
 /// `file,seed,index,<LandscapeAttributes::names()>`. Uses all cores.
-pub fn export_dataset(
-    split: Split,
-    n: u64,
-    size: u32,
-    out_dir: &Path,
-) -> Result<ExportSummary, DataError> {
+pub fn export_dataset(split: Split, n: u64, size: u32, out_dir: &Path) -> Result<ExportSummary, DataError> {
     export_dataset_with_progress(split, n, size, out_dir, &|_| {})
 }
 
@@ -74,14 +69,10 @@ pub fn export_dataset_with_progress(
             let attrs = render_landscape_into(seed, index, size, &mut buf)?;
             let file = format!("{index:05}.png");
             let path = out_dir.join(&file);
-            let img = RgbImage::from_raw(size, size, buf).ok_or_else(|| {
-                DataError::InvalidArgument("rendered buffer has the wrong size".into())
-            })?;
+            let img = RgbImage::from_raw(size, size, buf)
+                .ok_or_else(|| DataError::InvalidArgument("rendered buffer has the wrong size".into()))?;
             img.save_with_format(&path, ImageFormat::Png)
-                .map_err(|e| DataError::Encode {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                })?;
+                .map_err(|e| DataError::Encode { path: path.clone(), reason: e.to_string() })?;
             let mut row = format!("{file},{seed},{index}");
             for v in attrs.to_vec() {
                 row.push(',');
@@ -98,11 +89,7 @@ pub fn export_dataset_with_progress(
     }
     let mut f = fs::File::create(&csv_path).map_err(io(&csv_path))?;
     f.write_all(&csv).map_err(io(&csv_path))?;
-    Ok(ExportSummary {
-        dir: out_dir.to_path_buf(),
-        count: n,
-        csv: csv_path,
-    })
+    Ok(ExportSummary { dir: out_dir.to_path_buf(), count: n, csv: csv_path })
 }
 
 /// A near-square grid (2 px padding) of images `0..n` of `split` at `size`.
@@ -131,19 +118,12 @@ mod tests {
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 6);
         assert!(lines[0].starts_with("file,seed,index,time_of_day,"));
-        assert_eq!(
-            lines[0].split(',').count(),
-            3 + LandscapeAttributes::names().len()
-        );
+        assert_eq!(lines[0].split(',').count(), 3 + LandscapeAttributes::names().len());
         assert!(lines[3].starts_with(&format!("00002.png,{},2,", Split::HeldOut.seed())));
         let img = image::open(out.join("00004.png")).unwrap().to_rgb8();
         assert_eq!(img.into_raw(), Split::HeldOut.render(4, 32).unwrap().rgb);
         // Attribute values round-trip through the CSV text.
-        let first: Vec<f32> = lines[1]
-            .split(',')
-            .skip(3)
-            .map(|v| v.parse().unwrap())
-            .collect();
+        let first: Vec<f32> = lines[1].split(',').skip(3).map(|v| v.parse().unwrap()).collect();
         assert_eq!(first, Split::HeldOut.attributes(0).to_vec());
         assert!(export_dataset(Split::Train, 1, 7, &out).is_err());
     }

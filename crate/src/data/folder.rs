@@ -55,13 +55,7 @@ pub struct FolderOptions {
 impl Default for FolderOptions {
     /// No flips, no shuffle, all cores, full verification, no cache.
     fn default() -> Self {
-        Self {
-            hflip: false,
-            shuffle_seed: None,
-            threads: 0,
-            verify: true,
-            cache: false,
-        }
+        Self { hflip: false, shuffle_seed: None, threads: 0, verify: true, cache: false }
     }
 }
 
@@ -104,17 +98,11 @@ pub struct ImageFolder {
 }
 
 fn has_image_extension(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
 }
 
 /// Recursively lists files; unreadable sub-directories go to `skipped`.
-fn walk(
-    root: &Path,
-    files: &mut Vec<PathBuf>,
-    skipped: &mut Vec<(PathBuf, String)>,
-) -> Result<(), DataError> {
+fn walk(root: &Path, files: &mut Vec<PathBuf>, skipped: &mut Vec<(PathBuf, String)>) -> Result<(), DataError> {
     let mut visited = HashSet::new();
     if let Ok(c) = fs::canonicalize(root) {
         visited.insert(c);
@@ -174,9 +162,7 @@ fn walk(
 
 fn reader(path: &Path) -> Result<ImageReader<std::io::BufReader<fs::File>>, String> {
     let r = ImageReader::open(path).map_err(|e| format!("cannot open: {e}"))?;
-    let r = r
-        .with_guessed_format()
-        .map_err(|e| format!("cannot read: {e}"))?;
+    let r = r.with_guessed_format().map_err(|e| format!("cannot read: {e}"))?;
     match r.format() {
         Some(ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP) => Ok(r),
         Some(other) => Err(format!("unsupported image format {other:?}")),
@@ -186,9 +172,7 @@ fn reader(path: &Path) -> Result<ImageReader<std::io::BufReader<fs::File>>, Stri
 
 /// Decodes a file, applying its EXIF orientation.
 fn decode(path: &Path) -> Result<DynamicImage, String> {
-    let mut decoder = reader(path)?
-        .into_decoder()
-        .map_err(|e| format!("invalid image: {e}"))?;
+    let mut decoder = reader(path)?.into_decoder().map_err(|e| format!("invalid image: {e}"))?;
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| format!("corrupt image: {e}"))?;
     img.apply_orientation(orientation);
@@ -200,19 +184,16 @@ fn decode(path: &Path) -> Result<DynamicImage, String> {
 
 /// Width and height after orientation, reading only the header.
 fn header_dimensions(path: &Path) -> Result<(u32, u32), String> {
-    let mut decoder = reader(path)?
-        .into_decoder()
-        .map_err(|e| format!("invalid image: {e}"))?;
+    let mut decoder = reader(path)?.into_decoder().map_err(|e| format!("invalid image: {e}"))?;
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let (w, h) = decoder.dimensions();
     if w == 0 || h == 0 {
         return Err("image has no pixels".into());
     }
     Ok(match orientation {
-        Orientation::Rotate90
-        | Orientation::Rotate270
-        | Orientation::Rotate90FlipH
-        | Orientation::Rotate270FlipH => (h, w),
+        Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH => {
+            (h, w)
+        }
         _ => (w, h),
     })
 }
@@ -241,11 +222,7 @@ impl ImageFolder {
     /// or no usable image ([`DataError::NoImages`]).
     pub fn open(root: &Path, size: u32, options: FolderOptions) -> Result<ImageFolder, DataError> {
         if !(FOLDER_MIN_SIZE..=FOLDER_MAX_SIZE).contains(&size) {
-            return Err(DataError::InvalidSize {
-                size,
-                min: FOLDER_MIN_SIZE,
-                max: FOLDER_MAX_SIZE,
-            });
+            return Err(DataError::InvalidSize { size, min: FOLDER_MIN_SIZE, max: FOLDER_MAX_SIZE });
         }
         if !root.is_dir() {
             return Err(DataError::NotADirectory(root.to_path_buf()));
@@ -261,21 +238,13 @@ impl ImageFolder {
 
         let checked = par_map(files.len(), options.threads, |i| {
             let path = &files[i];
-            if options.verify {
-                decode(path).map(|img| (img.width(), img.height()))
-            } else {
-                header_dimensions(path)
-            }
+            if options.verify { decode(path).map(|img| (img.width(), img.height())) } else { header_dimensions(path) }
         });
         let mut entries = Vec::with_capacity(found);
         let mut bad_files = 0;
         for (path, res) in files.into_iter().zip(checked) {
             match res {
-                Ok((width, height)) => entries.push(Entry {
-                    path,
-                    width,
-                    height,
-                }),
+                Ok((width, height)) => entries.push(Entry { path, width, height }),
                 Err(reason) => {
                     bad_files += 1;
                     skipped.push((path, reason));
@@ -283,11 +252,7 @@ impl ImageFolder {
             }
         }
         if entries.is_empty() {
-            return Err(DataError::NoImages {
-                root: root.to_path_buf(),
-                found,
-                skipped: bad_files,
-            });
+            return Err(DataError::NoImages { root: root.to_path_buf(), found, skipped: bad_files });
         }
         let mut order: Vec<usize> = (0..entries.len()).collect();
         if let Some(seed) = options.shuffle_seed {
@@ -297,28 +262,15 @@ impl ImageFolder {
                 order.swap(i, j);
             }
         }
-        let upscaled = entries
-            .iter()
-            .filter(|e| e.width.min(e.height) < size)
-            .count();
-        let report = FolderReport {
-            root: root.to_path_buf(),
-            found,
-            usable: entries.len(),
-            upscaled,
-            ignored,
-            skipped,
-        };
+        let upscaled = entries.iter().filter(|e| e.width.min(e.height) < size).count();
+        let report =
+            FolderReport { root: root.to_path_buf(), found, usable: entries.len(), upscaled, ignored, skipped };
         let n = entries.len();
         Ok(ImageFolder {
             size,
             options,
             failed: (0..n).map(|_| AtomicBool::new(false)).collect(),
-            cache: if options.cache {
-                (0..n).map(|_| OnceLock::new()).collect()
-            } else {
-                Vec::new()
-            },
+            cache: if options.cache { (0..n).map(|_| OnceLock::new()).collect() } else { Vec::new() },
             entries,
             order,
             report,
@@ -343,10 +295,7 @@ impl ImageFolder {
 
     /// Paths of the usable images, in serving order (after shuffling).
     pub fn paths(&self) -> Vec<&Path> {
-        self.order
-            .iter()
-            .map(|&e| self.entries[e].path.as_path())
-            .collect()
+        self.order.iter().map(|&e| self.entries[e].path.as_path()).collect()
     }
 
     /// What was found and skipped (including files that failed to decode in batches).
@@ -360,8 +309,7 @@ impl ImageFolder {
     }
 
     fn flip(&self, index: u64) -> bool {
-        self.options.hflip
-            && hash2(self.options.shuffle_seed.unwrap_or(0) ^ 0x464C_4950, index) & 1 == 1
+        self.options.hflip && hash2(self.options.shuffle_seed.unwrap_or(0) ^ 0x464C_4950, index) & 1 == 1
     }
 
     /// Decodes and resizes entry `e` (unflipped), using the cache if enabled.
@@ -406,18 +354,13 @@ impl ImageFolder {
                 }
             }
         }
-        let (path, reason) =
-            last_err.unwrap_or_else(|| (self.report.root.clone(), "no usable image left".into()));
+        let (path, reason) = last_err.unwrap_or_else(|| (self.report.root.clone(), "no usable image left".into()));
         Err(DataError::Decode { path, reason })
     }
 
     /// Decodes the images at `indices` (wrapping modulo `len`) in parallel, as RGB8 HWC.
     pub fn load_batch(&self, indices: &[u64]) -> Result<Vec<Vec<u8>>, DataError> {
-        par_map(indices.len(), self.options.threads, |i| {
-            self.load_one(indices[i])
-        })
-        .into_iter()
-        .collect()
+        par_map(indices.len(), self.options.threads, |i| self.load_one(indices[i])).into_iter().collect()
     }
 
     /// One image as an [`RgbImage`].
@@ -459,9 +402,7 @@ mod tests {
     use image::{ImageEncoder, Rgb};
 
     fn gradient(w: u32, h: u32) -> RgbImage {
-        RgbImage::from_fn(w, h, |x, y| {
-            Rgb([(x * 255 / w.max(1)) as u8, (y * 255 / h.max(1)) as u8, 128])
-        })
+        RgbImage::from_fn(w, h, |x, y| Rgb([(x * 255 / w.max(1)) as u8, (y * 255 / h.max(1)) as u8, 128]))
     }
 
     fn write_png(path: &Path, img: &RgbImage) {
@@ -479,25 +420,16 @@ mod tests {
         // Tiny image: upscaled.
         write_png(&root.join("a/tiny.png"), &gradient(3, 5));
         // JPEG.
-        gradient(70, 70)
-            .save_with_format(root.join("a/photo.jpg"), ImageFormat::Jpeg)
-            .unwrap();
+        gradient(70, 70).save_with_format(root.join("a/photo.jpg"), ImageFormat::Jpeg).unwrap();
         // WebP (lossless encoder of the image crate).
         let mut webp = Vec::new();
         image::codecs::webp::WebPEncoder::new_lossless(&mut webp)
-            .write_image(
-                gradient(50, 64).as_raw(),
-                50,
-                64,
-                image::ExtendedColorType::Rgb8,
-            )
+            .write_image(gradient(50, 64).as_raw(), 50, 64, image::ExtendedColorType::Rgb8)
             .unwrap();
         fs::write(root.join("a/b/pic.webp"), webp).unwrap();
         // Truncated PNG: valid header, missing data.
         let mut png = Vec::new();
-        gradient(64, 64)
-            .write_to(&mut std::io::Cursor::new(&mut png), ImageFormat::Png)
-            .unwrap();
+        gradient(64, 64).write_to(&mut std::io::Cursor::new(&mut png), ImageFormat::Png).unwrap();
         fs::write(root.join("a/truncated.png"), &png[..png.len() / 2]).unwrap();
         // Text named .jpg.
         fs::write(root.join("a/b/notes.jpg"), b"this is not a jpeg").unwrap();
@@ -515,22 +447,9 @@ mod tests {
         assert!(matches!(err, DataError::NoImages { found: 0, .. }), "{err}");
         fs::write(dir.path().join("bad.png"), b"nope").unwrap();
         let err = ImageFolder::open(dir.path(), 32, FolderOptions::default()).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                DataError::NoImages {
-                    found: 1,
-                    skipped: 1,
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        assert!(matches!(err, DataError::NoImages { found: 1, skipped: 1, .. }), "{err}");
         let missing = dir.path().join("missing");
-        assert!(matches!(
-            ImageFolder::open(&missing, 32, FolderOptions::default()),
-            Err(DataError::NotADirectory(_))
-        ));
+        assert!(matches!(ImageFolder::open(&missing, 32, FolderOptions::default()), Err(DataError::NotADirectory(_))));
         assert!(matches!(
             ImageFolder::open(dir.path(), 2, FolderOptions::default()),
             Err(DataError::InvalidSize { .. })
@@ -546,16 +465,10 @@ mod tests {
         assert_eq!(report.usable, 5, "{report:?}");
         assert_eq!(report.ignored, 1);
         assert_eq!(report.upscaled, 1, "only the 3x5 image is below 32");
-        let skipped: Vec<String> = report
-            .skipped
-            .iter()
-            .map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned())
-            .collect();
+        let skipped: Vec<String> =
+            report.skipped.iter().map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
         for name in ["truncated.png", "notes.jpg", "empty.webp"] {
-            assert!(
-                skipped.contains(&name.to_string()),
-                "{name} not in {skipped:?}"
-            );
+            assert!(skipped.contains(&name.to_string()), "{name} not in {skipped:?}");
         }
         assert!(report.skipped.iter().all(|(_, reason)| !reason.is_empty()));
         assert_eq!(folder.len(), 5);
@@ -565,11 +478,8 @@ mod tests {
         assert!(batch.iter().all(|b| b.len() == 32 * 32 * 3));
         assert_eq!(batch[0], batch[5], "indices wrap modulo len");
         assert_eq!(batch[1], batch[6]);
-        let names: Vec<String> = folder
-            .paths()
-            .iter()
-            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-            .collect();
+        let names: Vec<String> =
+            folder.paths().iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
         assert!(names.contains(&"deep.PNG".into()) && names.contains(&"pic.webp".into()));
         assert!(names.contains(&"photo.jpg".into()) && names.contains(&"tiny.png".into()));
     }
@@ -577,11 +487,7 @@ mod tests {
     #[test]
     fn header_only_mode_reports_corrupt_files_at_load_time() {
         let dir = fixture();
-        let opts = FolderOptions {
-            verify: false,
-            threads: 2,
-            ..FolderOptions::default()
-        };
+        let opts = FolderOptions { verify: false, threads: 2, ..FolderOptions::default() };
         let folder = ImageFolder::open(dir.path(), 16, opts).unwrap();
         let before = folder.report();
         // The truncated PNG has a valid header, so it passes the header check.
@@ -591,12 +497,7 @@ mod tests {
         assert_eq!(batch.len(), 6);
         let after = folder.report();
         assert_eq!(after.usable, 5);
-        assert!(
-            after
-                .skipped
-                .iter()
-                .any(|(p, _)| p.ends_with("a/truncated.png"))
-        );
+        assert!(after.skipped.iter().any(|(p, _)| p.ends_with("a/truncated.png")));
     }
 
     #[test]
@@ -616,30 +517,15 @@ mod tests {
         let plain = ImageFolder::open(dir.path(), 20, FolderOptions::default()).unwrap();
         let a = plain.load_rgb(0).unwrap();
         assert_eq!(a.dimensions(), (20, 20));
-        assert_eq!(
-            a.get_pixel(0, 10),
-            &Rgb([255, 0, 0]),
-            "centre crop, left = red"
-        );
+        assert_eq!(a.get_pixel(0, 10), &Rgb([255, 0, 0]), "centre crop, left = red");
         assert_eq!(a.get_pixel(19, 10), &Rgb([0, 0, 255]));
-        let opts = FolderOptions {
-            hflip: true,
-            shuffle_seed: Some(3),
-            cache: true,
-            ..FolderOptions::default()
-        };
+        let opts = FolderOptions { hflip: true, shuffle_seed: Some(3), cache: true, ..FolderOptions::default() };
         let flipping = ImageFolder::open(dir.path(), 20, opts).unwrap();
         let imgs = flipping.load_batch(&(0..64).collect::<Vec<_>>()).unwrap();
         let flipped = imgs.iter().filter(|b| b[0] == 0 && b[2] == 255).count();
-        assert!(
-            flipped > 10 && flipped < 54,
-            "flips should be ~50%: {flipped}"
-        );
+        assert!(flipped > 10 && flipped < 54, "flips should be ~50%: {flipped}");
         // Deterministic (also through the cache).
-        assert_eq!(
-            imgs,
-            flipping.load_batch(&(0..64).collect::<Vec<_>>()).unwrap()
-        );
+        assert_eq!(imgs, flipping.load_batch(&(0..64).collect::<Vec<_>>()).unwrap());
     }
 
     #[test]
@@ -649,32 +535,16 @@ mod tests {
             write_png(&dir.path().join(format!("{i:02}.png")), &gradient(8 + i, 8));
         }
         let open = |seed| {
-            let opts = FolderOptions {
-                shuffle_seed: seed,
-                verify: false,
-                ..FolderOptions::default()
-            };
+            let opts = FolderOptions { shuffle_seed: seed, verify: false, ..FolderOptions::default() };
             ImageFolder::open(dir.path(), 8, opts).unwrap()
         };
         let sorted: Vec<PathBuf> = open(None).paths().iter().map(|p| p.to_path_buf()).collect();
         let mut check = sorted.clone();
         check.sort();
         assert_eq!(sorted, check);
-        let s1: Vec<PathBuf> = open(Some(1))
-            .paths()
-            .iter()
-            .map(|p| p.to_path_buf())
-            .collect();
-        let s1b: Vec<PathBuf> = open(Some(1))
-            .paths()
-            .iter()
-            .map(|p| p.to_path_buf())
-            .collect();
-        let s2: Vec<PathBuf> = open(Some(2))
-            .paths()
-            .iter()
-            .map(|p| p.to_path_buf())
-            .collect();
+        let s1: Vec<PathBuf> = open(Some(1)).paths().iter().map(|p| p.to_path_buf()).collect();
+        let s1b: Vec<PathBuf> = open(Some(1)).paths().iter().map(|p| p.to_path_buf()).collect();
+        let s2: Vec<PathBuf> = open(Some(2)).paths().iter().map(|p| p.to_path_buf()).collect();
         assert_eq!(s1, s1b);
         assert_ne!(s1, sorted);
         assert_ne!(s1, s2);

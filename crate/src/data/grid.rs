@@ -23,11 +23,8 @@ pub fn make_grid(images: &[Vec<u8>], size: u32, cols: u32, pad: u32) -> RgbImage
         for y in 0..size {
             for x in 0..size {
                 let p = ((y * size + x) * 3) as usize;
-                let px = if img.len() == expected {
-                    Rgb([img[p], img[p + 1], img[p + 2]])
-                } else {
-                    Rgb([128, 128, 128])
-                };
+                let px =
+                    if img.len() == expected { Rgb([img[p], img[p + 1], img[p + 2]]) } else { Rgb([128, 128, 128]) };
                 grid.put_pixel(x0 + x, y0 + y, px);
             }
         }

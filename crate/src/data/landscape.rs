@@ -30,11 +30,7 @@ pub fn check_size(size: u32) -> Result<(), DataError> {
     if (MIN_SIZE..=MAX_SIZE).contains(&size) {
         Ok(())
     } else {
-        Err(DataError::InvalidSize {
-            size,
-            min: MIN_SIZE,
-            max: MAX_SIZE,
-        })
+        Err(DataError::InvalidSize { size, min: MIN_SIZE, max: MAX_SIZE })
     }
 }
 
@@ -43,11 +39,7 @@ pub fn render_landscape(seed: u64, index: u64, size: u32) -> Result<Landscape, D
     check_size(size)?;
     let mut rgb = vec![0u8; (size as usize) * (size as usize) * 3];
     let attributes = render_landscape_into(seed, index, size, &mut rgb)?;
-    Ok(Landscape {
-        size,
-        rgb,
-        attributes,
-    })
+    Ok(Landscape { size, rgb, attributes })
 }
 
 /// Like [`render_landscape`] but into a caller-provided buffer of exactly
@@ -85,17 +77,11 @@ mod tests {
 
     #[test]
     fn sizes_are_checked() {
-        assert!(matches!(
-            render_landscape(1, 0, 31),
-            Err(DataError::InvalidSize { size: 31, .. })
-        ));
+        assert!(matches!(render_landscape(1, 0, 31), Err(DataError::InvalidSize { size: 31, .. })));
         assert!(render_landscape(1, 0, 257).is_err());
         assert!(render_landscape(1, 0, 32).is_ok());
         let mut small = vec![0u8; 10];
-        assert!(matches!(
-            render_landscape_into(1, 0, 32, &mut small),
-            Err(DataError::InvalidArgument(_))
-        ));
+        assert!(matches!(render_landscape_into(1, 0, 32, &mut small), Err(DataError::InvalidArgument(_))));
     }
 
     #[test]
@@ -145,11 +131,7 @@ mod tests {
             assert_eq!(v.len(), names.len());
             for (i, &x) in v.iter().enumerate() {
                 let (lo, hi) = ranges[i];
-                assert!(
-                    x.is_finite() && x >= lo && x <= hi,
-                    "{} = {x} outside [{lo}, {hi}] (index {index})",
-                    names[i]
-                );
+                assert!(x.is_finite() && x >= lo && x <= hi, "{} = {x} outside [{lo}, {hi}] (index {index})", names[i]);
                 min[i] = min[i].min(x);
                 max[i] = max[i].max(x);
             }
@@ -182,31 +164,21 @@ mod tests {
     fn mean_std(rgb: &[u8]) -> (f64, f64) {
         let n = rgb.len() as f64;
         let mean = rgb.iter().map(|&b| f64::from(b)).sum::<f64>() / n;
-        let var = rgb
-            .iter()
-            .map(|&b| (f64::from(b) - mean).powi(2))
-            .sum::<f64>()
-            / n;
+        let var = rgb.iter().map(|&b| (f64::from(b) - mean).powi(2)).sum::<f64>() / n;
         (mean, var.sqrt())
     }
 
     #[test]
     fn diversity() {
-        let imgs: Vec<Landscape> = (0..64)
-            .map(|i| render_landscape(SEED, i, 32).unwrap())
-            .collect();
+        let imgs: Vec<Landscape> = (0..64).map(|i| render_landscape(SEED, i, 32).unwrap()).collect();
         for i in 0..imgs.len() {
             for j in i + 1..imgs.len() {
                 assert_ne!(imgs[i].rgb, imgs[j].rgb, "images {i} and {j} identical");
             }
         }
         let stats: Vec<(f64, f64)> = imgs.iter().map(|l| mean_std(&l.rgb)).collect();
-        let (m_lo, m_hi) = stats
-            .iter()
-            .fold((f64::MAX, f64::MIN), |(a, b), s| (a.min(s.0), b.max(s.0)));
-        let (s_lo, s_hi) = stats
-            .iter()
-            .fold((f64::MAX, f64::MIN), |(a, b), s| (a.min(s.1), b.max(s.1)));
+        let (m_lo, m_hi) = stats.iter().fold((f64::MAX, f64::MIN), |(a, b), s| (a.min(s.0), b.max(s.0)));
+        let (s_lo, s_hi) = stats.iter().fold((f64::MAX, f64::MIN), |(a, b), s| (a.min(s.1), b.max(s.1)));
         assert!(m_hi - m_lo > 60.0, "means too similar: {m_lo}..{m_hi}");
         assert!(s_hi - s_lo > 15.0, "stds too similar: {s_lo}..{s_hi}");
         // No image is flat.
@@ -240,12 +212,7 @@ mod tests {
             assert!(mad < 8.0, "index {index}: mean abs diff {mad}");
             let other = render_landscape(SEED, index + 100, 128).unwrap();
             let dother = downscale(&other.rgb, 128, 4);
-            let mad_other = da
-                .iter()
-                .zip(&dother)
-                .map(|(x, y)| (x - y).abs())
-                .sum::<f64>()
-                / da.len() as f64;
+            let mad_other = da.iter().zip(&dother).map(|(x, y)| (x - y).abs()).sum::<f64>() / da.len() as f64;
             assert!(mad < mad_other, "index {index}: {mad} vs other {mad_other}");
         }
     }

@@ -31,8 +31,7 @@ pub use self::export::{ExportSummary, export_dataset, export_dataset_with_progre
 pub use self::folder::{FolderOptions, FolderReport, ImageFolder};
 pub use self::grid::make_grid;
 pub use self::landscape::{
-    Landscape, MAX_SIZE, MIN_SIZE, check_size, landscape_attributes, render_landscape,
-    render_landscape_into,
+    Landscape, MAX_SIZE, MIN_SIZE, check_size, landscape_attributes, render_landscape, render_landscape_into,
 };
 pub use self::source::{ImageSource, Procedural, chw_f32_to_rgb8, rgb8_to_chw_f32};
 pub use self::split::{HELDOUT_SEED, Split, TRAIN_SEED};

@@ -40,9 +40,7 @@ pub struct Rng {
 impl Rng {
     /// A stream determined entirely by `seed`.
     pub fn new(seed: u64) -> Self {
-        Self {
-            state: splitmix64(seed),
-        }
+        Self { state: splitmix64(seed) }
     }
 
     /// Next 64 random bits.
@@ -100,9 +98,7 @@ pub fn lerp(a: f32, b: f32, t: f32) -> f32 {
 fn table() -> &'static [f32] {
     static TABLE: OnceLock<Vec<f32>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        (0..(TABLE_SIDE * TABLE_SIDE) as u64)
-            .map(|i| unit_f32(hash2(0x004C_6544_6946_6C6F, i)))
-            .collect()
+        (0..(TABLE_SIDE * TABLE_SIDE) as u64).map(|i| unit_f32(hash2(0x004C_6544_6946_6C6F, i))).collect()
     })
 }
 
@@ -265,13 +261,7 @@ mod tests {
         for i in 0..2000 {
             let x = i as f32 * 0.173 - 100.0;
             let y = i as f32 * 0.071 - 30.0;
-            for v in [
-                n.noise1(x, 3),
-                n.noise2(x, y),
-                n.fbm2(x, y, 4),
-                n.fbm1(x, 9, 5, true),
-                n.fbm1(x, 9, 5, false),
-            ] {
+            for v in [n.noise1(x, 3), n.noise2(x, y), n.fbm2(x, y, 4), n.fbm1(x, 9, 5, true), n.fbm1(x, 9, 5, false)] {
                 assert!((0.0..=1.0).contains(&v), "{v}");
             }
         }

@@ -8,11 +8,7 @@ pub type Rgb = [f32; 3];
 /// `a + (b - a) * t`, per channel.
 #[inline]
 pub fn mix(a: Rgb, b: Rgb, t: f32) -> Rgb {
-    [
-        a[0] + (b[0] - a[0]) * t,
-        a[1] + (b[1] - a[1]) * t,
-        a[2] + (b[2] - a[2]) * t,
-    ]
+    [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t]
 }
 
 /// `a * s`.
@@ -152,11 +148,7 @@ pub fn sky_palette(elevation: f32, morning: bool) -> SkyPalette {
     };
     // Dawn and dusk differ slightly: weight peaks around sunrise/sunset.
     let w = 1.0 - smoothstep(0.0, 0.22, (e - 0.01).abs());
-    let tint = if morning {
-        [-0.07, -0.01, 0.10]
-    } else {
-        [0.05, -0.07, -0.09]
-    };
+    let tint = if morning { [-0.07, -0.01, 0.10] } else { [0.05, -0.07, -0.09] };
     p.horizon = add(p.horizon, scale(tint, w));
     p.cloud_bright = add(p.cloud_bright, scale(tint, w));
     p
@@ -174,13 +166,7 @@ impl HueRotation {
         let c = libm::cosf(angle);
         let s = libm::sinf(angle) * 0.577_350_26;
         let k = (1.0 - c) / 3.0;
-        Self {
-            m: [
-                [c + k, k - s, k + s],
-                [k + s, c + k, k - s],
-                [k - s, k + s, c + k],
-            ],
-        }
+        Self { m: [[c + k, k - s, k + s], [k + s, c + k, k - s], [k - s, k + s, c + k]] }
     }
 
     /// Applies the rotation, clamping negative results to 0.

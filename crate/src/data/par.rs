@@ -4,11 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Number of worker threads for a `threads` option: 0 means all available cores.
 pub fn resolve_threads(threads: usize) -> usize {
-    if threads == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        threads
-    }
+    if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads }
 }
 
 /// `(0..n).map(f)` evaluated on up to `threads` threads (0 = all cores), results in order.
@@ -39,10 +35,7 @@ where
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
     });
     let mut slots: Vec<Option<T>> = (0..n).map(|_| None).collect();
     for part in parts.iter_mut() {
@@ -50,10 +43,7 @@ where
             slots[i] = Some(v);
         }
     }
-    slots
-        .into_iter()
-        .map(|s| s.expect("par_map: every index is produced exactly once"))
-        .collect()
+    slots.into_iter().map(|s| s.expect("par_map: every index is produced exactly once")).collect()
 }
 
 #[cfg(test)]

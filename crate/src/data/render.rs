@@ -67,12 +67,7 @@ pub fn render(scene: &Scene, size: u32, out: &mut [u8]) {
     for tree in &scene.trees {
         let k0 = (((tree.c - tree.hw) * 2.0 * sf).ceil().max(0.0)) as usize;
         let k1 = (((tree.c + tree.hw) * 2.0 * sf).floor().max(0.0)) as usize;
-        for (k, lift) in tree_lift
-            .iter_mut()
-            .enumerate()
-            .take(k1.min(samples - 1) + 1)
-            .skip(k0)
-        {
+        for (k, lift) in tree_lift.iter_mut().enumerate().take(k1.min(samples - 1) + 1).skip(k0) {
             let u = k as f32 / (2.0 * sf);
             let h = tree.h * (1.0 - (u - tree.c).abs() / tree.hw);
             if h > *lift {
@@ -108,13 +103,7 @@ pub fn render(scene: &Scene, size: u32, out: &mut [u8]) {
             tmin.push(a.min(b).min(c));
             tmax.push(a.max(b).max(c));
         }
-        cols.push(RidgeCols {
-            top,
-            ground,
-            shade,
-            tmin,
-            tmax,
-        });
+        cols.push(RidgeCols { top, ground, shade, tmin, tmax });
     }
 
     // ---- per-row precomputation ----
@@ -132,11 +121,7 @@ pub fn render(scene: &Scene, size: u32, out: &mut [u8]) {
         Some(l) => (((l.w * sf) as usize).min(s), Some(l)),
         None => (s, None),
     };
-    let last_row = if lake.is_some() {
-        (water_row + 1).min(s)
-    } else {
-        s
-    };
+    let last_row = if lake.is_some() { (water_row + 1).min(s) } else { s };
 
     let inv_k1 = 1.0 / 0.045;
     let inv_k2 = 1.0 / 0.16;
@@ -183,8 +168,7 @@ pub fn render(scene: &Scene, size: u32, out: &mut [u8]) {
                     let sn = smoothstep(ridge.snowline + 0.01, ridge.snowline - 0.03, v);
                     col = mix(col, ridge.snow_color, 0.9 * sn);
                 }
-                let mist =
-                    ridge.mist * smoothstep(ridge.mist_top, ridge.mist_top + ridge.mist_depth, v);
+                let mist = ridge.mist * smoothstep(ridge.mist_top, ridge.mist_top + ridge.mist_depth, v);
                 let h = ridge.haze + (1.0 - ridge.haze) * mist;
                 col = mix(col, scene.haze, h);
                 let w = trans * cov;
@@ -195,9 +179,7 @@ pub fn render(scene: &Scene, size: u32, out: &mut [u8]) {
                 }
             }
             if trans >= 0.002 {
-                let sky = sky_pixel(
-                    scene, &noise, u, v, sky_row[y], inv_k1, inv_k2, star_cells, star_r, sf,
-                );
+                let sky = sky_pixel(scene, &noise, u, v, sky_row[y], inv_k1, inv_k2, star_cells, star_r, sf);
                 acc = add(acc, scale(sky, trans));
             }
             let c = mix(acc, scene.fog_color, fog_row[y]);
@@ -243,10 +225,7 @@ fn sky_pixel(
         let gy = v * star_cells;
         let cxi = floor_i32(gx) as f32;
         let cyi = floor_i32(gy) as f32;
-        let h = hash2(
-            scene.star_seed,
-            ((cxi as i64 as u64) << 32) ^ (cyi as i64 as u64),
-        );
+        let h = hash2(scene.star_seed, ((cxi as i64 as u64) << 32) ^ (cyi as i64 as u64));
         if unit_f32(h) < 0.35 {
             let h2 = splitmix64(h);
             let sx = (cxi + 0.2 + 0.6 * unit_f32(h2)) / star_cells;
@@ -275,11 +254,9 @@ fn sky_pixel(
         }
     }
     // Clouds (cheap value-noise fBm); they cover the disc and the stars.
-    if let Some(n) = noise.fbm2_4_above(
-        u * scene.cloud_sx + scene.cloud_ox,
-        v * scene.cloud_sy + scene.cloud_oy,
-        scene.cloud_th,
-    ) {
+    if let Some(n) =
+        noise.fbm2_4_above(u * scene.cloud_sx + scene.cloud_ox, v * scene.cloud_sy + scene.cloud_oy, scene.cloud_th)
+    {
         let fade = 1.0 - 0.5 * smoothstep(0.3, 0.7, v);
         let dens = smoothstep(scene.cloud_th, scene.cloud_th + 0.14, n) * fade;
         let core = smoothstep(scene.cloud_th + 0.06, scene.cloud_th + 0.3, n);
@@ -332,11 +309,7 @@ fn lake_pass(
             let x0 = sxp as usize;
             let x1 = (x0 + 1).min(s - 1);
             let f = sxp - x0 as f32;
-            let src: &[u8] = if ym == water_row {
-                &boundary
-            } else {
-                &out[ym * s * 3..(ym + 1) * s * 3]
-            };
+            let src: &[u8] = if ym == water_row { &boundary } else { &out[ym * s * 3..(ym + 1) * s * 3] };
             let mut refl = [0.0f32; 3];
             for (ch, r) in refl.iter_mut().enumerate() {
                 let a = f32::from(src[x0 * 3 + ch]);

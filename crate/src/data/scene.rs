@@ -46,17 +46,8 @@ impl Ridge {
     /// Image `v` of the ground line at horizontal position `u` (trees excluded).
     #[inline]
     pub fn ground(&self, noise: &ValueNoise, u: f32) -> f32 {
-        let n = noise.fbm1(
-            u * self.freq + self.phase,
-            self.row,
-            self.octaves,
-            self.ridged,
-        );
-        let lift = if self.ridged {
-            2.0 * n
-        } else {
-            1.5 * (2.0 * n - 1.0)
-        };
+        let n = noise.fbm1(u * self.freq + self.phase, self.row, self.octaves, self.ridged);
+        let lift = if self.ridged { 2.0 * n } else { 1.5 * (2.0 * n - 1.0) };
         (self.base - self.amp * lift).clamp(0.04, 0.995)
     }
 }
@@ -152,11 +143,7 @@ impl Scene {
         let night = elevation < -0.1;
 
         // --- weather & palette controls ---
-        let cover = if rng.chance(0.25) {
-            rng.range(0.0, 0.15)
-        } else {
-            rng.f32()
-        };
+        let cover = if rng.chance(0.25) { rng.range(0.0, 0.15) } else { rng.f32() };
         let fog = libm::powf(rng.f32(), 1.6);
         let hue_r = 2.0 * rng.f32() - 1.0;
         let palette_hue = hue_r * hue_r * hue_r;
@@ -183,19 +170,12 @@ impl Scene {
             cx = mx;
             cy = my;
             disc_r = 0.026;
-            moon_phase = if phase_r < 0.35 {
-                1.0
-            } else {
-                (phase_r - 0.35) / 0.65 * 0.9 + 0.1
-            };
+            moon_phase = if phase_r < 0.35 { 1.0 } else { (phase_r - 0.35) / 0.65 * 0.9 + 0.1 };
             shadow = if moon_phase >= 1.0 {
                 None
             } else {
                 let off = disc_r * (0.3 + 1.7 * moon_phase);
-                Some((
-                    phase_side * off * libm::cosf(phase_a),
-                    off * libm::sinf(phase_a),
-                ))
+                Some((phase_side * off * libm::cosf(phase_a), off * libm::sinf(phase_a)))
             };
             disc = true;
             disc_color = [0.93, 0.93, 0.86];
@@ -234,11 +214,7 @@ impl Scene {
 
         // --- ridges ---
         let n = 2 + rng.below(4) as usize;
-        let near_base = if has_lake {
-            rng.range(w - 0.10, w - 0.03)
-        } else {
-            rng.range(0.74, 0.88)
-        };
+        let near_base = if has_lake { rng.range(w - 0.10, w - 0.03) } else { rng.range(0.74, 0.88) };
         let far_base = rng.range(0.40, 0.54).min(near_base - 0.12);
         let far_amp = rng.range(0.09, 0.17);
         let near_amp = rng.range(0.025, 0.07);
@@ -251,9 +227,7 @@ impl Scene {
         let mut ridges = Vec::with_capacity(n);
         for i in 0..n {
             let d = i as f32 / (n - 1) as f32; // 0 = far, 1 = near
-            let base = far_base
-                + (near_base - far_base) * libm::powf(d, 0.85)
-                + rng.range(-0.015, 0.015) * (1.0 - d);
+            let base = far_base + (near_base - far_base) * libm::powf(d, 0.85) + rng.range(-0.015, 0.015) * (1.0 - d);
             let amp = (far_amp + (near_amp - far_amp) * d) * rng.range(0.8, 1.2);
             let ridged = d < 0.6;
             let freq = (2.2 + 1.3 * d) * rng.range(0.75, 1.3);
@@ -263,11 +237,7 @@ impl Scene {
             let color = mul(albedo, light);
             let tree_color = scale(mul(land, light), 0.55);
             let haze_amt = (1.0 - d) * (0.32 + 0.4 * fog) + 0.03;
-            let snowline = if snowy && ridged && d < 0.5 {
-                base - amp * 2.0 * snow_depth
-            } else {
-                -1.0
-            };
+            let snowline = if snowy && ridged && d < 0.5 { base - amp * 2.0 * snow_depth } else { -1.0 };
             ridges.push(Ridge {
                 base,
                 amp,
@@ -365,13 +335,7 @@ impl Scene {
             cloud_opacity: 0.92,
             ridges,
             trees,
-            lake: has_lake.then_some(Lake {
-                w,
-                water_color,
-                reflectivity,
-                ripple,
-                ripple_ox,
-            }),
+            lake: has_lake.then_some(Lake { w, water_color, reflectivity, ripple, ripple_ox }),
             fog,
         }
     }

@@ -35,11 +35,7 @@ impl Procedural {
     /// A procedural source; fails on an unsupported size.
     pub fn new(split: Split, size: u32, threads: usize) -> Result<Self, DataError> {
         check_size(size)?;
-        Ok(Self {
-            split,
-            size,
-            threads,
-        })
+        Ok(Self { split, size, threads })
     }
 }
 
@@ -123,20 +119,13 @@ mod tests {
         }
         assert_eq!(batch[0], batch[2]);
         assert!(Procedural::new(Split::Train, 8, 1).is_err());
-        let bad = Procedural {
-            split: Split::Train,
-            size: 1000,
-            threads: 1,
-        };
+        let bad = Procedural { split: Split::Train, size: 1000, threads: 1 };
         assert!(bad.batch(&[0]).is_err());
     }
 
     #[test]
     fn chw_roundtrip() {
-        let imgs = Procedural::new(Split::HeldOut, 32, 2)
-            .unwrap()
-            .batch(&[0, 1, 2])
-            .unwrap();
+        let imgs = Procedural::new(Split::HeldOut, 32, 2).unwrap().batch(&[0, 1, 2]).unwrap();
         let t = rgb8_to_chw_f32(&imgs, 32);
         assert_eq!(t.len(), 3 * 3 * 32 * 32);
         assert!(t.iter().all(|&x| (-1.0..=1.0).contains(&x)));

@@ -74,9 +74,7 @@ impl FromStr for Split {
         match s.to_ascii_lowercase().as_str() {
             "train" => Ok(Split::Train),
             "heldout" | "held-out" | "held_out" | "test" | "eval" => Ok(Split::HeldOut),
-            other => Err(DataError::InvalidArgument(format!(
-                "unknown split {other:?} (expected train or heldout)"
-            ))),
+            other => Err(DataError::InvalidArgument(format!("unknown split {other:?} (expected train or heldout)"))),
         }
     }
 }

@@ -69,7 +69,8 @@ fn flow_matching_losses_match_hand_computed_values() {
     assert!((scalar(weighted_flow_matching(v, u, w)) - (3.0 + 2.0) / 2.0).abs() < 1e-6);
     let x0 = t4(&[0.0, 4.0], &d);
     let x1 = t4(&[2.0, 0.0], &d);
-    let path: Vec<f32> = interpolate_path(x0, x1, &Tensor::from_floats([0.25], &d)).into_data().try_to_vec().expect("f32");
+    let path: Vec<f32> =
+        interpolate_path(x0, x1, &Tensor::from_floats([0.25], &d)).into_data().try_to_vec().expect("f32");
     assert_eq!(path, vec![0.5, 3.0]);
 }
 
@@ -115,12 +116,30 @@ fn gradients_reach_every_parameter_of_each_trained_network() {
     assert_all_have_grads(&model.decoder, &grads, "decoder");
 
     let (frozen_encoder, frozen_decoder) = (model.encoder.valid(), model.decoder.valid());
-    let latent = latent_objective(&frozen_encoder, &model.latent, y.clone(), normal(z_shape), normal(z_shape), t.clone(), &config.loss);
+    let latent = latent_objective(
+        &frozen_encoder,
+        &model.latent,
+        y.clone(),
+        normal(z_shape),
+        normal(z_shape),
+        t.clone(),
+        &config.loss,
+    );
     let grads = GradientsParams::from_grads(latent.backward(), &model);
     assert_all_have_grads(&model.latent, &grads, "latent sampler");
     assert!(grads.get::<2>(model.encoder.backbone.patch_in.weight.id).is_none(), "the encoder is frozen in stage 2");
 
-    let flow = flow_objective(&frozen_encoder, &frozen_decoder, &model.flow, y.clone(), normal(z_shape), normal([2, 3, 32, 32]), t.clone(), &config.loss, 1.0);
+    let flow = flow_objective(
+        &frozen_encoder,
+        &frozen_decoder,
+        &model.flow,
+        y.clone(),
+        normal(z_shape),
+        normal([2, 3, 32, 32]),
+        t.clone(),
+        &config.loss,
+        1.0,
+    );
     let grads = GradientsParams::from_grads(flow.backward(), &model);
     assert_all_have_grads(&model.flow, &grads, "flow");
     assert!(grads.get::<2>(model.decoder.backbone.patch_in.weight.id).is_none(), "the decoder is frozen in stage 3");

@@ -36,7 +36,14 @@ pub struct AttentionBlock {
 }
 
 impl AttentionBlock {
-    pub fn new(width: usize, d_head: usize, kind: AttentionKind, shifted: bool, cond: Option<usize>, device: &Device) -> Self {
+    pub fn new(
+        width: usize,
+        d_head: usize,
+        kind: AttentionKind,
+        shifted: bool,
+        cond: Option<usize>,
+        device: &Device,
+    ) -> Self {
         let n_heads = (width / d_head).max(1);
         let window = match kind {
             AttentionKind::Global => 0,
@@ -122,11 +129,8 @@ impl Windows {
     fn merge(&self, t: Tensor<4>) -> Tensor<4> {
         let (b, h, w, ws) = (self.b, self.h, self.w, self.ws);
         let f = self.n_heads * self.d_head;
-        let t = t
-            .swap_dims(1, 2)
-            .reshape([b, h / ws, w / ws, ws, ws, f])
-            .permute([0, 1, 3, 2, 4, 5])
-            .reshape([b, h, w, f]);
+        let t =
+            t.swap_dims(1, 2).reshape([b, h / ws, w / ws, ws, ws, f]).permute([0, 1, 3, 2, 4, 5]).reshape([b, h, w, f]);
         if self.shift > 0 {
             let s = self.shift as i64;
             t.roll(&[s, s], &[1, 2])

@@ -114,7 +114,10 @@ pub enum ImportanceWeighting {
 pub enum TimeSampling {
     Uniform,
     /// t = sigmoid(mean + std·n), n ~ N(0, 1).
-    LogitNormal { mean: f64, std: f64 },
+    LogitNormal {
+        mean: f64,
+        std: f64,
+    },
 }
 
 impl Default for LossConfig {
@@ -275,7 +278,8 @@ impl LeDiFlowConfig {
         c.name = "s128".into();
         c.image_size = 128;
         c.encoder.levels = vec![level(96, 1, 32, win), level(128, 2, 32, AttentionKind::Global)];
-        c.decoder.levels = vec![level(96, 1, 32, win), level(128, 2, 32, win), level(192, 2, 32, AttentionKind::Global)];
+        c.decoder.levels =
+            vec![level(96, 1, 32, win), level(128, 2, 32, win), level(192, 2, 32, AttentionKind::Global)];
         c.latent_sampler.levels = vec![level(192, 2, 32, win), level(256, 3, 32, AttentionKind::Global)];
         c.flow.levels = vec![level(96, 2, 32, win), level(160, 2, 32, win), level(256, 4, 32, AttentionKind::Global)];
         c
@@ -288,13 +292,19 @@ impl LeDiFlowConfig {
     /// Checks that the networks can process images of side `side`.
     pub fn check_image_side(&self, side: usize) -> Result<(), String> {
         if side == 0 || side % self.latent_downsample != 0 {
-            return Err(format!("image side {side} is not a multiple of the latent downsampling {}", self.latent_downsample));
+            return Err(format!(
+                "image side {side} is not a multiple of the latent downsampling {}",
+                self.latent_downsample
+            ));
         }
         let z_side = self.latent_side(side);
         self.encoder.check_input_side(side).map_err(|e| format!("encoder: {e}"))?;
         let enc_grid = side / self.encoder.patch_in;
         if enc_grid * self.encoder.patch_out != z_side {
-            return Err(format!("encoder yields a {}-side latent, expected {z_side}", enc_grid * self.encoder.patch_out));
+            return Err(format!(
+                "encoder yields a {}-side latent, expected {z_side}",
+                enc_grid * self.encoder.patch_out
+            ));
         }
         let dec_in = z_side * self.decoder_z_upsample;
         self.decoder.check_input_side(dec_in).map_err(|e| format!("decoder: {e}"))?;

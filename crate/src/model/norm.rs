@@ -62,8 +62,5 @@ pub fn linear(d_in: usize, d_out: usize, device: &Device) -> Linear {
 
 /// A bias-free Linear layer that starts at zero, so residual branches start as the identity.
 pub fn zero_linear(d_in: usize, d_out: usize, device: &Device) -> Linear {
-    LinearConfig::new(d_in, d_out)
-        .with_bias(false)
-        .with_initializer(Initializer::Zeros)
-        .init(device)
+    LinearConfig::new(d_in, d_out).with_bias(false).with_initializer(Initializer::Zeros).init(device)
 }

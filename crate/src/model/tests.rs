@@ -50,7 +50,12 @@ fn tiny_is_under_a_million_parameters_and_costs_match_the_modules() {
     assert!(total < 1_000_000, "tiny has {total} parameters");
     for config in [LeDiFlowConfig::tiny(), LeDiFlowConfig::s64()] {
         let model = LeDiFlowModel::new(&config, &device());
-        let actual = [model.encoder.num_params(), model.decoder.num_params(), model.latent.num_params(), model.flow.num_params()];
+        let actual = [
+            model.encoder.num_params(),
+            model.decoder.num_params(),
+            model.latent.num_params(),
+            model.flow.num_params(),
+        ];
         for ((name, cost), actual) in model_costs(&config).iter().zip(actual) {
             assert_eq!(cost.params as usize, actual, "{} {name}: analytic vs module parameter count", config.name);
         }

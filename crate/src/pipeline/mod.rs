@@ -152,9 +152,24 @@ impl<'a> Pipeline<'a> {
 
     /// The learned prior for latent starting points `eps_latent`: returns z-derived (μ, σ)
     /// after the latent sampler and decoder, with NFEs and times filled in.
-    async fn prior(&self, eps_latent: Tensor<4>, options: &SampleOptions, clock: &dyn Clock, nfe: &mut Nfe, times: &mut StageTimes) -> Result<(Tensor<4>, Tensor<4>), PipelineError> {
+    async fn prior(
+        &self,
+        eps_latent: Tensor<4>,
+        options: &SampleOptions,
+        clock: &dyn Clock,
+        nfe: &mut Nfe,
+        times: &mut StageTimes,
+    ) -> Result<(Tensor<4>, Tensor<4>), PipelineError> {
         let start = clock.now_ms();
-        let (z, latent_nfe) = integrate(&self.model.latent, options.latent_solver, options.latent_steps, eps_latent, &mut NoPreview, &keep).await?;
+        let (z, latent_nfe) = integrate(
+            &self.model.latent,
+            options.latent_solver,
+            options.latent_steps,
+            eps_latent,
+            &mut NoPreview,
+            &keep,
+        )
+        .await?;
         settle(&z).await?;
         let after_latent = clock.now_ms();
         let (mu, log_var) = self.model.decoder.forward(z);
@@ -174,7 +189,13 @@ impl<'a> Pipeline<'a> {
 
     /// seed → latent sampler ODE → decoder → prior draw → flow ODE → images; or, with
     /// [`Method::Baseline`], Gaussian noise → baseline ODE. Image `k` uses seed `seeds[k]`.
-    pub async fn sample(&self, seeds: &[u64], options: &SampleOptions, clock: &dyn Clock, observer: &mut impl StepObserver) -> Result<Generated, PipelineError> {
+    pub async fn sample(
+        &self,
+        seeds: &[u64],
+        options: &SampleOptions,
+        clock: &dyn Clock,
+        observer: &mut impl StepObserver,
+    ) -> Result<Generated, PipelineError> {
         options.validate(&self.limits, seeds.len())?;
         let (mut nfe, mut times) = (Nfe::default(), StageTimes::default());
         let image_shape = self.image_shape(seeds.len());
@@ -182,7 +203,8 @@ impl<'a> Pipeline<'a> {
         let (x0, net) = match options.method {
             Method::LeDiFlow => {
                 let latent_shape = self.latent_shape(seeds.len());
-                let eps_latent = self.tensor(gaussian_batch(seeds, Stream::Latent, Self::per_image(latent_shape)), latent_shape);
+                let eps_latent =
+                    self.tensor(gaussian_batch(seeds, Stream::Latent, Self::per_image(latent_shape)), latent_shape);
                 let (mu, sigma) = self.prior(eps_latent, options, clock, &mut nfe, &mut times).await?;
                 (self.prior_draw(mu, sigma, eps, options), &self.model.flow)
             }
@@ -197,10 +219,16 @@ impl<'a> Pipeline<'a> {
     }
 
     /// The learned prior's mean μ for each seed (latent sampler → decoder), without the flow.
-    pub async fn prior_mean(&self, seeds: &[u64], options: &SampleOptions, clock: &dyn Clock) -> Result<Tensor<4>, PipelineError> {
+    pub async fn prior_mean(
+        &self,
+        seeds: &[u64],
+        options: &SampleOptions,
+        clock: &dyn Clock,
+    ) -> Result<Tensor<4>, PipelineError> {
         options.validate(&self.limits, seeds.len())?;
         let latent_shape = self.latent_shape(seeds.len());
-        let eps_latent = self.tensor(gaussian_batch(seeds, Stream::Latent, Self::per_image(latent_shape)), latent_shape);
+        let eps_latent =
+            self.tensor(gaussian_batch(seeds, Stream::Latent, Self::per_image(latent_shape)), latent_shape);
         let (mu, _) = self.prior(eps_latent, options, clock, &mut Nfe::default(), &mut StageTimes::default()).await?;
         Ok(mu)
     }
@@ -208,7 +236,13 @@ impl<'a> Pipeline<'a> {
     /// Encodes `images` (`[B, 3, R, R]`), decodes the encoder mean into the learned prior and
     /// runs the flow from a prior draw: the paper's reconstruction check, and the per-stage
     /// quality probe of the evaluation (decoder μ alone, prior draw, after the flow).
-    pub async fn reconstruct(&self, images: Tensor<4>, seeds: &[u64], options: &SampleOptions, clock: &dyn Clock) -> Result<Reconstruction, PipelineError> {
+    pub async fn reconstruct(
+        &self,
+        images: Tensor<4>,
+        seeds: &[u64],
+        options: &SampleOptions,
+        clock: &dyn Clock,
+    ) -> Result<Reconstruction, PipelineError> {
         options.validate(&self.limits, seeds.len())?;
         let shape = self.image_shape(seeds.len());
         if images.dims() != shape {
@@ -222,7 +256,8 @@ impl<'a> Pipeline<'a> {
         let prior = self.prior_draw(mu.clone(), sigma, eps, options);
         settle(&prior).await?;
         let decoded = clock.now_ms();
-        let (images, flow_nfe) = integrate(&self.model.flow, options.solver, options.steps, prior.clone(), &mut NoPreview, &keep).await?;
+        let (images, flow_nfe) =
+            integrate(&self.model.flow, options.solver, options.steps, prior.clone(), &mut NoPreview, &keep).await?;
         settle(&images).await?;
         let nfe = Nfe { encoder: 1, decoder: 1, flow: flow_nfe, latent: 0 };
         let times = StageTimes { latent_ms: 0.0, decoder_ms: decoded - start, flow_ms: clock.now_ms() - decoded };
@@ -236,7 +271,15 @@ impl<'a> Pipeline<'a> {
     /// `(1 − t)·x0 + t·y` and are written back after every step, so at t = 1 they equal `y`
     /// exactly. LeDiFlow draws x0 from the prior of the encoded known image (unknown pixels
     /// filled with the known pixels' mean); the baseline from N(0, I).
-    pub async fn inpaint(&self, image: Tensor<4>, mask: Tensor<4>, seeds: &[u64], options: &SampleOptions, clock: &dyn Clock, observer: &mut impl StepObserver) -> Result<Generated, PipelineError> {
+    pub async fn inpaint(
+        &self,
+        image: Tensor<4>,
+        mask: Tensor<4>,
+        seeds: &[u64],
+        options: &SampleOptions,
+        clock: &dyn Clock,
+        observer: &mut impl StepObserver,
+    ) -> Result<Generated, PipelineError> {
         options.validate(&self.limits, seeds.len())?;
         let shape = self.image_shape(seeds.len());
         let [b, c, h, w] = image.dims();
@@ -287,7 +330,14 @@ impl<'a> Pipeline<'a> {
     /// (`shared/LEDIFLOW.md` keeps it fixed; interpolating it too makes α = 0 and α = 1 exactly
     /// the samples of the two seeds, and σ keeps its effect small). The baseline interpolates
     /// its pixel noise.
-    pub async fn interpolate(&self, seed_a: u64, seed_b: u64, alphas: &[f64], options: &SampleOptions, clock: &dyn Clock) -> Result<Generated, PipelineError> {
+    pub async fn interpolate(
+        &self,
+        seed_a: u64,
+        seed_b: u64,
+        alphas: &[f64],
+        options: &SampleOptions,
+        clock: &dyn Clock,
+    ) -> Result<Generated, PipelineError> {
         options.validate(&self.limits, alphas.len())?;
         if let Some(a) = alphas.iter().find(|a| !(0.0..=1.0).contains(*a)) {
             return Err(PipelineError::Options(format!("alpha {a} is outside [0, 1]")));
@@ -301,7 +351,8 @@ impl<'a> Pipeline<'a> {
                 let latent_shape = self.latent_shape(n);
                 let per_latent = Self::per_image(latent_shape);
                 let eps_latent = slerp_path(seed_a, seed_b, Stream::Latent, per_latent, alphas);
-                let (mu, sigma) = self.prior(self.tensor(eps_latent, latent_shape), options, clock, &mut nfe, &mut times).await?;
+                let (mu, sigma) =
+                    self.prior(self.tensor(eps_latent, latent_shape), options, clock, &mut nfe, &mut times).await?;
                 let eps = self.tensor(slerp_path(seed_a, seed_b, Stream::Pixel, per_pixel, alphas), image_shape);
                 (self.prior_draw(mu, sigma, eps, options), &self.model.flow)
             }

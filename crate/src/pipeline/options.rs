@@ -49,7 +49,14 @@ pub struct SampleOptions {
 
 impl Default for SampleOptions {
     fn default() -> Self {
-        Self { method: Method::LeDiFlow, solver: Solver::Heun, steps: 2, latent_solver: Solver::Heun, latent_steps: 4, prior_std_scale: None }
+        Self {
+            method: Method::LeDiFlow,
+            solver: Solver::Heun,
+            steps: 2,
+            latent_solver: Solver::Heun,
+            latent_steps: 4,
+            prior_std_scale: None,
+        }
     }
 }
 

@@ -32,7 +32,8 @@ fn reports_exact_nfe_per_network() {
     let (config, model) = perturbed_tiny(2);
     let pipeline = Pipeline::new(&model, &config, cpu());
     let clock = SystemClock::default();
-    let options = SampleOptions { solver: crate::solvers::Solver::Rk4, steps: 3, latent_steps: 5, ..Default::default() };
+    let options =
+        SampleOptions { solver: crate::solvers::Solver::Rk4, steps: 3, latent_steps: 5, ..Default::default() };
     let out = run(pipeline.sample(&[1], &options, &clock, &mut NoPreview)).expect("sample");
     assert_eq!(out.nfe, Nfe { latent: 10, decoder: 1, encoder: 0, flow: 12 });
     let baseline = SampleOptions { method: Method::Baseline, ..options };
@@ -68,11 +69,20 @@ fn inpainting_keeps_known_pixels_bit_exact() {
     let side = config.image_size;
     let pixels: Vec<u8> = (0..side * side * 3).map(|i| (i * 37 % 256) as u8).collect();
     let image = from_rgb8(&[&pixels], side, 3, &device).expect("image");
-    let mask: Vec<f32> = (0..side * side).map(|p| if (p / side) < side / 2 || p % 3 == 0 { 1.0 } else { 0.0 }).collect();
+    let mask: Vec<f32> =
+        (0..side * side).map(|p| if (p / side) < side / 2 || p % 3 == 0 { 1.0 } else { 0.0 }).collect();
     let mask_t = Tensor::<4>::from_data(TensorData::new(mask.clone(), [1, 1, side, side]), &device);
     for method in [Method::LeDiFlow, Method::Baseline] {
         let options = SampleOptions { method, ..Default::default() };
-        let out = run(pipeline.inpaint(image.clone(), mask_t.clone(), &[9], &options, &SystemClock::default(), &mut NoPreview)).expect("inpaint");
+        let out = run(pipeline.inpaint(
+            image.clone(),
+            mask_t.clone(),
+            &[9],
+            &options,
+            &SystemClock::default(),
+            &mut NoPreview,
+        ))
+        .expect("inpaint");
         let result = &rgb(out.images)[0];
         let mut changed = 0;
         for p in 0..side * side {
@@ -95,11 +105,25 @@ fn inpainting_rejects_mismatched_sizes() {
     let pipeline = Pipeline::new(&model, &config, device.clone());
     let image = Tensor::<4>::zeros([1, 3, 32, 32], &device);
     let bad_mask = Tensor::<4>::ones([1, 1, 16, 16], &device);
-    let err = run(pipeline.inpaint(image.clone(), bad_mask, &[1], &SampleOptions::default(), &SystemClock::default(), &mut NoPreview));
+    let err = run(pipeline.inpaint(
+        image.clone(),
+        bad_mask,
+        &[1],
+        &SampleOptions::default(),
+        &SystemClock::default(),
+        &mut NoPreview,
+    ));
     assert!(matches!(err, Err(PipelineError::Shape(_))));
     let bad_image = Tensor::<4>::zeros([1, 3, 64, 64], &device);
     let mask = Tensor::<4>::ones([1, 1, 64, 64], &device);
-    let err = run(pipeline.inpaint(bad_image, mask, &[1], &SampleOptions::default(), &SystemClock::default(), &mut NoPreview));
+    let err = run(pipeline.inpaint(
+        bad_image,
+        mask,
+        &[1],
+        &SampleOptions::default(),
+        &SystemClock::default(),
+        &mut NoPreview,
+    ));
     assert!(matches!(err, Err(PipelineError::Shape(_))));
 }
 
@@ -137,6 +161,12 @@ fn out_of_range_options_are_typed_errors() {
         assert!(matches!(r, Err(PipelineError::Options(_))), "{options:?}");
     }
     let seeds: Vec<u64> = (0..1000).collect();
-    assert!(matches!(run(pipeline.sample(&seeds, &SampleOptions::default(), &clock, &mut NoPreview)), Err(PipelineError::Options(_))));
-    assert!(matches!(run(pipeline.interpolate(1, 2, &[1.5], &SampleOptions::default(), &clock)), Err(PipelineError::Options(_))));
+    assert!(matches!(
+        run(pipeline.sample(&seeds, &SampleOptions::default(), &clock, &mut NoPreview)),
+        Err(PipelineError::Options(_))
+    ));
+    assert!(matches!(
+        run(pipeline.interpolate(1, 2, &[1.5], &SampleOptions::default(), &clock)),
+        Err(PipelineError::Options(_))
+    ));
 }

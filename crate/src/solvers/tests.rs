@@ -42,7 +42,15 @@ fn nfe_counts_are_exact() {
         for steps in [1, 2, 5] {
             let mut calls = 0;
             let grid = uniform_grid(steps);
-            let sol = solver.solve(&mut |x: &f64, t| { calls += 1; field(x, t) }, 0.7, &grid, &mut |_, _, x| x);
+            let sol = solver.solve(
+                &mut |x: &f64, t| {
+                    calls += 1;
+                    field(x, t)
+                },
+                0.7,
+                &grid,
+                &mut |_, _, x| x,
+            );
             assert_eq!(sol.nfe, calls, "{solver} reported NFE");
             assert_eq!(sol.nfe, steps * solver.nfe_per_step(), "{solver} NFE per step");
         }

@@ -14,7 +14,13 @@ pub const GRID_SEEDS: [u64; 8] = [0, 1, 2, 3, 4, 5, 6, 7];
 /// - latent: decoder means of latent-sampler draws (the learned prior without the flow);
 /// - flow and baseline: LeDiFlow at 2 Heun steps and the baseline at the same NFE (2 Heun
 ///   steps), each where its networks are trained.
-pub fn stage_grid(stage: Stage, ema: &LeDiFlowModel, config: &LeDiFlowConfig, trained: &[Stage], device: &Device) -> Result<image::RgbImage, PipelineError> {
+pub fn stage_grid(
+    stage: Stage,
+    ema: &LeDiFlowModel,
+    config: &LeDiFlowConfig,
+    trained: &[Stage],
+    device: &Device,
+) -> Result<image::RgbImage, PipelineError> {
     let pipeline = Pipeline::new(ema, config, device.clone());
     let clock = SystemClock::default();
     let two_heun = SampleOptions::default();

@@ -29,7 +29,10 @@ pub fn append(path: &Path, rows: &[LogRow]) -> Result<(), RunError> {
         text.push('\n');
     }
     for r in rows {
-        text.push_str(&format!("{},{},{:.6},{:.1},{:.3e},{:.1}\n", r.stage, r.step, r.loss, r.images_per_second, r.lr, r.seconds));
+        text.push_str(&format!(
+            "{},{},{:.6},{:.1},{:.3e},{:.1}\n",
+            r.stage, r.step, r.loss, r.images_per_second, r.lr, r.seconds
+        ));
     }
     file.write_all(text.as_bytes()).map_err(io)
 }
@@ -66,7 +69,11 @@ pub fn plot(rows: &[LogRow], stages: &[&str], path: &Path) -> Result<(), RunErro
     let width = panel_w * stages.len().max(1) as u32;
     let mut img = RgbImage::from_pixel(width, h, Rgb([255, 255, 255]));
     for (p, stage) in stages.iter().enumerate() {
-        let points: Vec<(f64, f64)> = rows.iter().filter(|r| r.stage == *stage && r.loss > 0.0).map(|r| (r.step as f64, r.loss.log10())).collect();
+        let points: Vec<(f64, f64)> = rows
+            .iter()
+            .filter(|r| r.stage == *stage && r.loss > 0.0)
+            .map(|r| (r.step as f64, r.loss.log10()))
+            .collect();
         let x0 = p as u32 * panel_w;
         for y in 0..h {
             img.put_pixel(x0, y, Rgb([200, 200, 200]));

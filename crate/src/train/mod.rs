@@ -17,8 +17,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::{AdamWConfig, GradientsParams};
 use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
 use thiserror::Error;
 
@@ -79,12 +79,13 @@ fn step_seed(seed: u64, stage: Stage, step: u64) -> u64 {
 
 /// Networks with a trained stage, in file order.
 fn trained_networks(state: &RunState) -> Vec<Network> {
-    let mut nets: Vec<Network> = Stage::ORDER
-        .iter()
-        .filter(|s| state.progress(**s).step > 0)
-        .flat_map(|s| s.trains().iter().copied())
-        .collect();
-    nets.sort_by_key(|n| [Network::Latent, Network::Decoder, Network::Encoder, Network::Flow, Network::Baseline].iter().position(|x| x == n));
+    let mut nets: Vec<Network> =
+        Stage::ORDER.iter().filter(|s| state.progress(**s).step > 0).flat_map(|s| s.trains().iter().copied()).collect();
+    nets.sort_by_key(|n| {
+        [Network::Latent, Network::Decoder, Network::Encoder, Network::Flow, Network::Baseline]
+            .iter()
+            .position(|x| x == n)
+    });
     nets
 }
 
@@ -111,13 +112,22 @@ struct Checkpointer<'a> {
 }
 
 impl Checkpointer<'_> {
-    fn save(&self, state: &RunState, model: &LeDiFlowModel, ema: &LeDiFlowModel, optim: &burn::optim::ModuleOptimizer, stage: Stage) -> Result<(), TrainError> {
-        let err = |path: PathBuf| move |e: burn::store::RecordError| RunError::Checkpoint { path, message: e.to_string() };
+    fn save(
+        &self,
+        state: &RunState,
+        model: &LeDiFlowModel,
+        ema: &LeDiFlowModel,
+        optim: &burn::optim::ModuleOptimizer,
+        stage: Stage,
+    ) -> Result<(), TrainError> {
+        let err =
+            |path: PathBuf| move |e: burn::store::RecordError| RunError::Checkpoint { path, message: e.to_string() };
         model.clone().save_file(self.dir.model_path()).map_err(err(self.dir.model_path()))?;
         optim.save(self.dir.optimizer_path(stage)).map_err(err(self.dir.optimizer_path(stage)))?;
         let networks = trained_networks(state);
         if !networks.is_empty() {
-            let bytes = model_file_bytes(ema, &state.config, &networks, QuantPolicy::F32).map_err(TrainError::Invalid)?;
+            let bytes =
+                model_file_bytes(ema, &state.config, &networks, QuantPolicy::F32).map_err(TrainError::Invalid)?;
             run_dir::write_atomic(&self.dir.ema_path(), &bytes)?;
         }
         self.dir.write_state(state)?;
@@ -144,11 +154,19 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
         dir.read_state()?
     } else {
         if dir.exists() {
-            return Err(TrainError::Invalid(format!("{} already holds a run: pass --resume to continue it", dir.root.display())));
+            return Err(TrainError::Invalid(format!(
+                "{} already holds a run: pass --resume to continue it",
+                dir.root.display()
+            )));
         }
         request.config.check_image_side(request.config.image_size).map_err(TrainError::Invalid)?;
         dir.create()?;
-        RunState { format: RunState::FORMAT, config: request.config.clone(), settings: request.settings.clone(), stages: Default::default() }
+        RunState {
+            format: RunState::FORMAT,
+            config: request.config.clone(),
+            settings: request.settings.clone(),
+            stages: Default::default(),
+        }
     };
     if let (true, Some(steps)) = (request.resume, request.steps_override) {
         state.settings.steps = steps;
@@ -163,11 +181,18 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
     device.seed(settings.seed);
     let mut model = LeDiFlowModel::new(&config, &device).materialize();
     if dir.model_path().is_file() {
-        model = model.try_load_file(dir.model_path()).map_err(|e| RunError::Checkpoint { path: dir.model_path(), message: e.to_string() })?;
+        model = model
+            .try_load_file(dir.model_path())
+            .map_err(|e| RunError::Checkpoint { path: dir.model_path(), message: e.to_string() })?;
     }
     let mut ema = model.valid();
     if dir.ema_path().is_file() {
         ema = load_file_into(&dir.ema_path(), ema, &config, &plain)?.model;
+        if !dir.model_path().is_file() {
+            // A run carried between machines may keep only its EMA weights (the full state
+            // can be too large to move): continue from them, with a fresh optimiser.
+            model = load_file_into(&dir.ema_path(), model, &config, &device)?.model;
+        }
     }
 
     let source = batches::open_source(&settings.data, config.image_size as u32, settings.seed)?;
@@ -187,11 +212,19 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
         }
         let mut optim = optimizer(&settings);
         if progress.step > 0 && dir.optimizer_path(stage).is_file() {
-            optim = optim.load(dir.optimizer_path(stage)).map_err(|e| RunError::Checkpoint { path: dir.optimizer_path(stage), message: e.to_string() })?;
+            optim = optim
+                .load(dir.optimizer_path(stage))
+                .map_err(|e| RunError::Checkpoint { path: dir.optimizer_path(stage), message: e.to_string() })?;
         }
         // The frozen auxiliary networks, without autodiff: the EMA weights that ship.
         let frozen = ema.clone();
-        let prefetch = batches::Prefetcher::start(source.clone(), settings.data.clone(), settings.batch, progress.step, settings.steps);
+        let prefetch = batches::Prefetcher::start(
+            source.clone(),
+            settings.data.clone(),
+            settings.batch,
+            progress.step,
+            settings.steps,
+        );
         let bar = request.progress.then(|| crate::cli::progress::bar(settings.steps, stage.name()));
         if let Some(bar) = &bar {
             bar.set_position(progress.step);
@@ -228,12 +261,21 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
             step_seconds = step_start.elapsed().as_secs_f64();
             if let Some(loss_value) = loss_value {
                 if !loss_value.is_finite() {
-                    return Err(TrainError::Invalid(format!("{stage} loss became {loss_value} at step {step}; the last checkpoint is intact")));
+                    return Err(TrainError::Invalid(format!(
+                        "{stage} loss became {loss_value} at step {step}; the last checkpoint is intact"
+                    )));
                 }
                 let ips = window.1 as f64 / window.0.elapsed().as_secs_f64().max(1e-9);
                 window = (Instant::now(), 0);
                 let seconds = seconds_before + stage_start.elapsed().as_secs_f64();
-                rows.push(LogRow { stage: stage.name().into(), step, loss: loss_value, images_per_second: ips, lr, seconds });
+                rows.push(LogRow {
+                    stage: stage.name().into(),
+                    step,
+                    loss: loss_value,
+                    images_per_second: ips,
+                    lr,
+                    seconds,
+                });
                 report.losses.push((stage, step, loss_value));
                 if let Some(bar) = &bar {
                     bar.set_message(format!("{stage} loss {loss_value:.4} {ips:.0} img/s"));
@@ -250,7 +292,8 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
                 log::append(&dir.log_path(), &std::mem::take(&mut rows))?;
             }
             if progress.step % settings.sample_every.max(1) == 0 || done {
-                let grid = grids::stage_grid(stage, &ema, &config, &trained_stages(&state), &plain).map_err(|e| TrainError::Invalid(e.to_string()))?;
+                let grid = grids::stage_grid(stage, &ema, &config, &trained_stages(&state), &plain)
+                    .map_err(|e| TrainError::Invalid(e.to_string()))?;
                 grid.save(dir.sample_path(stage, progress.step)).map_err(|e| TrainError::Invalid(e.to_string()))?;
             }
         }

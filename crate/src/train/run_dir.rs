@@ -111,9 +111,13 @@ impl RunDir {
     pub fn read_state(&self) -> Result<RunState, RunError> {
         let path = self.state_path();
         let text = std::fs::read_to_string(&path).map_err(io(&path))?;
-        let state: RunState = serde_json::from_str(&text).map_err(|e| RunError::State { path: path.clone(), message: e.to_string() })?;
+        let state: RunState =
+            serde_json::from_str(&text).map_err(|e| RunError::State { path: path.clone(), message: e.to_string() })?;
         if state.format != RunState::FORMAT {
-            return Err(RunError::State { path, message: format!("format {} (this build reads {})", state.format, RunState::FORMAT) });
+            return Err(RunError::State {
+                path,
+                message: format!("format {} (this build reads {})", state.format, RunState::FORMAT),
+            });
         }
         Ok(state)
     }

@@ -57,10 +57,6 @@ impl Default for TrainSettings {
 impl TrainSettings {
     /// Linear warm-up, then constant.
     pub fn lr_at(&self, step: u64) -> f64 {
-        if self.warmup_steps == 0 {
-            self.lr
-        } else {
-            self.lr * ((step + 1) as f64 / self.warmup_steps as f64).min(1.0)
-        }
+        if self.warmup_steps == 0 { self.lr } else { self.lr * ((step + 1) as f64 / self.warmup_steps as f64).min(1.0) }
     }
 }

@@ -74,7 +74,13 @@ fn times(n: usize, sampling: TimeSampling, device: &burn::tensor::Device) -> Ten
 /// The loss of `stage` on a batch `y` (`[B, 3, R, R]` in [-1, 1]). `frozen` holds the
 /// auxiliary networks without autodiff for the stages that only read them. All randomness
 /// comes from the device's generator, which the trainer seeds per step.
-pub fn stage_loss(stage: Stage, model: &LeDiFlowModel, frozen: &LeDiFlowModel, config: &LeDiFlowConfig, y: Tensor<4>) -> Tensor<1> {
+pub fn stage_loss(
+    stage: Stage,
+    model: &LeDiFlowModel,
+    frozen: &LeDiFlowModel,
+    config: &LeDiFlowConfig,
+    y: Tensor<4>,
+) -> Tensor<1> {
     let device = y.device();
     let [b, _, side, _] = y.dims();
     let r = config.latent_side(side);
@@ -84,12 +90,30 @@ pub fn stage_loss(stage: Stage, model: &LeDiFlowModel, frozen: &LeDiFlowModel, c
         Stage::Aux => aux_objective(&model.encoder, &model.decoder, y, normal(z_shape, &device), loss).total,
         Stage::Latent => {
             let t = times(b, loss.time_sampling, &device);
-            latent_objective(&frozen.encoder, &model.latent, y, normal(z_shape, &device), normal(z_shape, &device), t, loss)
+            latent_objective(
+                &frozen.encoder,
+                &model.latent,
+                y,
+                normal(z_shape, &device),
+                normal(z_shape, &device),
+                t,
+                loss,
+            )
         }
         Stage::Flow => {
             let t = times(b, loss.time_sampling, &device);
             let eps = normal([b, config.image_channels, side, side], &device);
-            flow_objective(&frozen.encoder, &frozen.decoder, &model.flow, y, normal(z_shape, &device), eps, t, loss, config.prior_std_scale)
+            flow_objective(
+                &frozen.encoder,
+                &frozen.decoder,
+                &model.flow,
+                y,
+                normal(z_shape, &device),
+                eps,
+                t,
+                loss,
+                config.prior_std_scale,
+            )
         }
         Stage::Baseline => {
             let t = times(b, loss.time_sampling, &device);

@@ -46,7 +46,14 @@ fn every_stage_trains_and_its_loss_decreases() {
         assert!(last < first, "{stage}: loss went from {first} to {last}");
     }
     let run = RunDir::new(dir.path());
-    for path in [run.state_path(), run.model_path(), run.ema_path(), run.log_path(), run.plot_path(), run.sample_path(Stage::Baseline, 40)] {
+    for path in [
+        run.state_path(),
+        run.model_path(),
+        run.ema_path(),
+        run.log_path(),
+        run.plot_path(),
+        run.sample_path(Stage::Baseline, 40),
+    ] {
         assert!(path.is_file(), "{} missing", path.display());
     }
     let loaded = crate::model_io::load_file(&run.ema_path(), &cpu()).expect("the EMA file is a valid model");
@@ -76,4 +83,18 @@ fn corrupt_or_missing_checkpoints_are_clear_errors() {
     let fresh = tempfile::tempdir().expect("tempdir");
     let err = train(request(fresh.path(), vec![Stage::Flow], 2, false)).err().expect("flow before aux");
     assert!(matches!(err, TrainError::MissingStage { .. }), "{err}");
+}
+
+#[test]
+fn a_run_moved_with_only_its_ema_weights_continues_training() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    train(request(dir.path(), vec![Stage::Aux], 4, false)).expect("train");
+    let run = RunDir::new(dir.path());
+    std::fs::remove_file(run.model_path()).expect("remove weights");
+    std::fs::remove_file(run.optimizer_path(Stage::Aux)).expect("remove optimiser");
+    let report = train(request(dir.path(), vec![Stage::Aux], 8, true)).expect("resume from the EMA");
+    let l = losses(&report, Stage::Aux);
+    assert_eq!(l.len(), 4);
+    assert!(l.iter().all(|v| v.is_finite()));
+    assert_eq!(report.state.expect("state").progress(Stage::Aux).step, 8);
 }

@@ -27,7 +27,8 @@ const HARD_MAX_RANK: usize = 32;
 const MAX_METADATA_ENTRIES: usize = 1024;
 
 /// Metadata keys owned by the format (the writer refuses them as extras).
-pub const RESERVED_METADATA_KEYS: [&str; 6] = ["format", "format_version", "config", "tensors", "sha256", "meta_sha256"];
+pub const RESERVED_METADATA_KEYS: [&str; 6] =
+    ["format", "format_version", "config", "tensors", "sha256", "meta_sha256"];
 
 /// Resource limits of the reader, all checked before allocating.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +72,8 @@ pub enum Network {
 
 impl Network {
     /// File order: the latent sampler and the decoder come first.
-    pub const ORDER: [Network; 5] = [Network::Latent, Network::Decoder, Network::Encoder, Network::Flow, Network::Baseline];
+    pub const ORDER: [Network; 5] =
+        [Network::Latent, Network::Decoder, Network::Encoder, Network::Flow, Network::Baseline];
 
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -534,15 +536,13 @@ fn json_error(json: &[u8], e: &serde_json::Error) -> FormatError {
 }
 
 fn to_usize_shape(tensor: &str, shape: &[u64]) -> Result<Vec<usize>, FormatError> {
-    shape
-        .iter()
-        .map(|&d| usize::try_from(d))
-        .collect::<Result<Vec<usize>, _>>()
-        .map_err(|_| FormatError::InvalidShape {
+    shape.iter().map(|&d| usize::try_from(d)).collect::<Result<Vec<usize>, _>>().map_err(|_| {
+        FormatError::InvalidShape {
             tensor: tensor.to_string(),
             shape: shape.to_vec(),
             reason: "dimension does not fit usize".into(),
-        })
+        }
+    })
 }
 
 /// Parses and fully validates the JSON header (`json` = the N header bytes).
@@ -626,7 +626,11 @@ pub(crate) fn parse_header(json: &[u8], limits: &Limits) -> Result<ModelHeader, 
             }
         })?;
         if bytes > limits.max_data_bytes {
-            return Err(FormatError::TooLarge { what: format!("tensor {name:?}"), size: bytes, limit: limits.max_data_bytes });
+            return Err(FormatError::TooLarge {
+                what: format!("tensor {name:?}"),
+                size: bytes,
+                limit: limits.max_data_bytes,
+            });
         }
         if end < start || end - start != bytes {
             return Err(FormatError::BadOffsets {
@@ -660,7 +664,9 @@ pub(crate) fn parse_header(json: &[u8], limits: &Limits) -> Result<ModelHeader, 
         if let Some(prev) = last_net
             && network < prev
         {
-            return Err(inconsistent(format!("network {network} stored after {prev} (order: latent, decoder, encoder, flow, baseline)")));
+            return Err(inconsistent(format!(
+                "network {network} stored after {prev} (order: latent, decoder, encoder, flow, baseline)"
+            )));
         }
         last_net = Some(network);
         if e.shape.0.len() > limits.max_rank {
@@ -679,7 +685,11 @@ pub(crate) fn parse_header(json: &[u8], limits: &Limits) -> Result<ModelHeader, 
         let base: u64 = specs.iter().try_fold(0u64, |a, s| a.checked_add(s.bytes)).unwrap_or(u64::MAX);
         let base_end = cursor.saturating_add(base);
         if base_end > limits.max_data_bytes {
-            return Err(FormatError::TooLarge { what: "data buffer".into(), size: base_end, limit: limits.max_data_bytes });
+            return Err(FormatError::TooLarge {
+                what: "data buffer".into(),
+                size: base_end,
+                limit: limits.max_data_bytes,
+            });
         }
         let pad = pad_len(base_end);
         if pad > 0 {
@@ -692,9 +702,9 @@ pub(crate) fn parse_header(json: &[u8], limits: &Limits) -> Result<ModelHeader, 
         let start = cursor;
         let mut parts = Vec::with_capacity(specs.len());
         for (spec, pname) in specs.iter().zip(&e.parts.0) {
-            let (d, dtype) = *phys.get(pname.as_str()).ok_or_else(|| {
-                inconsistent(format!("physical tensor {pname:?} is missing from the header"))
-            })?;
+            let (d, dtype) = *phys
+                .get(pname.as_str())
+                .ok_or_else(|| inconsistent(format!("physical tensor {pname:?} is missing from the header")))?;
             if dtype != spec.dtype || d.shape.0 != spec.shape {
                 return Err(inconsistent(format!(
                     "physical tensor {pname:?} is {} {:?}, expected {} {:?}",
@@ -768,7 +778,10 @@ mod tests {
         assert!(matches!(validate_tensor_name("flow.a::q", l), Err(FormatError::InvalidTensorName { .. })));
         assert!(matches!(validate_tensor_name("flow.a\n", l), Err(FormatError::InvalidTensorName { .. })));
         assert!(matches!(validate_tensor_name("", l), Err(FormatError::InvalidTensorName { .. })));
-        assert!(matches!(validate_tensor_name(&format!("flow.{}", "a".repeat(2000)), l), Err(FormatError::InvalidTensorName { .. })));
+        assert!(matches!(
+            validate_tensor_name(&format!("flow.{}", "a".repeat(2000)), l),
+            Err(FormatError::InvalidTensorName { .. })
+        ));
     }
 
     #[test]

@@ -36,7 +36,9 @@ pub enum Scheme {
     /// Symmetric per-row (dim 0) int8, f16 scales.
     Int8,
     /// Symmetric group-wise int4 along the flattened row, f16 scales.
-    Int4 { group: usize },
+    Int4 {
+        group: usize,
+    },
 }
 
 impl Scheme {
@@ -113,13 +115,8 @@ pub enum QuantPolicy {
 }
 
 impl QuantPolicy {
-    pub const ALL: [QuantPolicy; 5] = [
-        QuantPolicy::F32,
-        QuantPolicy::F16,
-        QuantPolicy::Int8,
-        QuantPolicy::Int4G32,
-        QuantPolicy::Int4G64,
-    ];
+    pub const ALL: [QuantPolicy; 5] =
+        [QuantPolicy::F32, QuantPolicy::F16, QuantPolicy::Int8, QuantPolicy::Int4G32, QuantPolicy::Int4G64];
 
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -155,11 +152,7 @@ pub struct ParsePolicyError(pub String);
 
 impl fmt::Display for ParsePolicyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown quantization policy {:?} (expected f32, f16, int8, int4-g32 or int4-g64)",
-            self.0
-        )
+        write!(f, "unknown quantization policy {:?} (expected f32, f16, int8, int4-g32 or int4-g64)", self.0)
     }
 }
 
@@ -210,9 +203,16 @@ pub enum Storage {
     F32(Vec<f32>),
     F16(Vec<f16>),
     /// `q` row-major like the logical tensor; `scales[r]` for row `r = index / cols`.
-    Int8 { q: Vec<i8>, scales: Vec<f16> },
+    Int8 {
+        q: Vec<i8>,
+        scales: Vec<f16>,
+    },
     /// `packed` is `[rows, P/2]`, `scales` is `[rows, G]`; see module docs.
-    Int4 { packed: Vec<u8>, group: usize, scales: Vec<f16> },
+    Int4 {
+        packed: Vec<u8>,
+        group: usize,
+        scales: Vec<f16>,
+    },
 }
 
 /// `(rows, cols)` of a quantized tensor: rank >= 2, dim 0 = rows.
@@ -263,10 +263,8 @@ impl Storage {
             shape: shape.iter().map(|&d| d as u64).collect(),
             reason: reason.to_string(),
         };
-        let numel = shape
-            .iter()
-            .try_fold(1usize, |a, &d| a.checked_mul(d))
-            .ok_or_else(|| bad("element count overflows"))?;
+        let numel =
+            shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| bad("element count overflows"))?;
         match self {
             Storage::F32(v) => {
                 if v.len() != numel {

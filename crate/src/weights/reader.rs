@@ -55,12 +55,23 @@ pub struct Progress {
 
 enum State {
     /// Reading the 8-byte header length.
-    Len { buf: [u8; 8], have: usize },
+    Len {
+        buf: [u8; 8],
+        have: usize,
+    },
     /// Reading the N-byte JSON header.
-    Header { len: u64, buf: Vec<u8> },
+    Header {
+        len: u64,
+        buf: Vec<u8>,
+    },
     /// Reading the data buffer. `pos` = data bytes received so far; `buf`
     /// holds the bytes of tensor `next` received so far.
-    Data { next: usize, pos: u64, buf: Vec<u8>, hasher: DataHasher },
+    Data {
+        next: usize,
+        pos: u64,
+        buf: Vec<u8>,
+        hasher: DataHasher,
+    },
     Failed,
 }
 
@@ -135,7 +146,10 @@ impl StreamParser {
                         return Err(FormatError::HeaderTooLarge { len, limit: self.limits.max_header_bytes });
                     }
                     if len < 2 {
-                        return Err(FormatError::HeaderJson { offset: 8, message: format!("header length {len} is too short") });
+                        return Err(FormatError::HeaderJson {
+                            offset: 8,
+                            message: format!("header length {len} is too short"),
+                        });
                     }
                     self.state = State::Header { len, buf: Vec::new() };
                 }
@@ -362,7 +376,11 @@ fn check_int4(c: &PartCtx, b: &[u8], shape: &[usize], group: usize) -> Result<()
                 let ok = if j < cols { nib != 0 } else { nib == 8 };
                 if !ok {
                     let idx = r * padded + j;
-                    let why = if j < cols { "int4 nibble 0 (code -8) is not allowed" } else { "int4 row padding must be code 0 (nibble 8)" };
+                    let why = if j < cols {
+                        "int4 nibble 0 (code -8) is not allowed"
+                    } else {
+                        "int4 row padding must be code 0 (nibble 8)"
+                    };
                     return Err(c.bad_quant(idx, (r * row_bytes + k) as u64, why));
                 }
             }

@@ -177,10 +177,7 @@ fn scheme_overrides() {
     let mut o = WriteOptions::new(QuantPolicy::Int8);
     o.overrides.insert("flow.b.bias".into(), Scheme::F32);
     o.overrides.insert("decoder.c".into(), Scheme::Int4 { group: 2 }); // rank 1: refused
-    assert!(matches!(
-        write_model_with_options(&config(), &small_tensors(), &o),
-        Err(FormatError::InvalidShape { .. })
-    ));
+    assert!(matches!(write_model_with_options(&config(), &small_tensors(), &o), Err(FormatError::InvalidShape { .. })));
     o.overrides.remove("decoder.c");
     o.overrides.insert("latent.a.weight".into(), Scheme::Int4 { group: 128 });
     let (bytes, _) = write_model_with_options(&config(), &small_tensors(), &o).unwrap();
@@ -192,7 +189,10 @@ fn scheme_overrides() {
     // reserved metadata
     let mut o = WriteOptions::new(QuantPolicy::F16);
     o.metadata.insert("sha256".into(), "x".into());
-    assert!(matches!(write_model_with_options(&config(), &small_tensors(), &o), Err(FormatError::InvalidMetadata { .. })));
+    assert!(matches!(
+        write_model_with_options(&config(), &small_tensors(), &o),
+        Err(FormatError::InvalidMetadata { .. })
+    ));
     let mut o = WriteOptions::new(QuantPolicy::F16);
     o.metadata.insert("license".into(), "MIT".into());
     o.created_by = Some("me".into());
@@ -296,7 +296,10 @@ fn header_available_early_and_progress() {
     assert!(first.is_empty());
     assert_eq!(p.header(), Some(&h));
     let pr = p.progress();
-    assert_eq!((pr.bytes_received, pr.total_bytes, pr.tensors_ready, pr.tensors_total), (ds as u64, Some(bytes.len() as u64), 0, Some(10)));
+    assert_eq!(
+        (pr.bytes_received, pr.total_bytes, pr.tensors_ready, pr.tensors_total),
+        (ds as u64, Some(bytes.len() as u64), 0, Some(10))
+    );
     // the first tensor (latent) arrives as soon as its bytes do
     let end0 = (h.data_start + h.tensors[0].data_range.1) as usize;
     let got = p.push(&bytes[ds..end0]).unwrap();
@@ -625,7 +628,11 @@ fn structural_defects() {
     assert!(matches!(e, FormatError::HeaderJson { offset: 8..=12, .. }), "{e:?}");
     // duplicate physical key in raw JSON
     let js = String::from_utf8(bytes[8..data_start(&bytes)].to_vec()).unwrap();
-    let dup = js.replacen("\"decoder.c\":", "\"decoder.c\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]},\"decoder.c\":", 1);
+    let dup = js.replacen(
+        "\"decoder.c\":",
+        "\"decoder.c\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]},\"decoder.c\":",
+        1,
+    );
     let mut b = (dup.len() as u64).to_le_bytes().to_vec();
     b.extend_from_slice(dup.as_bytes());
     b.extend_from_slice(&d);
@@ -633,7 +640,11 @@ fn structural_defects() {
 }
 
 /// Rewrites the bytes of one physical part (and rehashes) to plant a defect.
-fn plant(policy: QuantPolicy, part: &str, f: impl FnOnce(&mut [u8])) -> Result<(ModelHeader, Vec<ParsedTensor>), FormatError> {
+fn plant(
+    policy: QuantPolicy,
+    part: &str,
+    f: impl FnOnce(&mut [u8]),
+) -> Result<(ModelHeader, Vec<ParsedTensor>), FormatError> {
     let bytes = small_model(policy);
     let (h, mut d) = split(&bytes);
     let o = &h[part]["data_offsets"];
@@ -645,12 +656,25 @@ fn plant(policy: QuantPolicy, part: &str, f: impl FnOnce(&mut [u8])) -> Result<(
 #[test]
 fn non_finite_and_bad_codes_in_files() {
     let e = plant(QuantPolicy::F32, "flow.b.bias", |b| b[8..12].copy_from_slice(&f32::NAN.to_le_bytes())).unwrap_err();
-    assert!(matches!(e, FormatError::NonFinite { ref tensor, index: 2, offset: Some(_) } if tensor == "flow.b.bias"), "{e:?}");
-    let e = plant(QuantPolicy::F16, "flow.b.bias", |b| b[0..2].copy_from_slice(&f16::INFINITY.to_bits().to_le_bytes())).unwrap_err();
+    assert!(
+        matches!(e, FormatError::NonFinite { ref tensor, index: 2, offset: Some(_) } if tensor == "flow.b.bias"),
+        "{e:?}"
+    );
+    let e = plant(QuantPolicy::F16, "flow.b.bias", |b| b[0..2].copy_from_slice(&f16::INFINITY.to_bits().to_le_bytes()))
+        .unwrap_err();
     assert!(matches!(e, FormatError::NonFinite { index: 0, .. }), "{e:?}");
-    let e = plant(QuantPolicy::Int8, "latent.a.weight::scale", |b| b[2..4].copy_from_slice(&f16::NAN.to_bits().to_le_bytes())).unwrap_err();
-    assert!(matches!(e, FormatError::NonFinite { ref tensor, index: 1, .. } if tensor == "latent.a.weight::scale"), "{e:?}");
-    let e = plant(QuantPolicy::Int8, "latent.a.weight::scale", |b| b[0..2].copy_from_slice(&f16::from_f32(-1.0).to_bits().to_le_bytes())).unwrap_err();
+    let e = plant(QuantPolicy::Int8, "latent.a.weight::scale", |b| {
+        b[2..4].copy_from_slice(&f16::NAN.to_bits().to_le_bytes())
+    })
+    .unwrap_err();
+    assert!(
+        matches!(e, FormatError::NonFinite { ref tensor, index: 1, .. } if tensor == "latent.a.weight::scale"),
+        "{e:?}"
+    );
+    let e = plant(QuantPolicy::Int8, "latent.a.weight::scale", |b| {
+        b[0..2].copy_from_slice(&f16::from_f32(-1.0).to_bits().to_le_bytes())
+    })
+    .unwrap_err();
     assert!(matches!(e, FormatError::InvalidQuant { .. }), "{e:?}");
     let e = plant(QuantPolicy::Int8, "latent.a.weight::q", |b| b[5] = 0x80).unwrap_err();
     assert!(matches!(e, FormatError::InvalidQuant { index: 5, .. }), "{e:?}");
@@ -671,22 +695,40 @@ fn writer_rejects_bad_input() {
     let w = |t: Vec<TensorEntry>| write_model(&c, &t, QuantPolicy::Int8).unwrap_err();
     let mut v = lcg(1200, 1, 1.0);
     v[7] = f32::NAN;
-    assert!(matches!(w(vec![TensorEntry::new("flow.a", vec![4, 300], v.clone())]), FormatError::NonFinite { index: 7, offset: None, .. }));
+    assert!(matches!(
+        w(vec![TensorEntry::new("flow.a", vec![4, 300], v.clone())]),
+        FormatError::NonFinite { index: 7, offset: None, .. }
+    ));
     v[7] = f32::NEG_INFINITY;
     assert!(matches!(w(vec![TensorEntry::new("flow.a", vec![4, 300], v)]), FormatError::NonFinite { index: 7, .. }));
-    assert!(matches!(w(vec![TensorEntry::new("flow.a", vec![2, 3], vec![0.0; 5])]), FormatError::ShapeMismatch { expected: 6, got: 5, .. }));
-    assert!(matches!(w(vec![TensorEntry::new("flow.a", vec![usize::MAX, 3], vec![])]), FormatError::InvalidShape { .. }));
+    assert!(matches!(
+        w(vec![TensorEntry::new("flow.a", vec![2, 3], vec![0.0; 5])]),
+        FormatError::ShapeMismatch { expected: 6, got: 5, .. }
+    ));
+    assert!(matches!(
+        w(vec![TensorEntry::new("flow.a", vec![usize::MAX, 3], vec![])]),
+        FormatError::InvalidShape { .. }
+    ));
     assert!(matches!(w(vec![TensorEntry::new("vae.a", vec![1], vec![0.0])]), FormatError::UnknownNetwork { .. }));
-    assert!(matches!(w(vec![TensorEntry::new("flow.a::q", vec![1], vec![0.0])]), FormatError::InvalidTensorName { .. }));
+    assert!(matches!(
+        w(vec![TensorEntry::new("flow.a::q", vec![1], vec![0.0])]),
+        FormatError::InvalidTensorName { .. }
+    ));
     assert!(matches!(
         w(vec![TensorEntry::new("flow.a", vec![1], vec![0.0]), TensorEntry::new("flow.a", vec![1], vec![0.0])]),
         FormatError::DuplicateTensor { .. }
     ));
     // out of f16 range
-    assert!(matches!(w(vec![TensorEntry::new("flow.a", vec![1], vec![1e6])]), FormatError::ValueOutOfRange { index: 0, .. }));
+    assert!(matches!(
+        w(vec![TensorEntry::new("flow.a", vec![1], vec![1e6])]),
+        FormatError::ValueOutOfRange { index: 0, .. }
+    ));
     let mut v = vec![0.0; 1200];
     v[3] = 3e9;
-    assert!(matches!(w(vec![TensorEntry::new("flow.a", vec![4, 300], v.clone())]), FormatError::ValueOutOfRange { index: 3, .. }));
+    assert!(matches!(
+        w(vec![TensorEntry::new("flow.a", vec![4, 300], v.clone())]),
+        FormatError::ValueOutOfRange { index: 3, .. }
+    ));
     // ...but fine in f32
     assert!(write_model(&c, &[TensorEntry::new("flow.a", vec![4, 300], v)], QuantPolicy::F32).is_ok());
 }

@@ -10,7 +10,9 @@ use super::header::{
     DType, FORMAT_NAME, FORMAT_VERSION, Limits, PartRole, PhysicalPart, RESERVED_METADATA_KEYS, TensorInfo,
     encode_header, index_json, pad_len, part_specs, validate_tensor_name,
 };
-use super::quant::{QuantPolicy, Scheme, Storage, choose_scheme, quant_rows_cols, quantize_int4, quantize_int8, valid_int4_group};
+use super::quant::{
+    QuantPolicy, Scheme, Storage, choose_scheme, quant_rows_cols, quantize_int4, quantize_int8, valid_int4_group,
+};
 
 /// One f32 tensor to write. `values.len()` must equal the product of `shape`
 /// (row-major), and every value must be finite.
@@ -108,10 +110,8 @@ pub fn quantize_tensor(name: &str, shape: &[usize], values: &[f32], scheme: Sche
         shape: shape.iter().map(|&d| d as u64).collect(),
         reason: reason.to_string(),
     };
-    let numel = shape
-        .iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or_else(|| bad_shape("element count overflows"))?;
+    let numel =
+        shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| bad_shape("element count overflows"))?;
     if numel != values.len() {
         return Err(FormatError::ShapeMismatch {
             tensor: name.to_string(),
@@ -216,7 +216,10 @@ pub fn write_model_with_options(
         });
     }
     if let Some(name) = opts.overrides.keys().find(|k| !seen.contains(k.as_str())) {
-        return Err(FormatError::Inconsistent { tensor: name.clone(), reason: "scheme override for an unknown tensor".into() });
+        return Err(FormatError::Inconsistent {
+            tensor: name.clone(),
+            reason: "scheme override for an unknown tensor".into(),
+        });
     }
     order.sort_by_key(|&(net, i)| (net, i)); // stable: caller order within a network
 
@@ -225,7 +228,8 @@ pub fn write_model_with_options(
     let mut report = WriteReport::default();
     for &(network, i) in &order {
         let t = &tensors[i];
-        let scheme = opts.overrides.get(&t.name).copied().unwrap_or_else(|| choose_scheme(&t.name, &t.shape, opts.policy));
+        let scheme =
+            opts.overrides.get(&t.name).copied().unwrap_or_else(|| choose_scheme(&t.name, &t.shape, opts.policy));
         let storage = quantize_tensor(&t.name, &t.shape, &t.values, scheme)?;
         let shape64: Vec<u64> = t.shape.iter().map(|&d| d as u64).collect();
         let specs = part_specs(scheme, &shape64).map_err(|reason| FormatError::InvalidShape {
@@ -285,7 +289,10 @@ pub fn write_model_with_options(
 
     // Metadata.
     let mut meta: BTreeMap<String, String> = BTreeMap::new();
-    meta.insert("created_by".into(), opts.created_by.clone().unwrap_or_else(|| format!("lediflow {}", env!("CARGO_PKG_VERSION"))));
+    meta.insert(
+        "created_by".into(),
+        opts.created_by.clone().unwrap_or_else(|| format!("lediflow {}", env!("CARGO_PKG_VERSION"))),
+    );
     meta.insert("policy".into(), opts.policy.to_string());
     for (k, v) in &opts.metadata {
         if RESERVED_METADATA_KEYS.contains(&k.as_str()) {
