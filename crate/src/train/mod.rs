@@ -151,7 +151,10 @@ fn optimizer(settings: &TrainSettings) -> burn::optim::ModuleOptimizer {
 pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
     let dir = RunDir::new(&request.run);
     let mut state = if request.resume {
-        dir.read_state()?
+        let state = dir.read_state()?;
+        // A run carried between machines may arrive without its sample folder.
+        dir.create()?;
+        state
     } else {
         if dir.exists() {
             return Err(TrainError::Invalid(format!(
@@ -186,12 +189,14 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
             .map_err(|e| RunError::Checkpoint { path: dir.model_path(), message: e.to_string() })?;
     }
     let mut ema = model.valid();
-    if dir.ema_path().is_file() {
-        ema = load_file_into(&dir.ema_path(), ema, &config, &plain)?.model;
+    // Imported `ema-*.ldf` files first, the run's own `ema.ldf` (always the newest) last.
+    for file in dir.ema_files()? {
+        ema = load_file_into(&file, ema, &config, &plain)?.model;
         if !dir.model_path().is_file() {
             // A run carried between machines may keep only its EMA weights (the full state
-            // can be too large to move): continue from them, with a fresh optimiser.
-            model = load_file_into(&dir.ema_path(), model, &config, &device)?.model;
+            // can be too large to move, so they may also come split into several files):
+            // continue from them, with a fresh optimiser.
+            model = load_file_into(&file, model, &config, &device)?.model;
         }
     }
 

@@ -6,6 +6,7 @@
 //! RUN/optim-STAGE.bpk   AdamW state of a stage (burnpack)
 //! RUN/ema.ldf           EMA weights of the trained networks, f32 `.ldf`: what sampling, export
 //!                       and resuming read
+//! RUN/ema-*.ldf         imported EMA parts (a run moved between machines), read before ema.ldf
 //! RUN/log.csv           stage,step,loss,images_per_second,lr,seconds
 //! RUN/loss.png          the loss curves
 //! RUN/samples/STAGE-STEP.png
@@ -102,6 +103,23 @@ impl RunDir {
     }
     pub fn sample_path(&self, stage: Stage, step: u64) -> PathBuf {
         self.root.join("samples").join(format!("{stage}-{step:07}.png"))
+    }
+
+    /// EMA weight files to read at start: imported `ema-*.ldf` parts (sorted), then `ema.ldf`.
+    pub fn ema_files(&self) -> Result<Vec<PathBuf>, RunError> {
+        let mut parts = Vec::new();
+        for entry in std::fs::read_dir(&self.root).map_err(io(&self.root))? {
+            let path = entry.map_err(io(&self.root))?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if name.starts_with("ema-") && name.ends_with(".ldf") {
+                parts.push(path);
+            }
+        }
+        parts.sort();
+        if self.ema_path().is_file() {
+            parts.push(self.ema_path());
+        }
+        Ok(parts)
     }
 
     pub fn exists(&self) -> bool {
