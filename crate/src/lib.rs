@@ -18,6 +18,8 @@ pub mod weights;
 #[cfg(feature = "native")]
 pub mod cli;
 #[cfg(feature = "native")]
+pub mod progress;
+#[cfg(feature = "native")]
 pub mod train;
 
 #[cfg(test)]

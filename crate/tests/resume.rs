@@ -1,43 +1,10 @@
 //! Resuming repeats the uninterrupted run. In a process of its own: the CPU backend's random
 //! generator is process-wide, and concurrent tests would draw from it between our steps.
 
-use lediflow::model::LeDiFlowConfig;
-use lediflow::train::{DataSpec, Stage, TrainReport, TrainRequest, TrainSettings, train};
+mod common;
 
-fn settings(steps: u64) -> TrainSettings {
-    TrainSettings {
-        batch: 2,
-        lr: 2e-3,
-        warmup_steps: 0,
-        weight_decay: 0.0,
-        steps,
-        log_every: 1,
-        checkpoint_every: 1000,
-        sample_every: 1000,
-        data: DataSpec::Procedural { repeat: Some(2) },
-        ..TrainSettings::default()
-    }
-}
-
-fn request(run: &std::path::Path, stages: Vec<Stage>, steps: u64, resume: bool) -> TrainRequest {
-    #[allow(deprecated)]
-    let device = burn::tensor::Device::ndarray();
-    TrainRequest {
-        run: run.to_path_buf(),
-        stages,
-        resume,
-        config: LeDiFlowConfig::tiny(),
-        steps_override: resume.then_some(steps),
-        settings: settings(steps),
-        minutes: None,
-        device,
-        progress: false,
-    }
-}
-
-fn losses(report: &TrainReport, stage: Stage) -> Vec<f64> {
-    report.losses.iter().filter(|(s, _, _)| *s == stage).map(|(_, _, l)| *l).collect()
-}
+use common::{losses, request};
+use lediflow::train::{Stage, train};
 
 #[test]
 fn a_resumed_run_repeats_the_uninterrupted_loss_sequence() {

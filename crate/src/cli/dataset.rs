@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::CliResult;
-use super::progress::bar;
 use crate::data::{Split, export_dataset_with_progress, preview_grid};
+use crate::progress::bar;
 
 #[derive(Debug, Args)]
 pub struct DatasetArgs {

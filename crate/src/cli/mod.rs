@@ -5,7 +5,6 @@ mod dataset;
 mod export;
 mod info;
 mod model_file;
-pub(crate) mod progress;
 mod sample;
 mod train;
 

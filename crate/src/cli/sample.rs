@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::progress::{StepBar, bar};
 use super::{Backend, CliResult};
 use crate::model::LeDiFlowModel;
 use crate::pipeline::{Method, Pipeline, SampleOptions, SystemClock, to_rgb8};
+use crate::progress::{StepBar, bar};
 use crate::solvers::Solver;
 use crate::weights::Network;
 

@@ -230,7 +230,7 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
             progress.step,
             settings.steps,
         );
-        let bar = request.progress.then(|| crate::cli::progress::bar(settings.steps, stage.name()));
+        let bar = request.progress.then(|| crate::progress::bar(settings.steps, stage.name()));
         if let Some(bar) = &bar {
             bar.set_position(progress.step);
         }
@@ -318,6 +318,3 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
     report.state = Some(state);
     Ok(report)
 }
-
-#[cfg(test)]
-mod tests;

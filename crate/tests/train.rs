@@ -1,38 +1,9 @@
-use super::*;
-use crate::testing::cpu;
+//! The trainer on the CPU with the `tiny` configuration.
 
-fn settings(steps: u64) -> TrainSettings {
-    TrainSettings {
-        batch: 2,
-        lr: 2e-3,
-        warmup_steps: 0,
-        weight_decay: 0.0,
-        steps,
-        log_every: 1,
-        checkpoint_every: 1000,
-        sample_every: 1000,
-        data: DataSpec::Procedural { repeat: Some(2) },
-        ..TrainSettings::default()
-    }
-}
+mod common;
 
-fn request(run: &std::path::Path, stages: Vec<Stage>, steps: u64, resume: bool) -> TrainRequest {
-    TrainRequest {
-        run: run.to_path_buf(),
-        stages,
-        resume,
-        config: LeDiFlowConfig::tiny(),
-        steps_override: resume.then_some(steps),
-        settings: settings(steps),
-        minutes: None,
-        device: cpu(),
-        progress: false,
-    }
-}
-
-fn losses(report: &TrainReport, stage: Stage) -> Vec<f64> {
-    report.losses.iter().filter(|(s, _, _)| *s == stage).map(|(_, _, l)| *l).collect()
-}
+use common::{cpu, losses, request};
+use lediflow::train::{RunDir, RunError, Stage, TrainError, train};
 
 #[test]
 fn every_stage_trains_and_its_loss_decreases() {
@@ -56,9 +27,9 @@ fn every_stage_trains_and_its_loss_decreases() {
     ] {
         assert!(path.is_file(), "{} missing", path.display());
     }
-    let loaded = crate::model_io::load_file(&run.ema_path(), &cpu()).expect("the EMA file is a valid model");
+    let loaded = lediflow::model_io::load_file(&run.ema_path(), &cpu()).expect("the EMA file is a valid model");
     assert_eq!(loaded.networks.len(), 5);
-    assert_eq!(log::read(&run.log_path()).len(), 160);
+    assert_eq!(lediflow::train::log::read(&run.log_path()).len(), 160);
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! Progress bars for anything that takes more than a second.
+//! Progress bars for anything that takes more than a second (the CLI and the trainer).
 
 use burn::tensor::Tensor;
 use indicatif::{ProgressBar, ProgressStyle};
