@@ -1,12 +1,13 @@
 //! LeDiFlow: flow matching from a learned prior (arXiv 2505.20723), in burn.
 //!
 //! Floors, each using only those below it (see ARCHITECTURE.md):
-//! 1. foundations: [`model`], [`solvers`], [`noise`], `data`;
+//! 1. foundations: [`model`], [`solvers`], [`noise`], `data`, the WGSL [`kernels`];
 //! 2. core: [`losses`], [`pipeline`], [`weights`], [`model_io`];
-//! 3. faces: the CLI (`cli`), the trainer (`train`), the evaluation and the wasm API.
+//! 3. faces: the CLI (`cli`), the trainer (`train`), the evaluation and the wasm API (`web`).
 
 #[cfg(feature = "native")]
 pub mod data;
+pub mod kernels;
 pub mod losses;
 pub mod model;
 pub mod model_io;
@@ -21,6 +22,8 @@ pub mod cli;
 pub mod progress;
 #[cfg(feature = "native")]
 pub mod train;
+#[cfg(feature = "web")]
+pub mod web;
 
 #[cfg(test)]
 pub(crate) mod testing;

@@ -1,6 +1,7 @@
 //! The `lediflow` command-line tool.
 
 mod backend;
+mod bench;
 mod dataset;
 mod export;
 mod info;
@@ -33,6 +34,8 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Preview or export the procedural landscape dataset.
     Dataset(dataset::DatasetArgs),
+    /// Time the sampling chain per method, solver and step count on one device.
+    Bench(bench::BenchArgs),
 }
 
 pub fn run(cli: Cli) -> CliResult {
@@ -42,5 +45,6 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Dataset(args) => dataset::run(args),
         Command::Export(args) => export::run(args),
         Command::Train(args) => train::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }

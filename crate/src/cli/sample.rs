@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::{Backend, CliResult};
 use crate::model::LeDiFlowModel;
-use crate::pipeline::{Method, Pipeline, SampleOptions, SystemClock, to_rgb8};
+use crate::pipeline::{Method, Pipeline, SampleOptions, SystemClock, to_rgb8, to_rgba8};
 use crate::progress::{StepBar, bar};
 use crate::solvers::Solver;
 use crate::weights::Network;
@@ -32,8 +32,15 @@ pub struct SampleArgs {
     pub method: Method,
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: Backend,
+    /// Solver steps of the latent sampler.
+    #[arg(long, default_value_t = 4)]
+    pub latent_steps: usize,
     #[arg(long, default_value = "grid.png")]
     pub out: PathBuf,
+    /// Also write the images as raw RGBA8 bytes, image after image (the browser tests'
+    /// native reference).
+    #[arg(long)]
+    pub raw: Option<PathBuf>,
 }
 
 pub fn run(args: SampleArgs) -> CliResult {
@@ -60,14 +67,23 @@ pub fn run(args: SampleArgs) -> CliResult {
             (config, model)
         }
     };
-    let options =
-        SampleOptions { method: args.method, solver: args.solver, steps: args.steps, ..SampleOptions::default() };
+    let options = SampleOptions {
+        method: args.method,
+        solver: args.solver,
+        steps: args.steps,
+        latent_steps: args.latent_steps,
+        ..SampleOptions::default()
+    };
     let seeds: Vec<u64> = (args.seed..args.seed + args.n as u64).collect();
     let pipeline = Pipeline::new(&model, &config, device);
     let progress = bar(args.steps as u64, "sampling");
     let out =
         pollster::block_on(pipeline.sample(&seeds, &options, &SystemClock::default(), &mut StepBar(progress.clone())))?;
     progress.finish_and_clear();
+    if let Some(raw) = &args.raw {
+        let rgba = pollster::block_on(to_rgba8(out.images.clone()))?.concat();
+        std::fs::write(raw, rgba).map_err(|e| format!("cannot write {}: {e}", raw.display()))?;
+    }
     let images = pollster::block_on(to_rgb8(out.images))?;
     let grid = crate::data::make_grid(&images, config.image_size as u32, grid_columns(images.len()), 2);
     grid.save(&args.out).map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;

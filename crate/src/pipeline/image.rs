@@ -6,9 +6,7 @@ use super::PipelineError;
 
 /// `[-1, 1]` → `0..=255`, rounding to nearest. An 8-bit value `u` read in with
 /// [`from_rgb8`] comes back as `u` exactly.
-pub fn quantize(v: f32) -> u8 {
-    ((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round() as u8
-}
+pub use crate::kernels::quantize;
 
 async fn read(images: Tensor<4>) -> Result<(Vec<f32>, [usize; 4]), PipelineError> {
     let dims = images.dims();
@@ -38,10 +36,12 @@ pub async fn to_rgb8(images: Tensor<4>) -> Result<Vec<Vec<u8>>, PipelineError> {
     Ok(interleave(&values, dims, 3))
 }
 
-/// One RGBA8 buffer per image (opaque), ready for a canvas `ImageData`.
+/// One RGBA8 buffer per image (opaque), ready for a canvas `ImageData`. Converted on the GPU
+/// (`shaders/to_rgba8.wgsl`) where WGSL runs, so the readback is a quarter of the floats'.
 pub async fn to_rgba8(images: Tensor<4>) -> Result<Vec<Vec<u8>>, PipelineError> {
-    let (values, dims) = read(images).await?;
-    Ok(interleave(&values, dims, 4))
+    let [b, _, h, w] = images.dims();
+    let packed = crate::kernels::to_rgba8_packed(images).await.map_err(PipelineError::backend)?;
+    Ok(packed.chunks(h * w * 4).take(b).map(<[u8]>::to_vec).collect())
 }
 
 /// Interleaved 8-bit images (`channels` per pixel; an alpha channel is dropped) → `[B, 3, H, W]`.

@@ -15,6 +15,7 @@ pub use options::{Limits, Method, SampleOptions};
 
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
+use crate::kernels::composite;
 use crate::model::config::LeDiFlowConfig;
 use crate::model::networks::{LeDiFlowModel, VelocityNet};
 use crate::noise::{Stream, gaussian_batch, slerp};
@@ -113,6 +114,20 @@ fn slerp_path(seed_a: u64, seed_b: u64, stream: Stream, per_image: usize, alphas
     let a = gaussian_batch(&[seed_a], stream, per_image);
     let b = gaussian_batch(&[seed_b], stream, per_image);
     alphas.iter().flat_map(|&alpha| slerp(&a, &b, alpha)).collect()
+}
+
+/// What the encoder sees where pixels are unknown: the mean of the known pixels of the same
+/// row (of the whole image where a row has none). A flat global mean made the decoder's prior,
+/// and so the few-step result, a flat patch; row means continue horizontal structure (horizon,
+/// sky and ground bands) into the hole, which the prior and the flow then refine.
+fn row_fill(image: &Tensor<4>, keep: &Tensor<4>) -> Tensor<4> {
+    let shape = image.dims();
+    let known = image.clone() * keep.clone();
+    let row_count = keep.clone().sum_dim(3);
+    let row_mean = known.clone().sum_dim(3) / row_count.clone().clamp_min(1.0);
+    let image_mean = known.sum_dims(&[2, 3]) / keep.clone().sum_dims(&[2, 3]).clamp_min(1.0);
+    let empty_row = row_count.lower_elem(0.5).expand([shape[0], shape[1], shape[2], 1]);
+    row_mean.mask_where(empty_row, image_mean.expand([shape[0], shape[1], shape[2], 1])).expand(shape)
 }
 
 fn keep(x: Tensor<4>, _: f64) -> Tensor<4> {
@@ -269,8 +284,8 @@ impl<'a> Pipeline<'a> {
     /// `image`: `[B, 3, R, R]` in [-1, 1]; `mask`: `[B, 1, R, R]` of 0/1. Reconstructed as
     /// RePaint-style replacement for flow matching: the known pixels follow the straight path
     /// `(1 − t)·x0 + t·y` and are written back after every step, so at t = 1 they equal `y`
-    /// exactly. LeDiFlow draws x0 from the prior of the encoded known image (unknown pixels
-    /// filled with the known pixels' mean); the baseline from N(0, I).
+    /// exactly. LeDiFlow draws x0 from the prior of the encoded known image, its unknown pixels
+    /// filled by [`row_fill`]; the baseline from N(0, I).
     pub async fn inpaint(
         &self,
         image: Tensor<4>,
@@ -296,9 +311,7 @@ impl<'a> Pipeline<'a> {
         let (x0, net) = match options.method {
             Method::LeDiFlow => {
                 let start = clock.now_ms();
-                let count = mask.clone().sum_dims(&[2, 3]).clamp_min(1.0);
-                let known_mean = (image.clone() * mask.clone()).sum_dims(&[2, 3]) / count;
-                let filled = image.clone().mask_where(known.clone().bool_not(), known_mean.expand(shape));
+                let filled = image.clone().mask_where(known.clone().bool_not(), row_fill(&image, &mask));
                 let (z, _) = self.model.encoder.forward(filled);
                 let (mu, log_var) = self.model.decoder.forward(z);
                 let sigma = log_var.mul_scalar(0.5).exp();
@@ -312,13 +325,13 @@ impl<'a> Pipeline<'a> {
         };
         let replace = |x: Tensor<4>, t: f64| {
             let on_path = x0.clone().mul_scalar(1.0 - t) + image.clone().mul_scalar(t);
-            x.mask_where(known.clone(), on_path)
+            composite(on_path, x, mask.clone())
         };
         let start = clock.now_ms();
         let x_start = replace(x0.clone(), 0.0);
         let (result, flow_nfe) = integrate(net, options.solver, options.steps, x_start, observer, &replace).await?;
         // Bit-exact known pixels whatever rounding the path took.
-        let images = result.mask_where(known, image);
+        let images = composite(image, result, mask);
         settle(&images).await?;
         nfe.flow = flow_nfe;
         times.flow_ms = clock.now_ms() - start;

@@ -170,3 +170,17 @@ fn out_of_range_options_are_typed_errors() {
         Err(PipelineError::Options(_))
     ));
 }
+
+#[test]
+fn unknown_pixels_are_filled_with_their_rows_known_mean() {
+    let device = cpu();
+    // One channel shown (all three equal): row 0 knows 1 and 3, row 1 knows nothing, row 2 knows 5.
+    let values = [1.0, 9.0, 3.0, 9.0, 9.0, 9.0, 9.0, 5.0, 9.0];
+    let keep = [1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0];
+    let image: Vec<f32> = (0..3).flat_map(|_| values).collect();
+    let image = Tensor::<4>::from_data(TensorData::new(image, [1, 3, 3, 3]), &device);
+    let keep = Tensor::<4>::from_data(TensorData::new(keep.to_vec(), [1, 1, 3, 3]), &device);
+    let filled = row_fill(&image, &keep).into_data().try_to_vec::<f32>().unwrap();
+    // Row means 2 and 5; the empty row takes the mean of all known pixels, 3.
+    assert_eq!(&filled[..9], &[2.0, 2.0, 2.0, 3.0, 3.0, 3.0, 5.0, 5.0, 5.0]);
+}

@@ -840,21 +840,32 @@ proptest! {
     }
 }
 
-/// The long run (~1 h): `PROPTEST_CASES=100000000 cargo test --release -j1 fuzz_long -- --ignored --nocapture`.
+/// The long run: `FUZZ_SECONDS=3600 cargo test --release -j1 fuzz_long -- --ignored --nocapture`
+/// runs batches of 100,000 cases (fresh random seeds each) until the time is up, printing
+/// progress; without `FUZZ_SECONDS`, `PROPTEST_CASES` cases (default 200,000).
 #[test]
 #[ignore]
 fn fuzz_long() {
     let bases = fuzz_base();
-    let cfg = ProptestConfig { cases: fuzz_cases(200_000), failure_persistence: None, ..ProptestConfig::default() };
-    let mut runner = proptest::test_runner::TestRunner::new(cfg);
+    let seconds: Option<f64> = std::env::var("FUZZ_SECONDS").ok().and_then(|s| s.parse().ok());
+    let batch = if seconds.is_some() { 100_000 } else { fuzz_cases(200_000) };
     let t = std::time::Instant::now();
-    runner
-        .run(&fuzz_strategy(), |case| {
-            fuzz_one(&bases, &case);
-            Ok(())
-        })
-        .unwrap();
-    eprintln!("fuzz_long: {} cases in {:.1?}", fuzz_cases(200_000), t.elapsed());
+    let mut total = 0u64;
+    loop {
+        let cfg = ProptestConfig { cases: batch, failure_persistence: None, ..ProptestConfig::default() };
+        let mut runner = proptest::test_runner::TestRunner::new(cfg);
+        runner
+            .run(&fuzz_strategy(), |case| {
+                fuzz_one(&bases, &case);
+                Ok(())
+            })
+            .unwrap();
+        total += batch as u64;
+        eprintln!("fuzz_long: {total} cases in {:.1?}", t.elapsed());
+        if seconds.is_none_or(|s| t.elapsed().as_secs_f64() >= s) {
+            break;
+        }
+    }
 }
 
 /// Throughput and sizes: `cargo test --release -j1 bench_numbers -- --ignored --nocapture`.

@@ -1,0 +1,82 @@
+//! `lediflow bench`: wall-clock time of the whole sampling chain per configuration, on one
+//! device in one run, so the ratios between configurations are comparable.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{Backend, CliResult};
+use crate::pipeline::{Method, NoPreview, Pipeline, SampleOptions, SystemClock, to_rgba8};
+use crate::solvers::Solver;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// `.ldf` files (or a run directory) holding the networks to time; repeat for several.
+    #[arg(long, required = true)]
+    pub model: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub backend: Backend,
+    /// Methods to time, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "lediflow,baseline")]
+    pub method: Vec<Method>,
+    #[arg(long, value_delimiter = ',', default_value = "heun")]
+    pub solver: Vec<Solver>,
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16,32")]
+    pub steps: Vec<usize>,
+    /// Images per call.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Timed calls per configuration (after one untimed warm-up call); the median is reported.
+    #[arg(long, default_value_t = 5)]
+    pub repeats: usize,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+}
+
+pub fn run(args: BenchArgs) -> CliResult {
+    let device = args.backend.device()?;
+    let loaded = super::model_file::load_many(&args.model, &device)?;
+    let pipeline = Pipeline::new(&loaded.model, &loaded.config, device);
+    let seeds: Vec<u64> = (0..args.batch as u64).collect();
+    let clock = SystemClock::default();
+    println!(
+        "{} on {:?}, batch {}, median of {} calls (ms per image: the whole chain up to RGBA8 on the host)",
+        loaded.config.name, args.backend, args.batch, args.repeats
+    );
+    println!("| method | solver | steps | NFE latent | NFE decoder | NFE flow | ms / image | images / s |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for &method in &args.method {
+        for &solver in &args.solver {
+            for &steps in &args.steps {
+                let options = SampleOptions { method, solver, steps, ..SampleOptions::default() };
+                let mut times = Vec::new();
+                let mut nfe = Default::default();
+                for call in 0..=args.repeats {
+                    let start = std::time::Instant::now();
+                    let out = pollster::block_on(pipeline.sample(&seeds, &options, &clock, &mut NoPreview))?;
+                    pollster::block_on(to_rgba8(out.images))?;
+                    if call > 0 {
+                        times.push(start.elapsed().as_secs_f64() * 1e3 / args.batch as f64);
+                    }
+                    nfe = out.nfe;
+                }
+                let ms = median(times);
+                println!(
+                    "| {method} | {solver} | {steps} | {} | {} | {} | {ms:.2} | {:.1} |",
+                    nfe.latent,
+                    nfe.decoder,
+                    nfe.flow,
+                    1e3 / ms
+                );
+            }
+        }
+    }
+    Ok(())
+}

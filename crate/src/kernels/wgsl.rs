@@ -1,0 +1,64 @@
+//! Launching a hand-written WGSL compute shader through cubecl on burn tensors.
+//!
+//! cubecl runs a kernel whose `source()` is a precompiled WGSL text as is (naga validates it,
+//! the bind group layout comes from the shader). Bindings are the buffers in argument order,
+//! then one uniform with the `info` words.
+
+use burn::backend::wgpu::{CubeTensor, into_contiguous};
+use burn::backend::{Cube, DispatchDevice};
+use burn::cubecl::ir::settings::{Dim3, ExecutionMode, KernelSettings};
+use burn::cubecl::ir::{AddressType, ElemType, Scope, UIntKind, metadata::Info};
+use burn::cubecl::prelude::{KernelDefinition, KernelId, KernelMetadata};
+use burn::cubecl::server::{KernelArguments, MetadataBindingInfo};
+use burn::cubecl::{CubeCount, CubeKernel, PrecompiledSource};
+use burn::tensor::{DType, Device, Tensor};
+
+pub struct WgslKernel {
+    pub id: KernelId,
+    pub source: &'static str,
+    pub workgroup: Dim3,
+}
+
+impl KernelMetadata for WgslKernel {
+    fn id(&self) -> KernelId {
+        self.id.clone()
+    }
+    fn address_type(&self) -> ElemType {
+        ElemType::UInt(UIntKind::U32)
+    }
+}
+
+impl CubeKernel for WgslKernel {
+    fn define(&self) -> KernelDefinition {
+        // Never compiled (the source below is used as is); cubecl only keys its caches on it.
+        let settings = KernelSettings::new(self.workgroup, ExecutionMode::Checked, AddressType::U32);
+        KernelDefinition { body: Scope::root(settings.clone()), settings, info: Info::default() }
+    }
+    fn source(&self) -> Option<PrecompiledSource> {
+        Some(PrecompiledSource { source: self.source.into(), entrypoint_name: "main".into(), lang: "wgsl" })
+    }
+}
+
+pub fn accepts_wgsl(device: &Device) -> bool {
+    match device.as_dispatch() {
+        DispatchDevice::Cube(d @ burn::cubecl::Device::Wgpu(_)) => d.client().name() == "wgpu<wgsl>",
+        _ => false,
+    }
+}
+
+/// The contiguous f32 cube tensor behind `t`; `None` on another backend.
+pub fn cube<const D: usize>(t: Tensor<D>) -> Option<CubeTensor> {
+    let t = t.try_into_primitive::<Cube>().ok()?;
+    (t.dtype == DType::F32).then(|| into_contiguous(t))
+}
+
+pub fn launch(kernel: WgslKernel, count: CubeCount, buffers: &[&CubeTensor], info: [u32; 4]) {
+    let client = buffers[0].client.clone();
+    let mut args = KernelArguments::new();
+    for b in buffers {
+        args = args.with_buffer(b.handle.clone().binding());
+    }
+    let words = vec![info[0] as u64 | (info[1] as u64) << 32, info[2] as u64 | (info[3] as u64) << 32];
+    args = args.with_info(MetadataBindingInfo::custom(words));
+    client.launch(Box::new(kernel), count, args);
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env python3
+"""Merges what scripts/gpu-train-lanes.sh brought back into a carried run directory.
+
+usage: scripts/merge-lanes.py OUT_DIR RUN_DIR
+Each OUT_DIR/<stage>/ holds one lane: state.json, log.csv, ema-<stage>.ldf and its last grid.
+The lane's progress for its own stage, its new log rows and its EMA part replace the run's.
+"""
+import csv, json, shutil, sys
+from pathlib import Path
+
+out, run = Path(sys.argv[1]), Path(sys.argv[2])
+state = json.loads((run / "state.json").read_text())
+with open(run / "log.csv", newline="") as f:
+    rows = list(csv.DictReader(f))
+fields = ["stage", "step", "loss", "images_per_second", "lr", "seconds"]
+for lane in sorted(p for p in out.iterdir() if p.is_dir() and (p / "state.json").is_file()):
+    stage = lane.name
+    lane_state = json.loads((lane / "state.json").read_text())
+    state["stages"][stage] = lane_state["stages"][stage]
+    state["settings"]["steps"] = max(state["settings"]["steps"], lane_state["settings"]["steps"])
+    last = max((int(r["step"]) for r in rows if r["stage"] == stage), default=-1)
+    with open(lane / "log.csv", newline="") as f:
+        rows += [r for r in csv.DictReader(f) if r["stage"] == stage and int(r["step"]) > last]
+    shutil.copy(lane / f"ema-{stage}.ldf", run / f"ema-{stage}.ldf")
+    for grid in lane.glob(f"{stage}-*.png"):
+        for old in run.glob(f"{stage}-*.png"):
+            old.unlink()
+        shutil.copy(grid, run / grid.name)
+    print(f"{stage}: {state['stages'][stage]}")
+(run / "state.json").write_text(json.dumps(state, indent=2) + "\n")
+with open(run / "log.csv", "w", newline="") as f:
+    writer = csv.DictWriter(f, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)

@@ -1,0 +1,296 @@
+/**
+ * The demo on Chromium without WebGPU: the CPU fallback runs the shipped model at full size.
+ */
+
+import { existsSync, readFileSync } from 'node:fs';
+
+import { expect, test } from '@playwright/test';
+
+import {
+  callGenerator,
+  canvasPixels,
+  difference,
+  expectReady,
+  looksLikeAnImage,
+  mustCall,
+  openDemo,
+  record,
+  TOLERANCE,
+  toBase64,
+  waitForState,
+} from './helpers.js';
+import { ORIGIN, RESULTS, SHIPPED_MANIFEST, TINY_MODEL } from './paths.js';
+import { REFERENCES, loadReference } from './references.js';
+
+
+test('the page loads, streams the weights with progress, falls back to the CPU and shows the native samples', async ({ page }) => {
+  const started = Date.now();
+  await openDemo(page);
+  await expect(page.locator('h1')).toContainText('LeDiFlow');
+  await expectReady(page);
+  const loadedMs = Date.now() - started;
+
+  await expect(page.locator('#backend')).toContainText('CPU fallback');
+  await expect(page.locator('#model-info')).toContainText('64×64');
+  const progress: string[] = await page.evaluate(() => (window as any).progressLog);
+  expect(progress.length, 'the weights line never changed').toBeGreaterThan(1);
+  expect(progress.some((t) => /MB of \d/.test(t)), `progress texts: ${progress.join(' | ')}`).toBe(true);
+  const bar = page.locator('#weights-bar');
+  expect(await bar.evaluate((b: HTMLProgressElement) => b.value === b.max && b.max > 1e6)).toBe(true);
+
+  // The first grid is generated on load (seed 0, four images, Heun × 2): the native reference.
+  await expect(page.locator('#generate-grid')).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
+  await expect(page.locator('#generate-grid')).toHaveAttribute('data-previews', String(REFERENCES.shipped.steps));
+  const reference = loadReference('shipped');
+  const canvases = page.locator('#generate-grid canvas');
+  await expect(canvases).toHaveCount(reference.length);
+  for (let k = 0; k < reference.length; k++) {
+    const pixels = await canvasPixels(page, `#generate-grid figure:nth-child(${k + 1}) canvas`);
+    const diff = difference(pixels, reference[k]);
+    record(`chromium cpu, shipped model, seed ${k}, heun 2 (demo grid)`, diff);
+    expect(diff.maxDiff).toBeLessThanOrEqual(TOLERANCE.cpu);
+    const shape = looksLikeAnImage(pixels, 64);
+    expect(shape.spread, 'a flat image').toBeGreaterThan(40);
+    expect(shape.roughness, 'noise, not an image').toBeLessThan(40);
+  }
+  await expect(page.locator('#generate-grid figcaption').first()).toContainText(/NFE .* flow .*ms/);
+  const note = await page.locator('#generate-note').textContent();
+  console.log(`[measure] chromium cpu: page ready in ${loadedMs} ms; first grid: ${note}`);
+  await page.screenshot({ path: `${RESULTS}/demo-cpu.png`, fullPage: true });
+  console.log(`[screenshot] ${RESULTS}/demo-cpu.png`);
+});
+
+test('the API and the worker agree with native; bad options are typed errors', async ({ page }) => {
+  await openDemo(page, { autorun: '0' });
+  await expectReady(page);
+  const spec = REFERENCES.shipped;
+  const result = await mustCall(page, 'sample', { seed: 2, count: 2, solver: spec.solver, steps: spec.steps, latentSteps: spec.latentSteps });
+  const reference = loadReference('shipped');
+  for (let k = 0; k < 2; k++) expect(difference(result.images[k], reference[2 + k]).maxDiff).toBeLessThanOrEqual(TOLERANCE.cpu);
+  expect(result.nfe.flow).toBeGreaterThan(0);
+  console.log(`[measure] chromium cpu, 2 images heun 2: ${JSON.stringify(result.times)}`);
+
+  const side = result.width;
+  const bad: [string, 'sample' | 'inpaint' | 'interpolate', object][] = [
+    ['steps 0', 'sample', { steps: 0 }],
+    ['steps 10000', 'sample', { steps: 10000 }],
+    ['count 1000', 'sample', { count: 1000 }],
+    ['seed -1', 'sample', { seed: -1 }],
+    ['solver dopri', 'sample', { solver: 'dopri' }],
+    ['alpha 2', 'interpolate', { seedA: 0, seedB: 1, alphas: [2] }],
+    ['wrong mask size', 'inpaint', { $image: toBase64(new Uint8Array(side * side * 4)), $mask: toBase64(new Uint8Array(10)) }],
+    ['wrong image size', 'inpaint', { $image: toBase64(new Uint8Array(12)), $mask: toBase64(new Uint8Array(side * side)) }],
+  ];
+  for (const [what, method, options] of bad) {
+    const outcome = await callGenerator(page, method, options);
+    expect('error' in outcome, `${what} did not fail`).toBe(true);
+    if ('error' in outcome) {
+      expect(outcome.error.isLeDiFlowError, `${what}: ${outcome.error.name}`).toBe(true);
+      expect(outcome.error.kind, `${what}: ${outcome.error.message}`).toBe('InvalidOptions');
+    }
+  }
+  // The generator still works after all of that.
+  await mustCall(page, 'sample', { seed: 0, count: 1, steps: 1 });
+});
+
+test('inpainting regenerates the mask and keeps every other pixel bit-exact', async ({ page }) => {
+  await openDemo(page, { autorun: '0' });
+  await expectReady(page);
+  // Through the page: a generated image, "Mask centre", Fill.
+  await page.locator('#generate-form button[type=submit]').click();
+  await expect(page.locator('#generate-grid')).toHaveAttribute('data-state', 'done');
+  await page.getByRole('button', { name: 'Inpaint this' }).first().click();
+  await page.getByRole('button', { name: 'Mask centre' }).click();
+  await page.locator('#inpaint-seed').fill('11');
+  await page.getByRole('button', { name: 'Fill' }).click();
+  await expect(page.locator('#inpaint-result-caption')).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
+  const source = await canvasPixels(page, '#inpaint-source');
+  const filled = await canvasPixels(page, '#inpaint-result');
+  const mask: number[] = await page.evaluate(() => Array.from((window as any).lediflowDemo.inpainter.mask as Uint8Array));
+  expectKeptExactly(source, filled, mask);
+  await expect(page.locator('#inpaint-result-caption')).toContainText('encoder');
+
+  // Through the API: a scribbled mask, two seeds at once.
+  const side = Math.sqrt(mask.length);
+  const scribble = new Uint8Array(side * side).map((_, i) => Number((i % side) + Math.floor(i / side) * 3 < side));
+  const both = await mustCall(page, 'inpaint', { $image: toBase64(source), $mask: toBase64(scribble), seed: 4, count: 2 });
+  for (const image of both.images) expectKeptExactly(source, image, Array.from(scribble));
+  expect(difference(both.images[0], both.images[1]).maxDiff, 'two seeds gave the same fill').toBeGreaterThan(0);
+});
+
+function expectKeptExactly(source: Uint8Array, result: Uint8Array, mask: ArrayLike<number>): void {
+  let changedInside = 0;
+  for (let p = 0; p < mask.length; p++) {
+    for (let c = 0; c < 4; c++) {
+      const i = p * 4 + c;
+      if (!mask[p] && source[i] !== result[i]) throw new Error(`unmasked pixel ${p} channel ${c}: ${source[i]} → ${result[i]}`);
+      if (mask[p] && source[i] !== result[i]) changedInside++;
+    }
+  }
+  expect(changedInside, 'the masked region did not change').toBeGreaterThan(0);
+}
+
+test('interpolation starts and ends at the two seeds and the slider walks smoothly', async ({ page }) => {
+  await openDemo(page, { autorun: '0' });
+  await expectReady(page);
+  const alphas = [0, 0.25, 0.5, 0.75, 1];
+  const path = await mustCall(page, 'interpolate', { seedA: 3, seedB: 8, alphas });
+  const a = await mustCall(page, 'sample', { seed: 3, count: 1 });
+  const b = await mustCall(page, 'sample', { seed: 8, count: 1 });
+  const endA = difference(path.images[0], a.images[0]);
+  const endB = difference(path.images[4], b.images[0]);
+  record('chromium cpu, interpolation endpoint A vs sample(seed 3)', endA);
+  record('chromium cpu, interpolation endpoint B vs sample(seed 8)', endB);
+  expect(endA.maxDiff).toBeLessThanOrEqual(TOLERANCE.cpu);
+  expect(endB.maxDiff).toBeLessThanOrEqual(TOLERANCE.cpu);
+  const whole = difference(path.images[0], path.images[4]).meanDiff;
+  for (let k = 0; k + 1 < alphas.length; k++) {
+    const step = difference(path.images[k], path.images[k + 1]).meanDiff;
+    expect(step, `frames ${k}→${k + 1} jump`).toBeLessThan(whole);
+  }
+
+  // The page: compute a path, then walk it from the keyboard.
+  const form = page.locator('#interpolate-form');
+  await form.locator('input[name=frames]').fill('5');
+  await form.locator('button[type=submit]').click();
+  await expect(form).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
+  const first = await canvasPixels(page, '#interpolate-canvas');
+  await page.locator('#interpolate-slider').focus();
+  await page.keyboard.press('ArrowRight');
+  await expect(page.locator('#interpolate-caption')).toContainText('0.250');
+  const second = await canvasPixels(page, '#interpolate-canvas');
+  expect(difference(first, second).maxDiff).toBeGreaterThan(0);
+});
+
+test('LeDiFlow vs. baseline loads the baseline on demand and matches native for both', async ({ page }) => {
+  await openDemo(page, { autorun: '0' });
+  await expectReady(page);
+  expect(await page.evaluate(() => (window as any).lediflowDemo.session.current.model.baseline)).toBe(false);
+  const form = page.locator('#compare-form');
+  await form.locator('input[name=count]').fill('2');
+  await form.locator('button[type=submit]').click();
+  await expect(page.locator('#compare-baseline')).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
+  await expect(page.locator('#model-info')).toContainText('with the baseline');
+  for (const [row, name] of [['lediflow', 'shipped'], ['baseline', 'shippedBaseline']] as const) {
+    const reference = loadReference(name);
+    for (let k = 0; k < 2; k++) {
+      const pixels = await canvasPixels(page, `#compare-${row} figure:nth-child(${k + 1}) canvas`);
+      const diff = difference(pixels, reference[k]);
+      record(`chromium cpu, ${row} (compare), seed ${k}`, diff);
+      expect(diff.maxDiff).toBeLessThanOrEqual(TOLERANCE.cpu);
+    }
+  }
+  const times = `LeDiFlow ${await page.locator('#compare-lediflow-time').textContent()} | baseline ${await page.locator('#compare-baseline-time').textContent()}`;
+  console.log(`[measure] chromium cpu, compare 2 images heun 2: ${times}`);
+});
+
+test('a reload takes the weights from the Cache API: no weight request reaches the server', async ({ page, request }) => {
+  await openDemo(page, { autorun: '0' });
+  await expectReady(page);
+  // An older version of the same model, as a previous release would have left it.
+  const current: string = await page.evaluate(() => (window as any).lediflowDemo.session.current.model.sha256);
+  const [name] = Object.entries(JSON.parse(readFileSync(SHIPPED_MANIFEST, 'utf8')).models).find(
+    ([, entry]) => (entry as { file: string }).file === 'landscapes-64.ldf',
+  )!;
+  const cacheKeys = () =>
+    page.evaluate(async () => (await (await caches.open('lediflow-weights')).keys()).map((r) => new URL(r.url).pathname));
+  await page.evaluate(async (name) => {
+    const stale = `${location.origin}/.lediflow-weights/${encodeURIComponent(name)}/${'f'.repeat(64)}.ldf`;
+    await (await caches.open('lediflow-weights')).put(stale, new Response('an older model'));
+  }, name);
+  expect(await cacheKeys()).toHaveLength(2);
+  await request.get(`${ORIGIN}/__requests/reset`);
+  await page.reload();
+  await expectReady(page);
+  const seen: string[] = await (await request.get(`${ORIGIN}/__requests`)).json();
+  expect(seen.filter((p) => p.endsWith('.ldf')), `requests after reload: ${seen.join(', ')}`).toEqual([]);
+  expect(seen, 'the server log misses the reload itself').toContain('/sub/dir/');
+  await expect(page.locator('#model-info')).toContainText('from cache');
+  await expect(page.locator('#weights-text')).toContainText('from the browser cache');
+  // Loading a version deletes the others.
+  expect(await cacheKeys()).toEqual([`/.lediflow-weights/${encodeURIComponent(name)}/${current}.ldf`]);
+});
+
+const broken: [string, Record<string, string>, string][] = [
+  ['a corrupted weight file', { weights: '/fixtures/corrupt.ldf' }, 'BadWeights'],
+  ['a truncated weight file', { weights: '/fixtures/truncated.ldf' }, 'BadWeights'],
+  ['a file that is no weight file', { weights: '/fixtures/not-a-model.ldf' }, 'BadWeights'],
+  ['a missing weight URL', { weights: '/fixtures/no-such-file.ldf' }, 'Network'],
+  ['a hash that does not match the manifest', { weights: '/fixtures/landscapes-64.ldf', manifest: '/fixtures/wrong-hash-manifest.json' }, 'BadWeights'],
+];
+for (const [what, params, kind] of broken) {
+  test(`${what} shows a clear ${kind} error on the page`, async ({ page }) => {
+    await openDemo(page, params);
+    expect(await waitForState(page)).toBe('error');
+    const fatal = page.locator('#fatal');
+    await expect(fatal).toBeVisible();
+    await expect(fatal).toContainText(`(${kind})`);
+    await expect(page.locator('h1')).toBeVisible();
+    await expect(page.locator('#generate-form button[type=submit]')).toBeDisabled();
+    console.log(`[error shown] ${what}: ${await fatal.textContent()}`);
+  });
+}
+
+test('keyboard and phone width: tab to Generate, no sideways scrolling, PNG download', async ({ page }) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await openDemo(page, { autorun: '0' });
+  await expectReady(page);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow, 'the page scrolls sideways on a phone').toBeLessThanOrEqual(0);
+  await page.locator('#generate-form input[name=count]').fill('1');
+  await page.locator('#generate-form input[name=count]').focus();
+  for (let i = 0; i < 3; i++) await page.keyboard.press('Tab');
+  await expect(page.locator('#generate-form button[type=submit]')).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(page.locator('#generate-grid')).toHaveAttribute('data-state', 'done');
+  const download = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'Download PNG' }).first().click();
+  expect((await download).suggestedFilename()).toBe('lediflow-seed-0.png');
+  await page.screenshot({ path: `${RESULTS}/demo-phone.png`, fullPage: true });
+  console.log(`[screenshot] ${RESULTS}/demo-phone.png`);
+});
+
+test('a runtime that fails to load is a clear error, and "Try again" starts a new worker', async ({ page }) => {
+  // The worker's wasm request fails once, as on a flaky connection.
+  let failures = 0;
+  await page.route('**/*.wasm', (route) => (failures++ === 0 ? route.fulfill({ status: 503, body: 'busy' }) : route.continue()));
+  await openDemo(page, { autorun: '0' });
+  expect(await waitForState(page)).toBe('error');
+  await expect(page.locator('#fatal')).toContainText('(Network)');
+  await expect(page.locator('#fatal')).toContainText('WebAssembly runtime');
+  console.log(`[error shown] wasm 503: ${await page.locator('#fatal').textContent()}`);
+  await page.getByRole('button', { name: 'Try again' }).click();
+  await expectReady(page);
+  await expect(page.locator('#fatal')).toBeHidden();
+  expect(failures).toBe(2);
+  await mustCall(page, 'sample', { seed: 0, count: 1, steps: 1 });
+});
+
+test('a manifest alone names the weights file; the tiny model on the CPU matches native', async ({ page }) => {
+  test.skip(!existsSync(TINY_MODEL), `the tiny test model ${TINY_MODEL} is missing`);
+  await openDemo(page, { autorun: '0', manifest: '/fixtures/tiny-manifest.json' });
+  await expectReady(page);
+  const spec = REFERENCES.tiny;
+  const result = await mustCall(page, 'sample', { seed: spec.seed, count: 1, steps: spec.steps, latentSteps: spec.latentSteps });
+  const diff = difference(result.images[0], loadReference('tiny')[0]);
+  record(`chromium cpu, tiny model, seed ${spec.seed}, heun ${spec.steps}`, diff);
+  expect(diff.maxDiff).toBeLessThanOrEqual(TOLERANCE.cpu);
+});
+
+test('every section in use: the screenshot for the README', async ({ page }) => {
+  await page.setViewportSize({ width: 1100, height: 900 });
+  await openDemo(page);
+  await expectReady(page);
+  await expect(page.locator('#generate-grid')).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
+  await page.locator('#compare-form button[type=submit]').click();
+  await expect(page.locator('#compare-baseline')).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
+  await page.getByRole('button', { name: 'Inpaint this' }).nth(1).click();
+  await page.getByRole('button', { name: 'Mask centre' }).click();
+  await page.getByRole('button', { name: 'Fill' }).click();
+  await expect(page.locator('#inpaint-result-caption')).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
+  await page.locator('#interpolate-form button[type=submit]').click();
+  await expect(page.locator('#interpolate-form')).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
+  await page.locator('#interpolate-slider').fill('4');
+  await page.screenshot({ path: `${RESULTS}/demo-tour.png`, fullPage: true });
+  console.log(`[screenshot] ${RESULTS}/demo-tour.png`);
+});

@@ -1,0 +1,57 @@
+/** Where the browser tests find things. Plain Node; shared by the config, the setup and the specs. */
+
+import { mkdtempSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const HERE = fileURLToPath(new URL('.', import.meta.url));
+export const REPO = resolve(HERE, '../..');
+/** Generated inputs (references, fixtures, the consumer app): ignored by git, rebuilt on demand. */
+export const WORK = join(HERE, '.work');
+export const REFS = join(WORK, 'refs');
+export const FIXTURES = join(WORK, 'fixtures');
+export const CONSUMER = join(WORK, 'consumer');
+export const RESULTS = join(REPO, 'test-results', 'web');
+
+export const PORT = Number(process.env.LEDIFLOW_TEST_PORT ?? 4179);
+export const ORIGIN = `http://127.0.0.1:${PORT}`;
+/** The demo is served under a sub-path, as on a project page. */
+export const DEMO_URL = `${ORIGIN}/sub/dir/`;
+
+export const SHIPPED_MODEL = join(REPO, 'models', 'landscapes-64.ldf');
+export const SHIPPED_BASELINE = join(REPO, 'models', 'baseline-64.ldf');
+export const SHIPPED_MANIFEST = join(REPO, 'models', 'manifest.json');
+export const TINY_MODEL = join(REPO, 'models', 'tiny-test.ldf');
+
+const cargoTarget = process.env.CARGO_TARGET_DIR ?? join(homedir(), '.cache', 'lediflow', 'target');
+export const LEDIFLOW_BIN = process.env.LEDIFLOW_BIN ?? join(cargoTarget, 'debug', 'lediflow');
+
+export const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
+export const FIREFOX = process.env.FIREFOX_BIN ?? '/usr/bin/firefox-esr';
+
+/**
+ * Debian's chromium with exactly the flags of shared/BROWSER.md: Playwright's own defaults
+ * (about 30 flags, among them --enable-unsafe-swiftshader) are dropped with
+ * `ignoreDefaultArgs: true`, so the pipe Playwright talks over is named here too.
+ * Without `--enable-unsafe-webgpu` there is no adapter: the CPU fallback path.
+ */
+export function chromiumLaunch(webgpu: boolean) {
+  return {
+    executablePath: CHROMIUM,
+    ignoreDefaultArgs: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-quic',
+      `--user-data-dir=${mkdtempSync(join(tmpdir(), 'lediflow-chromium-'))}`,
+      '--remote-debugging-pipe',
+      ...(webgpu ? ['--enable-unsafe-webgpu'] : []),
+      'about:blank',
+    ],
+  };
+}

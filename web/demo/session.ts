@@ -1,0 +1,138 @@
+/**
+ * The demo's one generator: created at start-up from the URL's options, re-created after a
+ * fatal error (a lost GPU device or a crashed worker), shown in the status bar.
+ */
+
+import { createGenerator, LeDiFlowError, type BackendChoice, type Generator, type LoadProgress } from '../src/index.js';
+import { describeError, formatBytes, formatMs, formatSeconds } from './format.js';
+
+export type State = 'loading' | 'ready' | 'error';
+
+export class Session {
+  current: Generator | null = null;
+  private readonly readyListeners: ((generator: Generator) => void)[] = [];
+  private readonly params = new URLSearchParams(location.search);
+
+  /** Called with each new generator (the first one, and after every restart). */
+  onReady(listener: (generator: Generator) => void): void {
+    this.readyListeners.push(listener);
+    if (this.current) listener(this.current);
+  }
+
+  param(name: string): string | null {
+    return this.params.get(name);
+  }
+
+  async start(): Promise<void> {
+    this.current?.dispose();
+    this.current = null;
+    setState('loading');
+    hide(byId('fatal'));
+    byId('backend').textContent = 'Starting…';
+    byId('backend').className = 'badge';
+    byId('weights').hidden = false;
+    try {
+      const generator = await createGenerator({
+        weights: this.param('weights') ?? undefined,
+        manifest: this.param('manifest') ?? undefined,
+        model: this.param('model') ?? undefined,
+        backend: (this.param('backend') as BackendChoice | null) ?? 'auto',
+        warmUp: this.param('warmup') !== '0',
+        onProgress: showProgress,
+      });
+      this.current = generator;
+      showBackend(generator);
+      showModel(generator);
+      setState('ready');
+      for (const listener of this.readyListeners) listener(generator);
+    } catch (error) {
+      setState('error');
+      byId('backend').textContent = 'Not running';
+      byId('backend').className = 'badge bad';
+      this.showError(byId('fatal'), error, true);
+    }
+  }
+
+  /** Updates the model line (after more weights were added). */
+  showModel(): void {
+    if (this.current) showModel(this.current);
+  }
+
+  /**
+   * Shows an error in `box`. Errors that end the generator, and any failure to start one, get a
+   * button that starts a new one (a new worker; the weights then come from the cache).
+   */
+  showError(box: HTMLElement, error: unknown, offerRestart = false): void {
+    box.replaceChildren(document.createTextNode(describeError(error)));
+    if (offerRestart || (error instanceof LeDiFlowError && error.fatal)) {
+      const restart = document.createElement('button');
+      restart.type = 'button';
+      restart.textContent = this.current ? 'Restart the generator' : 'Try again';
+      restart.addEventListener('click', () => {
+        hide(box);
+        void this.start();
+      });
+      box.append(' ', restart);
+    }
+    box.hidden = false;
+    console.error(error);
+  }
+}
+
+function showProgress(p: LoadProgress): void {
+  if (p.phase === 'warm-up') {
+    byId('weights-text').textContent += ' · compiling the GPU shaders (one small image)…';
+    return;
+  }
+  const bar = byId('weights-bar') as HTMLProgressElement;
+  const total = p.totalBytes ?? 0;
+  bar.max = Math.max(total, 1);
+  bar.value = Math.min(p.bytesReceived, bar.max);
+  const source = p.fromCache ? ' from the browser cache' : '';
+  const amount = total ? `${formatBytes(p.bytesReceived)} of ${formatBytes(total)}` : formatBytes(p.bytesReceived);
+  const eta = p.etaSeconds === null ? '' : p.etaSeconds > 0 ? `, ${formatSeconds(p.etaSeconds)} left` : '';
+  const tensors = p.tensorsTotal ? ` (${p.tensorsReady}/${p.tensorsTotal} tensors)` : '';
+  byId('weights-text').textContent = `${amount}${source}${eta}${tensors}`;
+}
+
+function showBackend(generator: Generator): void {
+  const badge = byId('backend');
+  if (generator.backend === 'webgpu') {
+    const warmUp = generator.warmUpMs === null ? '' : ` · warm-up ${formatMs(generator.warmUpMs)}`;
+    badge.textContent = `WebGPU · ${generator.adapterName || 'unnamed adapter'}${warmUp}`;
+    badge.className = 'badge good';
+  } else {
+    // The runtime's reason is precise but long; the badge says it in words, the tooltip in full.
+    const why = !generator.fallbackReason
+      ? 'the CPU was asked for'
+      : 'gpu' in navigator
+        ? 'WebGPU found no usable adapter'
+        : 'this browser has WebGPU turned off or lacks it';
+    badge.textContent = `CPU fallback — ${why}`;
+    badge.className = 'badge warn';
+    badge.title = `The networks run on the CPU (burn's ndarray backend in WebAssembly). ${generator.fallbackReason ?? ''}`.trim();
+  }
+}
+
+function showModel(generator: Generator): void {
+  const m = generator.model;
+  const networks = m.baseline ? ' (with the baseline)' : '';
+  byId('model-info').textContent = `${m.name} · ${m.imageSize}×${m.imageSize} px · ${formatBytes(m.bytes)} of weights${networks}${
+    m.source === 'cache' ? ' (from cache)' : ''
+  }`;
+}
+
+export function setState(state: State): void {
+  document.body.dataset.state = state;
+}
+
+export function byId(id: string): HTMLElement {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`the page has no #${id}`);
+  return element;
+}
+
+export function hide(element: HTMLElement): void {
+  element.hidden = true;
+  element.replaceChildren();
+}

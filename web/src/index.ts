@@ -1,0 +1,259 @@
+/**
+ * `lediflow`: LeDiFlow image generation in the browser.
+ *
+ * ```ts
+ * import { createGenerator } from 'lediflow';
+ * const generator = await createGenerator({ onProgress: (p) => console.log(p.bytesReceived) });
+ * const { images } = await generator.sample({ seed: 1, count: 4 });
+ * ```
+ *
+ * Each generator owns one module Web Worker running the wasm runtime; this module only posts
+ * messages and turns pixel buffers into `ImageData`.
+ */
+
+import { LeDiFlowError, fromErrorPayload } from './errors.js';
+import type { AddWeightsRequest, InitRequest, InitResult, Response, RunRequest, RunResult, WeightsSource } from './protocol.js';
+import type {
+  AddWeightsOptions,
+  Backend,
+  CreateOptions,
+  GenerateResult,
+  InpaintOptions,
+  InterpolateOptions,
+  LoadProgress,
+  ModelInfo,
+  RgbaImage,
+  SampleOptions,
+  StepCallback,
+} from './types.js';
+
+export { LeDiFlowError, type ErrorKind } from './errors.js';
+export type * from './types.js';
+
+/** The model this package ships, and its manifest (resolved by bundlers as assets). */
+const SHIPPED_WEIGHTS = new URL('../../models/landscapes-64.ldf', import.meta.url);
+const SHIPPED_MANIFEST = new URL('../../models/manifest.json', import.meta.url);
+const SHIPPED_FILE = 'landscapes-64.ldf';
+/** The baseline flow model, a file of its own: only the comparison needs it. */
+const SHIPPED_BASELINE = new URL('../../models/baseline-64.ldf', import.meta.url);
+const SHIPPED_BASELINE_FILE = 'baseline-64.ldf';
+
+export interface Generator {
+  readonly backend: Backend;
+  /** The WebGPU adapter's name; empty on the CPU. */
+  readonly adapterName: string;
+  /** Why `backend: 'auto'` fell back to the CPU, if it did. */
+  readonly fallbackReason: string | null;
+  /** Milliseconds the WebGPU warm-up took (mostly shader compilation); `null` without one. */
+  readonly warmUpMs: number | null;
+  /** The loaded model; `addWeights` updates it. */
+  readonly model: ModelInfo;
+  /**
+   * Streams another weight file whose networks join the model, e.g. the baseline flow model for
+   * `method: 'baseline'`. Without `weights`, loads the baseline this package ships.
+   */
+  addWeights(options?: AddWeightsOptions): Promise<ModelInfo>;
+  sample(options?: SampleOptions): Promise<GenerateResult>;
+  /** Regenerates the masked pixels; the others come back exactly as given. */
+  inpaint(options: InpaintOptions): Promise<GenerateResult>;
+  interpolate(options: InterpolateOptions): Promise<GenerateResult>;
+  /** Stops the worker. Later calls fail with `InvalidState`. */
+  dispose(): void;
+}
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (error: LeDiFlowError) => void;
+  onProgress?: (progress: LoadProgress) => void;
+  onStep?: StepCallback;
+}
+
+/** Streams the weights into a new worker and resolves once the model is ready. */
+export async function createGenerator(options: CreateOptions = {}): Promise<Generator> {
+  const request: InitRequest = {
+    type: 'init',
+    backend: options.backend ?? 'auto',
+    source: weightsSource(options, SHIPPED_WEIGHTS, SHIPPED_FILE),
+    warmUp: options.warmUp ?? true,
+  };
+  const connection = new WorkerConnection();
+  try {
+    const info = (await connection.call(request, { onProgress: options.onProgress })) as InitResult;
+    return new WorkerGenerator(connection, info, request.source.cache);
+  } catch (error) {
+    connection.close();
+    throw error;
+  }
+}
+
+/**
+ * Resolves URLs against the page. Without `weights`: with a `manifest`, the manifest's entry names
+ * the file; with neither, the shipped file and the shipped manifest.
+ */
+function weightsSource(options: AddWeightsOptions & { cache?: boolean }, shipped: URL, shippedFile: string): WeightsSource {
+  const base = typeof document !== 'undefined' ? document.baseURI : globalThis.location?.href;
+  const resolve = (url: string | URL) => new URL(String(url), base).href;
+  const useShipped = options.weights === undefined && options.manifest === undefined;
+  const weightsUrl = options.weights !== undefined ? resolve(options.weights) : useShipped ? shipped.href : null;
+  const manifest = options.manifest ?? (useShipped ? SHIPPED_MANIFEST : undefined);
+  return {
+    weightsUrl,
+    manifestUrl: manifest === undefined ? null : resolve(manifest),
+    model: options.model ?? null,
+    // A bundler may rename the shipped file (content hashes); the manifest knows it by this name.
+    weightsFile: useShipped ? shippedFile : weightsUrl && fileName(weightsUrl),
+    cache: options.cache ?? true,
+  };
+}
+
+class WorkerConnection {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private closedBy: LeDiFlowError | null = null;
+
+  constructor() {
+    // This exact form is what Vite and webpack recognise and bundle as a module worker.
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    this.worker.onmessage = (event: MessageEvent<Response>) => this.receive(event.data);
+    // An uncaught error or a failed module load: the worker cannot be trusted any more.
+    this.worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      const detail = event.message || 'the worker script failed to load or threw';
+      this.fail(new LeDiFlowError('Crashed', `the generator's worker stopped: ${detail}`));
+    };
+    this.worker.onmessageerror = () => this.fail(new LeDiFlowError('Crashed', 'a worker message could not be read'));
+  }
+
+  call(
+    request: InitRequest | AddWeightsRequest | RunRequest,
+    handlers: { onProgress?: Pending['onProgress']; onStep?: StepCallback } = {},
+  ): Promise<unknown> {
+    if (this.closedBy) return Promise.reject(this.closedBy);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, ...handlers });
+      try {
+        this.worker.postMessage({ ...request, id });
+      } catch (e) {
+        this.pending.delete(id);
+        reject(new LeDiFlowError('InvalidOptions', `the options cannot be sent to the worker: ${(e as Error).message}`));
+      }
+    });
+  }
+
+  close(reason = new LeDiFlowError('InvalidState', 'the generator was disposed')): void {
+    this.worker.terminate();
+    this.fail(reason);
+  }
+
+  private fail(error: LeDiFlowError): void {
+    this.closedBy ??= error;
+    for (const pending of this.pending.values()) pending.reject(error);
+    this.pending.clear();
+  }
+
+  private receive(message: Response): void {
+    const pending = this.pending.get(message.id);
+    if (!pending) return;
+    switch (message.type) {
+      case 'progress':
+        pending.onProgress?.(message.progress);
+        break;
+      case 'step':
+        pending.onStep?.({
+          step: message.step,
+          steps: message.steps,
+          images: toImages(message.pixels, message.width, message.height, message.count),
+        });
+        break;
+      case 'done':
+        this.pending.delete(message.id);
+        pending.resolve(message.value);
+        break;
+      case 'failed':
+        this.pending.delete(message.id);
+        pending.reject(fromErrorPayload(message.error));
+        break;
+    }
+  }
+}
+
+class WorkerGenerator implements Generator {
+  readonly backend: Backend;
+  readonly adapterName: string;
+  readonly fallbackReason: string | null;
+  readonly warmUpMs: number | null;
+  model: ModelInfo;
+
+  constructor(
+    private readonly connection: WorkerConnection,
+    info: InitResult,
+    private readonly cache: boolean,
+  ) {
+    this.backend = info.backend;
+    this.adapterName = info.adapterName;
+    this.fallbackReason = info.fallbackReason;
+    this.warmUpMs = info.warmUpMs;
+    this.model = info.model;
+  }
+
+  async addWeights(options: AddWeightsOptions = {}): Promise<ModelInfo> {
+    const source = weightsSource({ ...options, cache: this.cache }, SHIPPED_BASELINE, SHIPPED_BASELINE_FILE);
+    const request: AddWeightsRequest = { type: 'addWeights', source };
+    const added = (await this.connection.call(request, { onProgress: options.onProgress })) as ModelInfo;
+    this.model = {
+      ...added,
+      bytes: this.model.bytes + added.bytes,
+      source: this.model.source === 'cache' && added.source === 'cache' ? 'cache' : 'network',
+    };
+    return this.model;
+  }
+
+  sample(options: SampleOptions = {}): Promise<GenerateResult> {
+    const { onStep, ...rest } = options;
+    return this.run('sample', rest, onStep);
+  }
+
+  inpaint(options: InpaintOptions): Promise<GenerateResult> {
+    const { onStep, image, ...rest } = options;
+    const pixels = image instanceof Uint8Array || image instanceof Uint8ClampedArray ? image : image?.data;
+    return this.run('inpaint', { ...rest, image: pixels }, onStep);
+  }
+
+  interpolate(options: InterpolateOptions): Promise<GenerateResult> {
+    return this.run('interpolate', { ...options });
+  }
+
+  dispose(): void {
+    // Terminating the worker frees the wasm memory and the GPU device with it.
+    this.connection.close();
+  }
+
+  private async run(type: RunRequest['type'], options: Record<string, unknown>, onStep?: StepCallback): Promise<GenerateResult> {
+    for (const [key, value] of Object.entries(options)) {
+      if (typeof value === 'function') delete options[key];
+    }
+    const request: RunRequest = { type, options, preview: onStep !== undefined };
+    const result = (await this.connection.call(request, { onStep })) as RunResult;
+    return {
+      images: toImages(result.pixels, result.width, result.height, result.count),
+      nfe: result.nfe,
+      times: result.times,
+      backend: result.backend,
+    };
+  }
+}
+
+/** Splits image-after-image RGBA8 bytes into one `ImageData` (or look-alike) per image. */
+function toImages(pixels: ArrayBuffer, width: number, height: number, count: number): RgbaImage[] {
+  const size = width * height * 4;
+  return Array.from({ length: count }, (_, k) => {
+    const data = new Uint8ClampedArray(pixels.slice(k * size, (k + 1) * size));
+    return typeof ImageData === 'undefined' ? { width, height, data } : new ImageData(data, width, height);
+  });
+}
+
+function fileName(url: string): string {
+  return new URL(url).pathname.split('/').pop() ?? '';
+}

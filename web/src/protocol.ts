@@ -1,0 +1,68 @@
+/**
+ * Messages between the page (`index.ts`) and the worker (`worker.ts`). Every request carries an
+ * `id`; the worker answers with any number of `progress` / `step` messages and then exactly one
+ * `done` or `failed`. Pixels travel as transferred `ArrayBuffer`s, never copied twice.
+ */
+
+import type { ErrorPayload } from './errors.js';
+import type { Backend, BackendChoice, LoadProgress, ModelInfo, Nfe, StageTimes } from './types.js';
+
+/** Where one weight file comes from, with absolute URLs (the worker's base URL is its script). */
+export interface WeightsSource {
+  /** `null`: the manifest entry's `file`, relative to the manifest. */
+  weightsUrl: string | null;
+  manifestUrl: string | null;
+  model: string | null;
+  /** File name to look up in the manifest when the weights URL was rewritten by a bundler. */
+  weightsFile: string | null;
+  cache: boolean;
+}
+
+export interface InitRequest {
+  type: 'init';
+  backend: BackendChoice;
+  source: WeightsSource;
+  warmUp: boolean;
+}
+
+/** A further file whose networks join the loaded model (the baseline, loaded on demand). */
+export interface AddWeightsRequest {
+  type: 'addWeights';
+  source: WeightsSource;
+}
+
+/** Options as the wasm API takes them, minus callbacks (functions cannot be cloned). */
+export interface RunRequest {
+  type: 'sample' | 'inpaint' | 'interpolate';
+  options: Record<string, unknown>;
+  /** Whether to send a `step` message after every solver step. */
+  preview: boolean;
+}
+
+export type Request = (InitRequest | AddWeightsRequest | RunRequest) & { id: number };
+
+export interface InitResult {
+  backend: Backend;
+  adapterName: string;
+  fallbackReason: string | null;
+  model: ModelInfo;
+  /** How long the warm-up sample took (mostly shader compilation); `null` without one. */
+  warmUpMs: number | null;
+}
+
+export interface RunResult {
+  width: number;
+  height: number;
+  count: number;
+  pixels: ArrayBuffer;
+  nfe: Nfe;
+  times: StageTimes;
+  backend: Backend;
+}
+
+export type Response = { id: number } & (
+  | { type: 'progress'; progress: LoadProgress }
+  | { type: 'step'; step: number; steps: number; width: number; height: number; count: number; pixels: ArrayBuffer }
+  | { type: 'done'; value: InitResult | ModelInfo | RunResult }
+  | { type: 'failed'; error: ErrorPayload }
+);

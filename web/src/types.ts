@@ -1,0 +1,133 @@
+/** The public option and result types of the `lediflow` package. */
+
+export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
+export type Backend = 'webgpu' | 'cpu';
+export type Solver = 'heun' | 'midpoint' | 'euler' | 'rk4';
+export type Method = 'lediflow' | 'baseline';
+
+export interface LoadProgress {
+  /** 'weights' while the file streams in; 'warm-up' while the first run compiles the GPU shaders. */
+  phase: 'weights' | 'warm-up';
+  bytesReceived: number;
+  /** `null` until known (from the manifest, `Content-Length` or the file's header). */
+  totalBytes: number | null;
+  tensorsReady: number;
+  tensorsTotal: number | null;
+  /** Seconds left at the rate so far; `null` while unknown. */
+  etaSeconds: number | null;
+  /** Whether the bytes come from the Cache API (a repeat visit) rather than the network. */
+  fromCache: boolean;
+}
+
+/** Where a weight file comes from. */
+export interface AddWeightsOptions {
+  /**
+   * URL of an `.ldf` weight file. Default: with a `manifest`, its entry's `file` (relative to
+   * the manifest); with neither, the file this package ships.
+   */
+  weights?: string | URL;
+  /**
+   * URL of a `manifest.json` (`{ models: { name: { file, sha256, bytes } } }`). With one, the
+   * weights are checked against its hash and kept in the Cache API under it. Default: the
+   * shipped manifest when neither `weights` nor `manifest` is given, none otherwise.
+   */
+  manifest?: string | URL;
+  /** Which manifest entry: default the one whose `file` is the weights' file name, else the only one. */
+  model?: string;
+  onProgress?: (progress: LoadProgress) => void;
+}
+
+export interface CreateOptions extends AddWeightsOptions {
+  backend?: BackendChoice;
+  /**
+   * On WebGPU, run one small sample before resolving, so that the shader compilation is paid at
+   * load and the first real request is fast. Default `true`; no effect on the CPU.
+   */
+  warmUp?: boolean;
+  /** Keep the weights in the Cache API (needs a manifest hash). Default `true`. */
+  cache?: boolean;
+}
+
+export interface ModelInfo {
+  name: string;
+  imageSize: number;
+  networks: string[];
+  /** SHA-256 of the weight data, as `finishLoad()` computed it. */
+  sha256: string;
+  /** Whether the file holds the baseline flow model (`method: 'baseline'`). */
+  baseline: boolean;
+  /** Bytes of weights loaded (all files). */
+  bytes: number;
+  /** Where the weights came from: 'cache' when every file came from the Cache API. */
+  source: 'network' | 'cache';
+}
+
+/** Settings shared by every request that integrates the flow ODE. Unset fields take the runtime's defaults (Heun, 2 steps, LeDiFlow). */
+export interface SolveOptions {
+  solver?: Solver;
+  steps?: number;
+  method?: Method;
+  /** Solver steps of the latent sampler (default 4). */
+  latentSteps?: number;
+}
+
+/** Called after every solver step with the current images (RGBA8, image after image). */
+export type StepCallback = (preview: StepPreview) => void;
+
+export interface StepPreview {
+  step: number;
+  steps: number;
+  images: RgbaImage[];
+}
+
+export interface SampleOptions extends SolveOptions {
+  seed?: number;
+  /** Number of images; image `k` uses seed `seed + k`. */
+  count?: number;
+  onStep?: StepCallback;
+}
+
+export interface InpaintOptions extends SolveOptions {
+  /** The image at the model's size: `ImageData`, or RGBA8 bytes (`imageSize² · 4`). */
+  image: RgbaImage | Uint8Array | Uint8ClampedArray;
+  /** One byte per pixel (`imageSize²`); non-zero where pixels are regenerated. */
+  mask: Uint8Array | Uint8ClampedArray;
+  seed?: number;
+  count?: number;
+  onStep?: StepCallback;
+}
+
+export interface InterpolateOptions extends SolveOptions {
+  seedA: number;
+  seedB: number;
+  /** Positions along the path, each in [0, 1]; one image per alpha. */
+  alphas: number[];
+}
+
+/** `ImageData` where the platform has it; the same three fields otherwise. */
+export interface RgbaImage {
+  readonly width: number;
+  readonly height: number;
+  readonly data: Uint8ClampedArray;
+}
+
+export interface Nfe {
+  latent: number;
+  decoder: number;
+  encoder: number;
+  flow: number;
+}
+
+export interface StageTimes {
+  latentMs: number;
+  decoderMs: number;
+  flowMs: number;
+  totalMs: number;
+}
+
+export interface GenerateResult {
+  images: RgbaImage[];
+  nfe: Nfe;
+  times: StageTimes;
+  backend: Backend;
+}
