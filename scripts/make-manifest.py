@@ -14,7 +14,7 @@ stages = {
     name: {
         "steps": p["step"],
         "images": p["images"],
-        "gpu_minutes": round(p["seconds"] / 60, 1),
+        "wall_minutes": round(p["seconds"] / 60, 1),
     }
     for name, p in state["stages"].items()
 }
@@ -42,6 +42,8 @@ manifest = {
         "settings": state["settings"],
         "stages": stages,
         "hardware": "1× NVIDIA H100 80GB, burn 0.22.1 Vulkan backend, f32",
+        "note": "wall_minutes is per stage; flow and baseline shared one GPU for most of theirs "
+        "(about 16 and 12 GPU-minutes); see BENCHMARKS.md",
         "data": "procedural landscapes, train split (seed 0x4C65_4469_466C_6F77, 'LeDiFlow'), "
         "image indices 0..steps×batch of that stream; evaluation uses the held-out split "
         "(seed 'HeldOut!'), never seen in training",

@@ -31,6 +31,7 @@ test('the page loads, streams the weights with progress, falls back to the CPU a
   const loadedMs = Date.now() - started;
 
   await expect(page.locator('#backend')).toContainText('CPU fallback');
+  expect(await page.evaluate(() => (window as any).lediflowDemo.session.current.wgslKernels)).toBe(false);
   await expect(page.locator('#model-info')).toContainText('64×64');
   const progress: string[] = await page.evaluate(() => (window as any).progressLog);
   expect(progress.length, 'the weights line never changed').toBeGreaterThan(1);

@@ -25,6 +25,9 @@ test('WebGPU (SwiftShader) warms up at load, runs the tiny model and matches the
   const warmUpMs = await page.evaluate(() => (window as any).lediflowDemo.session.current.warmUpMs);
   console.log(`[backend] ${adapter}`);
   expect(warmUpMs).toBeGreaterThan(0);
+  // Our WGSL (shaders/to_rgba8.wgsl, shaders/composite.wgsl) really ran, not its fallback.
+  const wgslKernels = await page.evaluate(() => (window as any).lediflowDemo.session.current.wgslKernels);
+  expect(wgslKernels).toBe(true);
   const spec = REFERENCES.tiny;
   const started = Date.now();
   const result = await mustCall(page, 'sample', {

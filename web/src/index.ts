@@ -44,6 +44,8 @@ export interface Generator {
   readonly adapterName: string;
   /** Why `backend: 'auto'` fell back to the CPU, if it did. */
   readonly fallbackReason: string | null;
+  /** Whether the crate's own WGSL kernels (RGBA8 conversion, inpainting composite) run. */
+  readonly wgslKernels: boolean;
   /** Milliseconds the WebGPU warm-up took (mostly shader compilation); `null` without one. */
   readonly warmUpMs: number | null;
   /** The loaded model; `addWeights` updates it. */
@@ -183,6 +185,7 @@ class WorkerGenerator implements Generator {
   readonly backend: Backend;
   readonly adapterName: string;
   readonly fallbackReason: string | null;
+  readonly wgslKernels: boolean;
   readonly warmUpMs: number | null;
   model: ModelInfo;
 
@@ -194,6 +197,7 @@ class WorkerGenerator implements Generator {
     this.backend = info.backend;
     this.adapterName = info.adapterName;
     this.fallbackReason = info.fallbackReason;
+    this.wgslKernels = info.wgslKernels;
     this.warmUpMs = info.warmUpMs;
     this.model = info.model;
   }

@@ -45,6 +45,8 @@ export interface InitResult {
   backend: Backend;
   adapterName: string;
   fallbackReason: string | null;
+  /** Whether the crate's own WGSL kernels run (WebGPU), or their fallbacks (CPU). */
+  wgslKernels: boolean;
   model: ModelInfo;
   /** How long the warm-up sample took (mostly shader compilation); `null` without one. */
   warmUpMs: number | null;

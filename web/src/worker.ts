@@ -27,6 +27,7 @@ interface WasmGenerator {
   readonly backend: Backend;
   readonly adapterName: string;
   readonly fallbackReason: string | undefined;
+  readonly wgslKernels: boolean;
   load(chunk: Uint8Array): { bytesReceived: number; totalBytes: number | null; tensorsReady: number; tensorsTotal: number | null };
   finishLoad(): Promise<{ name: string; imageSize: number; networks: string[]; sha256: string; baseline: boolean }>;
   sample(options: object): Promise<WasmResult>;
@@ -107,6 +108,7 @@ async function initialise(request: InitRequest & { id: number }): Promise<InitRe
     backend: created.backend,
     adapterName: created.backend === 'webgpu' ? await describeAdapter(created.adapterName) : '',
     fallbackReason: created.fallbackReason ?? null,
+    wgslKernels: created.wgslKernels,
     model,
   };
 }

@@ -196,6 +196,13 @@ impl Generator {
         self.inner.adapter.clone()
     }
 
+    /// Whether our WGSL kernels (`shaders/`) run on this device; `false` means their fallbacks
+    /// (host conversion, burn tensor ops) do.
+    #[wasm_bindgen(getter, js_name = wgslKernels)]
+    pub fn wgsl_kernels(&self) -> bool {
+        crate::kernels::wgsl_available(&self.inner.device)
+    }
+
     /// Why `'auto'` fell back to the CPU, if it did.
     #[wasm_bindgen(getter, js_name = fallbackReason)]
     pub fn fallback_reason(&self) -> Option<String> {
