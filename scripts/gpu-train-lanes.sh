@@ -8,21 +8,7 @@
 #   usage: scripts/gpu-train-lanes.sh MINUTES flow+baseline [extra lediflow train args...]
 set -uo pipefail
 minutes=$1; lanes=$2; shift 2
-for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
-export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-mkdir -p .devrun && cd .devrun
-python3 -c "import lzma,shutil; shutil.copyfileobj(lzma.open('../carry/lediflow.xz'), open('lediflow','wb'))"
-chmod +x lediflow
-cat > cubecl.toml <<'TOML'
-[compilation]
-cache = true
-[autotune]
-level = "minimal"
-[environment]
-path = { directory = "cache" }
-TOML
-[ -f ../carry/cubecl-cache.tgz ] && tar xzf ../carry/cubecl-cache.tgz
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+source "$(dirname "$0")/gpu-prelude.sh"
 (while sleep 20; do nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader; done) > gpu-util.log &
 monitor=$!
 pids=()

@@ -6,24 +6,10 @@
 #   usage: scripts/gpu-train.sh MINUTES STAGES [extra lediflow train args...]
 set -uo pipefail
 minutes=$1; stages=$2; shift 2
-for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
-export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-mkdir -p .devrun && cd .devrun   # ignored and not carried: kept between calls while the machine is warm
-python3 -c "import lzma,shutil; shutil.copyfileobj(lzma.open('../carry/lediflow.xz'), open('lediflow','wb'))"
-chmod +x lediflow
-cat > cubecl.toml <<'TOML'
-[compilation]
-cache = true
-[autotune]
-level = "minimal"
-[environment]
-path = { directory = "cache" }
-TOML
-[ -f ../carry/cubecl-cache.tgz ] && tar xzf ../carry/cubecl-cache.tgz
+source "$(dirname "$0")/gpu-prelude.sh"
 resume=""
 if [ -f run/state.json ]; then resume="--resume"
 elif [ -f ../carry/run/state.json ]; then mkdir -p run && cp ../carry/run/state.json ../carry/run/ema*.ldf run/ && chmod -R u+w run; resume="--resume"; fi
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 ./lediflow train --backend vulkan --run run --stage "$stages" --minutes "$minutes" $resume "$@" 2>&1 | tr '\r' '\n' | grep -v '^\s*$' | awk 'NR % 20 == 1 || /loss|error|wrote|step|stopped/' | tail -c 20000
 status=${PIPESTATUS[0]}
 mkdir -p "$OUT/run"

@@ -19,6 +19,8 @@ pub mod weights;
 #[cfg(feature = "native")]
 pub mod cli;
 #[cfg(feature = "native")]
+pub mod eval;
+#[cfg(feature = "native")]
 pub mod progress;
 #[cfg(feature = "native")]
 pub mod train;

@@ -11,9 +11,13 @@ pub enum Stream {
     Latent = 1,
     /// ε of the prior draw x0 = μ + s·σ·ε (or x0 itself for the baseline).
     Pixel = 2,
+    /// Training: ε of the encoder's reparameterised draw z ~ q(z|y).
+    Encoder = 3,
+    /// Training: the flow time t.
+    Time = 4,
 }
 
-fn splitmix64(mut z: u64) -> u64 {
+pub(crate) fn splitmix64(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

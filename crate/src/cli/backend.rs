@@ -11,6 +11,9 @@ pub enum Backend {
     Wgpu,
     /// burn's wgpu backend compiling to SPIR-V on Vulkan; needs the `vulkan` feature.
     Vulkan,
+    /// burn's CUDA backend (NVRTC), the only one with collectives for several GPUs; needs the
+    /// `cuda` feature.
+    Cuda,
 }
 
 impl Backend {
@@ -20,8 +23,41 @@ impl Backend {
             Backend::Cpu => Ok(Device::ndarray()),
             Backend::Wgpu => wgpu_device(),
             Backend::Vulkan => vulkan_device(),
+            Backend::Cuda => cuda_device(0),
         }
     }
+
+    /// The first `count` devices of this backend, for data-parallel training.
+    pub fn devices(self, count: usize) -> Result<Vec<Device>, String> {
+        if count == 0 {
+            return Err("--devices must be at least 1".into());
+        }
+        if count == 1 {
+            return Ok(vec![self.device()?]);
+        }
+        match self {
+            Backend::Cuda => (0..count).map(cuda_device).collect(),
+            other => Err(format!(
+                "training on {count} devices needs `--backend cuda`: burn's collectives (NCCL) exist \
+                 only there, not on {other:?}"
+            )),
+        }
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_device(index: usize) -> Result<Device, String> {
+    let available = Device::enumerate(burn::tensor::DeviceType::Cuda).into_vec().len();
+    if index >= available {
+        return Err(format!("CUDA device {index} does not exist: {available} found"));
+    }
+    Ok(Device::cuda(index))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_device(_index: usize) -> Result<Device, String> {
+    Err("this binary was built without the `cuda` feature; rebuild with `--features cuda` or use `--backend cpu`"
+        .into())
 }
 
 #[cfg(feature = "wgpu")]

@@ -3,6 +3,7 @@
 mod backend;
 mod bench;
 mod dataset;
+mod eval;
 mod export;
 mod info;
 mod model_file;
@@ -36,6 +37,10 @@ pub enum Command {
     Dataset(dataset::DatasetArgs),
     /// Time the sampling chain per method, solver and step count on one device.
     Bench(bench::BenchArgs),
+    /// Quality × NFE × wall-clock per method, solver and step count (the paper's table).
+    Eval(eval::EvalArgs),
+    /// Train the evaluation network (once) that `eval` embeds images with.
+    EvalNet(eval::EvalNetArgs),
 }
 
 pub fn run(cli: Cli) -> CliResult {
@@ -46,5 +51,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Export(args) => export::run(args),
         Command::Train(args) => train::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::EvalNet(args) => eval::run_eval_net(args),
     }
 }

@@ -45,6 +45,10 @@ pub struct TrainArgs {
     pub sample_every: Option<u64>,
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: Backend,
+    /// Data-parallel training on this many devices of `--backend` (CUDA for more than one):
+    /// each takes an equal share of `--batch`, gradients are averaged through NCCL.
+    #[arg(long, default_value_t = 1)]
+    pub devices: usize,
 }
 
 pub fn run(args: TrainArgs) -> CliResult {
@@ -65,7 +69,7 @@ pub fn run(args: TrainArgs) -> CliResult {
         data,
         ..defaults
     };
-    let device = args.backend.device()?;
+    let devices = args.backend.devices(args.devices)?;
     let report = train(TrainRequest {
         run: args.run.clone(),
         stages: args.stage,
@@ -74,7 +78,7 @@ pub fn run(args: TrainArgs) -> CliResult {
         steps_override: args.steps,
         settings,
         minutes: args.minutes,
-        device,
+        devices,
         progress: true,
     })?;
     if let Some(state) = &report.state {

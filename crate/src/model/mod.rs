@@ -3,6 +3,7 @@
 pub mod attention;
 pub mod config;
 pub mod cost;
+pub mod evalnet;
 pub mod feedforward;
 pub mod hourglass;
 pub mod mapping;

@@ -41,7 +41,7 @@ impl StepObserver for NoPreview {
 }
 
 /// Function evaluations spent per network.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Nfe {
     pub latent: usize,
     pub decoder: usize,
@@ -246,6 +246,24 @@ impl<'a> Pipeline<'a> {
             self.tensor(gaussian_batch(seeds, Stream::Latent, Self::per_image(latent_shape)), latent_shape);
         let (mu, _) = self.prior(eps_latent, options, clock, &mut Nfe::default(), &mut StageTimes::default()).await?;
         Ok(mu)
+    }
+
+    /// The learned prior's draw x0 = μ + s·σ·ε for each seed: where the flow starts.
+    pub async fn prior_sample(
+        &self,
+        seeds: &[u64],
+        options: &SampleOptions,
+        clock: &dyn Clock,
+    ) -> Result<Tensor<4>, PipelineError> {
+        options.validate(&self.limits, seeds.len())?;
+        let latent_shape = self.latent_shape(seeds.len());
+        let eps_latent =
+            self.tensor(gaussian_batch(seeds, Stream::Latent, Self::per_image(latent_shape)), latent_shape);
+        let (mu, sigma) =
+            self.prior(eps_latent, options, clock, &mut Nfe::default(), &mut StageTimes::default()).await?;
+        let shape = self.image_shape(seeds.len());
+        let eps = self.tensor(gaussian_batch(seeds, Stream::Pixel, Self::per_image(shape)), shape);
+        Ok(self.prior_draw(mu, sigma, eps, options))
     }
 
     /// Encodes `images` (`[B, 3, R, R]`), decodes the encoder mean into the learned prior and

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::thread::JoinHandle;
 
+use super::draws::{DrawSpec, Draws};
 use super::settings::DataSpec;
 use crate::data::{DataError, FolderOptions, ImageFolder, ImageSource, Procedural, Split, rgb8_to_chw_f32};
 
@@ -30,19 +31,48 @@ pub fn batch_indices(spec: &DataSpec, step: u64, batch: usize) -> Vec<u64> {
         .collect()
 }
 
-/// `[B, 3, S, S]` values in [-1, 1] for steps `start..end`, in order.
+/// One training step's input: the images and the stage's random draws.
+pub struct StepBatch {
+    /// `[B, 3, S, S]` values in [-1, 1].
+    pub images: Vec<f32>,
+    pub draws: Draws,
+}
+
+impl StepBatch {
+    /// Shard `k` of `n` equal shards, for data-parallel training.
+    pub fn shard(&self, k: usize, n: usize) -> StepBatch {
+        let per = self.images.len() / self.draws.count.max(1);
+        let count = self.draws.count / n;
+        StepBatch {
+            images: self.images[k * count * per..(k + 1) * count * per].to_vec(),
+            draws: self.draws.shard(k, n),
+        }
+    }
+}
+
+/// The batches of steps `start..end`, in order, prepared on a background thread.
 pub struct Prefetcher {
-    receiver: Receiver<Result<Vec<f32>, DataError>>,
+    receiver: Receiver<Result<StepBatch, DataError>>,
     worker: Option<JoinHandle<()>>,
 }
 
 impl Prefetcher {
-    pub fn start(source: Arc<dyn ImageSource>, spec: DataSpec, batch: usize, start: u64, end: u64) -> Self {
+    pub fn start(
+        source: Arc<dyn ImageSource>,
+        spec: DataSpec,
+        draws: DrawSpec,
+        batch: usize,
+        start: u64,
+        end: u64,
+    ) -> Self {
         let (sender, receiver) = sync_channel(3);
         let worker = std::thread::spawn(move || {
             for step in start..end {
                 let indices = batch_indices(&spec, step, batch);
-                let item = source.batch(&indices).map(|images| rgb8_to_chw_f32(&images, source.size()));
+                let item = source.batch(&indices).map(|images| StepBatch {
+                    images: rgb8_to_chw_f32(&images, source.size()),
+                    draws: draws.draw(step, 0, batch),
+                });
                 if sender.send(item).is_err() {
                     return;
                 }
@@ -51,7 +81,7 @@ impl Prefetcher {
         Self { receiver, worker: Some(worker) }
     }
 
-    pub fn next(&self) -> Result<Vec<f32>, DataError> {
+    pub fn next(&self) -> Result<StepBatch, DataError> {
         self.receiver.recv().unwrap_or_else(|_| Err(DataError::InvalidArgument("the data loader stopped".into())))
     }
 }

@@ -1,14 +1,18 @@
 //! The trainer: the three LeDiFlow stages and the Gaussian-prior baseline, resumable.
 //!
-//! One step: seed the device generator from (seed, stage, step), draw the step's batch (a
-//! pure function of the step), compute the stage loss, AdamW, update the EMA. Everything that
-//! decides the loss sequence is therefore either in the checkpoint or a function of the step
-//! number, and a resumed run repeats an uninterrupted one exactly (on a deterministic backend).
+//! One step: take the step's images and random draws (both pure functions of the step, drawn
+//! on the host image by image, see [`draws`]), compute the stage loss, AdamW, update the EMA.
+//! Everything that decides the loss sequence is therefore either in the checkpoint or a
+//! function of the step number: a resumed run repeats an uninterrupted one exactly (on a
+//! deterministic backend), and N devices, each on a shard of the batch with gradients averaged
+//! by burn's collectives ([`replicas`]), train what one device trains on the whole batch.
 
 pub mod batches;
+pub mod draws;
 pub mod ema;
 pub mod grids;
 pub mod log;
+pub mod replicas;
 pub mod run_dir;
 pub mod settings;
 pub mod stage;
@@ -17,9 +21,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::module::Module;
+use burn::optim::AdamWConfig;
 use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamWConfig, GradientsParams};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 use thiserror::Error;
 
 pub use run_dir::{RunDir, RunError, RunState, StageProgress};
@@ -29,8 +33,10 @@ pub use stage::Stage;
 use crate::model::{LeDiFlowConfig, LeDiFlowModel};
 use crate::model_io::{LoadError, load_file_into, model_file_bytes};
 use crate::weights::{Network, QuantPolicy};
+use draws::DrawSpec;
 use ema::{ema_decay, update_ema};
 use log::LogRow;
+use replicas::Replicas;
 
 #[derive(Debug, Error)]
 pub enum TrainError {
@@ -59,7 +65,9 @@ pub struct TrainRequest {
     pub settings: TrainSettings,
     /// Stop cleanly, with a checkpoint, before this many minutes of wall-clock time.
     pub minutes: Option<f64>,
-    pub device: Device,
+    /// One device, or several for data-parallel training (each takes an equal share of the
+    /// batch; gradients are averaged by burn's collectives, see [`replicas`]).
+    pub devices: Vec<Device>,
     pub progress: bool,
 }
 
@@ -69,12 +77,6 @@ pub struct TrainReport {
     pub losses: Vec<(Stage, u64, f64)>,
     pub stopped_by_budget: bool,
     pub state: Option<RunState>,
-}
-
-fn step_seed(seed: u64, stage: Stage, step: u64) -> u64 {
-    let mut h = seed ^ 0x9E37_79B9_7F4A_7C15u64.wrapping_mul(stage as u64 + 1);
-    h = (h ^ step).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    h ^ (h >> 31)
 }
 
 /// Networks with a trained stage, in file order.
@@ -176,8 +178,17 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
     }
     let config = state.config.clone();
     let settings = state.settings.clone();
-    let plain = request.device.clone();
-    let device = request.device.clone().autodiff();
+    let Some(plain) = request.devices.first().cloned() else {
+        return Err(TrainError::Invalid("training needs at least one device".into()));
+    };
+    if settings.batch % request.devices.len() != 0 {
+        return Err(TrainError::Invalid(format!(
+            "the batch of {} images does not split evenly across {} devices",
+            settings.batch,
+            request.devices.len()
+        )));
+    }
+    let device = plain.clone().autodiff();
 
     // Materialised at once from the run's seed: lazily initialised parameters would draw from
     // the device generator in the middle of a step, whenever a network is first touched.
@@ -223,9 +234,11 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
         }
         // The frozen auxiliary networks, without autodiff: the EMA weights that ship.
         let frozen = ema.clone();
+        let mut replicas = Replicas::new(model, frozen, optim, &config, &request.devices)?;
         let prefetch = batches::Prefetcher::start(
             source.clone(),
             settings.data.clone(),
+            DrawSpec::new(stage, settings.seed, &config),
             settings.batch,
             progress.step,
             settings.steps,
@@ -234,7 +247,6 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
         if let Some(bar) = &bar {
             bar.set_position(progress.step);
         }
-        let side = config.image_size;
         let mut rows = Vec::new();
         let stage_start = Instant::now();
         let seconds_before = progress.seconds;
@@ -250,16 +262,11 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
             }
             let step_start = Instant::now();
             let step = progress.step;
-            device.seed(step_seed(settings.seed, stage, step));
-            let values = prefetch.next()?;
-            let y = Tensor::<4>::from_data(TensorData::new(values, [settings.batch, 3, side, side]), &device);
-            let loss = stage::stage_loss(stage, &model, &frozen, &config, y);
+            let batch = prefetch.next()?;
             let log_now = step % settings.log_every.max(1) == 0 || step + 1 == settings.steps;
-            let loss_value = log_now.then(|| loss.clone().into_scalar::<f32>() as f64);
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
             let lr = settings.lr_at(step);
-            model = optim.step(lr, model, grads);
-            ema = update_stage_ema(stage, ema, &model, ema_decay(settings.ema_decay, step));
+            let loss_value = replicas.step(batch, lr, log_now)?;
+            ema = update_stage_ema(stage, ema, replicas.model(), ema_decay(settings.ema_decay, step));
             progress.step += 1;
             progress.images += settings.batch as u64;
             window.1 += settings.batch as u64;
@@ -293,7 +300,7 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
             if progress.step % settings.checkpoint_every.max(1) == 0 || done {
                 progress.seconds = seconds_before + stage_start.elapsed().as_secs_f64();
                 state.stages.insert(stage, progress.clone());
-                Checkpointer { dir: &dir }.save(&state, &model, &ema, &optim, stage)?;
+                Checkpointer { dir: &dir }.save(&state, replicas.model(), &ema, replicas.optimizer(), stage)?;
                 log::append(&dir.log_path(), &std::mem::take(&mut rows))?;
             }
             if progress.step % settings.sample_every.max(1) == 0 || done {
@@ -307,8 +314,9 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
         }
         progress.seconds = seconds_before + stage_start.elapsed().as_secs_f64();
         state.stages.insert(stage, progress.clone());
-        Checkpointer { dir: &dir }.save(&state, &model, &ema, &optim, stage)?;
+        Checkpointer { dir: &dir }.save(&state, replicas.model(), &ema, replicas.optimizer(), stage)?;
         log::append(&dir.log_path(), &rows)?;
+        model = replicas.into_model();
         if report.stopped_by_budget {
             break;
         }

@@ -1,10 +1,10 @@
 //! The four training stages and the loss each optimises.
 
-use burn::tensor::{Distribution, Tensor};
+use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
+use super::draws::{DrawTensors, Draws};
 use crate::losses::{aux_objective, baseline_objective, flow_objective, latent_objective};
-use crate::model::config::TimeSampling;
 use crate::model::{LeDiFlowConfig, LeDiFlowModel};
 use crate::weights::Network;
 
@@ -58,66 +58,33 @@ impl core::fmt::Display for Stage {
     }
 }
 
-fn normal(shape: [usize; 4], device: &burn::tensor::Device) -> Tensor<4> {
-    Tensor::random(shape, Distribution::Normal(0.0, 1.0), device)
-}
-
-fn times(n: usize, sampling: TimeSampling, device: &burn::tensor::Device) -> Tensor<1> {
-    match sampling {
-        TimeSampling::Uniform => Tensor::random([n], Distribution::Uniform(0.0, 1.0), device),
-        TimeSampling::LogitNormal { mean, std } => {
-            burn::tensor::activation::sigmoid(Tensor::random([n], Distribution::Normal(mean, std), device))
-        }
-    }
-}
-
-/// The loss of `stage` on a batch `y` (`[B, 3, R, R]` in [-1, 1]). `frozen` holds the
-/// auxiliary networks without autodiff for the stages that only read them. All randomness
-/// comes from the device's generator, which the trainer seeds per step.
+/// The loss of a stage on a batch `y` (`[B, 3, R, R]` in [-1, 1]) with the step's `draws`
+/// (see [`super::draws`]); the draws say which stage. `frozen` holds the auxiliary networks
+/// without autodiff for the stages that only read them.
 pub fn stage_loss(
-    stage: Stage,
     model: &LeDiFlowModel,
     frozen: &LeDiFlowModel,
     config: &LeDiFlowConfig,
     y: Tensor<4>,
+    draws: &Draws,
 ) -> Tensor<1> {
-    let device = y.device();
-    let [b, _, side, _] = y.dims();
-    let r = config.latent_side(side);
-    let z_shape = [b, config.latent_channels, r, r];
     let loss = &config.loss;
-    match stage {
-        Stage::Aux => aux_objective(&model.encoder, &model.decoder, y, normal(z_shape, &device), loss).total,
-        Stage::Latent => {
-            let t = times(b, loss.time_sampling, &device);
-            latent_objective(
-                &frozen.encoder,
-                &model.latent,
-                y,
-                normal(z_shape, &device),
-                normal(z_shape, &device),
-                t,
-                loss,
-            )
+    match draws.tensors(&y.device()) {
+        DrawTensors::Aux { eps_z } => aux_objective(&model.encoder, &model.decoder, y, eps_z, loss).total,
+        DrawTensors::Latent { t, eps, eps_q } => {
+            latent_objective(&frozen.encoder, &model.latent, y, eps, eps_q, t, loss)
         }
-        Stage::Flow => {
-            let t = times(b, loss.time_sampling, &device);
-            let eps = normal([b, config.image_channels, side, side], &device);
-            flow_objective(
-                &frozen.encoder,
-                &frozen.decoder,
-                &model.flow,
-                y,
-                normal(z_shape, &device),
-                eps,
-                t,
-                loss,
-                config.prior_std_scale,
-            )
-        }
-        Stage::Baseline => {
-            let t = times(b, loss.time_sampling, &device);
-            baseline_objective(&model.baseline, y, normal([b, config.image_channels, side, side], &device), t)
-        }
+        DrawTensors::Flow { t, eps_z, eps } => flow_objective(
+            &frozen.encoder,
+            &frozen.decoder,
+            &model.flow,
+            y,
+            eps_z,
+            eps,
+            t,
+            loss,
+            config.prior_std_scale,
+        ),
+        DrawTensors::Baseline { t, eps } => baseline_objective(&model.baseline, y, eps, t),
     }
 }

@@ -34,7 +34,7 @@ pub fn request(run: &std::path::Path, stages: Vec<Stage>, steps: u64, resume: bo
         steps_override: resume.then_some(steps),
         settings: settings(steps),
         minutes: None,
-        device: cpu(),
+        devices: vec![cpu()],
         progress: false,
     }
 }

@@ -1,0 +1,244 @@
+//! Data-parallel training: one model replica per device, each on its shard of the batch.
+//!
+//! The gradients are averaged by burn's distributed API: every replica's parameters are marked
+//! distributed, and burn's autodiff all-reduces their gradients (NCCL on CUDA) during the
+//! backward pass. Every replica then takes the same AdamW step, so they stay identical and the
+//! first one stands for all (EMA, checkpoints). With one device this is plain training.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::thread::JoinHandle;
+
+use burn::module::{Module, ModuleMapper, Param};
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::distributed::{DistributedConfig, DistributedContext, ReduceOperation};
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::TrainError;
+use super::batches::StepBatch;
+use super::stage::stage_loss;
+use crate::model::{LeDiFlowConfig, LeDiFlowModel};
+
+/// Marks every parameter as distributed, so that autodiff syncs its gradient.
+struct MarkDistributed;
+
+impl ModuleMapper for MarkDistributed {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let (id, tensor, mapper) = param.consume();
+        Param::from_mapped_value(id, tensor.set_distributed(id), mapper)
+    }
+}
+
+struct Replica {
+    model: LeDiFlowModel,
+    frozen: LeDiFlowModel,
+    optim: ModuleOptimizer,
+    device: Device,
+    config: LeDiFlowConfig,
+}
+
+impl Replica {
+    fn loss(&self, batch: &StepBatch) -> Tensor<1> {
+        let side = self.config.image_size;
+        let b = batch.draws.count;
+        let y = Tensor::<4>::from_data(TensorData::new(batch.images.clone(), [b, 3, side, side]), &self.device);
+        stage_loss(&self.model, &self.frozen, &self.config, y, &batch.draws)
+    }
+
+    /// A forward and backward pass with the gradients thrown away, before the parameters are
+    /// marked distributed. It compiles and loads every kernel of the step on this device while
+    /// no collective is in flight: loading a CUDA module waits for the device, and a device
+    /// spinning in an all-reduce that waits for a peer still loading its own modules never
+    /// returns (seen on two H100s: one GPU at 100 %, the other idle, every thread blocked).
+    /// The optimiser runs too, at learning rate 0 (AdamW then leaves every weight exactly as
+    /// it was) and with its state put back afterwards, so training is unchanged.
+    fn warm_up(&mut self, batch: &StepBatch) {
+        let loss = self.loss(batch);
+        let _ = loss.clone().into_scalar::<f32>();
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        let saved = self.optim.clone();
+        self.model = self.optim.step(0.0, self.model.clone(), grads);
+        self.optim = saved;
+        self.model = self.model.clone().map(&mut MarkDistributed);
+    }
+
+    /// One optimiser step on `batch`; the loss when `read_loss`.
+    fn step(&mut self, batch: &StepBatch, lr: f64, read_loss: bool) -> Option<f64> {
+        let loss = self.loss(batch);
+        let value = read_loss.then(|| loss.clone().into_scalar::<f32>() as f64);
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        self.model = self.optim.step(lr, self.model.clone(), grads);
+        value
+    }
+}
+
+struct Job {
+    batch: StepBatch,
+    lr: f64,
+    read_loss: bool,
+    warm_up: bool,
+}
+
+struct Worker {
+    jobs: Option<Sender<Job>>,
+    results: Receiver<Result<Option<f64>, String>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "a training thread panicked".into())
+}
+
+impl Worker {
+    fn start(mut replica: Replica) -> Self {
+        let (jobs, job_receiver) = channel::<Job>();
+        let (result_sender, results) = channel();
+        let handle = std::thread::spawn(move || {
+            while let Ok(job) = job_receiver.recv() {
+                let result = catch_unwind(AssertUnwindSafe(|| {
+                    if job.warm_up {
+                        replica.warm_up(&job.batch);
+                        None
+                    } else {
+                        replica.step(&job.batch, job.lr, job.read_loss)
+                    }
+                }))
+                .map_err(panic_message);
+                let failed = result.is_err();
+                if result_sender.send(result).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        Self { jobs: Some(jobs), results, handle: Some(handle) }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // Closing the job channel ends the thread's loop.
+        self.jobs.take();
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// The model replicas of one training stage, the first in the caller's thread.
+pub struct Replicas {
+    main: Replica,
+    workers: Vec<Worker>,
+    warmed_up: bool,
+    // Dropped last: the workers' threads must end before the collectives' server closes.
+    _context: Option<DistributedContext>,
+}
+
+impl Replicas {
+    /// `devices` are the plain (non-autodiff) devices; `model` lives on the first one's
+    /// autodiff device, `frozen` on the first plain device.
+    pub fn new(
+        model: LeDiFlowModel,
+        frozen: LeDiFlowModel,
+        optim: ModuleOptimizer,
+        config: &LeDiFlowConfig,
+        devices: &[Device],
+    ) -> Result<Self, TrainError> {
+        let Some(first) = devices.first() else {
+            return Err(TrainError::Invalid("training needs at least one device".into()));
+        };
+        if devices.len() == 1 {
+            let main = Replica { model, frozen, optim, device: first.clone().autodiff(), config: config.clone() };
+            return Ok(Self { main, workers: Vec::new(), warmed_up: true, _context: None });
+        }
+        let autodiff: Vec<Device> = devices.iter().map(|d| d.clone().autodiff()).collect();
+        let context =
+            DistributedContext::init(autodiff.clone(), DistributedConfig { all_reduce_op: ReduceOperation::Mean });
+        let mut replicas = devices.iter().zip(&autodiff).map(|(plain, device)| Replica {
+            // Marked distributed after the warm-up step (`Replica::warm_up`).
+            model: model.clone().fork(device),
+            frozen: frozen.clone().to_device(plain),
+            optim: optim.clone(),
+            device: device.clone(),
+            config: config.clone(),
+        });
+        let main = replicas.next().ok_or_else(|| TrainError::Invalid("no device".into()))?;
+        let workers = replicas.map(Worker::start).collect();
+        Ok(Self { main, workers, warmed_up: false, _context: Some(context) })
+    }
+
+    pub fn devices(&self) -> usize {
+        1 + self.workers.len()
+    }
+
+    /// The first replica's model: every replica holds the same weights.
+    pub fn model(&self) -> &LeDiFlowModel {
+        &self.main.model
+    }
+
+    pub fn optimizer(&self) -> &ModuleOptimizer {
+        &self.main.optim
+    }
+
+    /// The trained model, once the stage is over (the worker threads end here).
+    pub fn into_model(self) -> LeDiFlowModel {
+        let Replicas { main, workers, _context, .. } = self;
+        drop(workers);
+        main.model
+    }
+
+    /// Runs shard k of `batch` on replica k, the first here and the others in their threads.
+    fn run_jobs(
+        &mut self,
+        batch: &StepBatch,
+        lr: f64,
+        read_loss: bool,
+        warm_up: bool,
+    ) -> Result<Vec<Option<f64>>, TrainError> {
+        let n = self.devices();
+        for (k, worker) in self.workers.iter().enumerate() {
+            let job = Job { batch: batch.shard(k + 1, n), lr, read_loss, warm_up };
+            let sent = worker.jobs.as_ref().is_some_and(|jobs| jobs.send(job).is_ok());
+            if !sent {
+                return Err(TrainError::Invalid(format!("the training thread of device {} stopped", k + 1)));
+            }
+        }
+        let mine = batch.shard(0, n);
+        let mut losses = vec![if warm_up {
+            self.main.warm_up(&mine);
+            None
+        } else {
+            self.main.step(&mine, lr, read_loss)
+        }];
+        for (k, worker) in self.workers.iter().enumerate() {
+            let result = worker.results.recv().map_err(|_| format!("the training thread of device {} stopped", k + 1));
+            losses.push(result.and_then(|r| r).map_err(TrainError::Invalid)?);
+        }
+        Ok(losses)
+    }
+
+    /// One step on the whole `batch`, split evenly across the devices; the mean loss when
+    /// `read_loss`.
+    pub fn step(&mut self, batch: StepBatch, lr: f64, read_loss: bool) -> Result<Option<f64>, TrainError> {
+        let n = self.devices();
+        if n == 1 {
+            return Ok(self.main.step(&batch, lr, read_loss));
+        }
+        if batch.draws.count % n != 0 {
+            return Err(TrainError::Invalid(format!(
+                "the batch of {} images does not split evenly across {n} devices",
+                batch.draws.count
+            )));
+        }
+        if !self.warmed_up {
+            self.run_jobs(&batch, lr, false, true)?;
+            self.warmed_up = true;
+        }
+        let losses = self.run_jobs(&batch, lr, read_loss, false)?;
+        // Equal shards: the mean of their mean losses is the batch's mean loss.
+        Ok(losses.into_iter().sum::<Option<f64>>().map(|total| total / n as f64))
+    }
+}
