@@ -81,3 +81,18 @@ fn vulkan_device() -> Result<Device, String> {
     Err("this binary was built without the `vulkan` feature; rebuild with `--features vulkan` or use `--backend cpu`"
         .into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_counts_are_checked() {
+        assert!(Backend::Cpu.devices(0).is_err(), "no devices");
+        assert_eq!(Backend::Cpu.devices(1).map(|d| d.len()), Ok(1));
+        let err = Backend::Cpu.devices(2).err().expect("two CPU devices");
+        assert!(err.contains("--backend cuda"), "{err}");
+        #[cfg(not(feature = "cuda"))]
+        assert!(Backend::Cuda.devices(2).is_err(), "a build without CUDA");
+    }
+}

@@ -7,7 +7,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::EvalError;
-use super::run::{ConfigRow, EvalReport, Scores};
+use super::run::{ConfigRow, EvalReport, ProbeRow, Scores};
 use crate::pipeline::Method;
 
 /// The scores where lower is better, used for speed-ups and plots.
@@ -77,6 +77,17 @@ fn scores_cells(s: &Scores) -> String {
 
 const SCORE_HEADER: &str = "FD | MMD×1000 | precision | recall | SWD×1000";
 
+/// A table's header row, `lead` columns then the scores, and its separator row.
+fn score_table_header(lead: &str) -> String {
+    let header = format!("| {lead} | {SCORE_HEADER} |");
+    let columns = header.matches('|').count() - 1;
+    format!("{header}\n|{}", "---|".repeat(columns))
+}
+
+fn probe_rows(rows: &[ProbeRow]) -> impl Iterator<Item = String> + '_ {
+    rows.iter().map(|row| format!("| {} | {} |", row.name, scores_cells(&row.scores)))
+}
+
 pub fn markdown(report: &EvalReport) -> String {
     let mut md = String::new();
     let mut line = |s: String| {
@@ -96,14 +107,10 @@ pub fn markdown(report: &EvalReport) -> String {
         report.seconds
     ));
     line("Noise floor and data checks (lower FD/MMD/SWD is better):\n".into());
-    line(format!("| set | {SCORE_HEADER} |"));
-    line("|---|---|---|---|---|---|".into());
-    for row in &report.data {
-        line(format!("| {} | {} |", row.name, scores_cells(&row.scores)));
-    }
+    line(score_table_header("set"));
+    probe_rows(&report.data).for_each(&mut line);
     line(String::new());
-    line(format!("| method | solver | steps | NFE latent | NFE decoder | NFE flow | ms / image | {SCORE_HEADER} |"));
-    line("|---|---|---|---|---|---|---|---|---|---|---|---|".into());
+    line(score_table_header("method | solver | steps | NFE latent | NFE decoder | NFE flow | ms / image"));
     for r in &report.rows {
         line(format!(
             "| {} | {} | {} | {} | {} | {} | {:.3} | {} |",
@@ -137,17 +144,13 @@ pub fn markdown(report: &EvalReport) -> String {
     if !report.stages.is_empty() {
         line(String::new());
         line("Per-stage probes of LeDiFlow (which network limits quality):\n".into());
-        line(format!("| stage | {SCORE_HEADER} |"));
-        line("|---|---|---|---|---|---|".into());
-        for row in &report.stages {
-            line(format!("| {} | {} |", row.name, scores_cells(&row.scores)));
-        }
+        line(score_table_header("stage"));
+        probe_rows(&report.stages).for_each(&mut line);
     }
     if !report.inpainting.is_empty() {
         line(String::new());
         line("Inpainting of held-out images (Heun):\n".into());
-        line(format!("| method | mask | steps | masked PSNR dB | {SCORE_HEADER} |"));
-        line("|---|---|---|---|---|---|---|---|---|".into());
+        line(score_table_header("method | mask | steps | masked PSNR dB"));
         for r in &report.inpainting {
             line(format!(
                 "| {} | {} | {} | {:.2} | {} |",

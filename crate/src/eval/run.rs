@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::EvalError;
 use super::features::embed;
-use super::scores::{DEFAULT_K, Embeddings, frechet_distance, mmd, precision_recall};
+use super::scores::{DEFAULT_K, ReferenceSet, frechet_distance};
 use super::swd::{SwdOptions, sliced_wasserstein};
 use crate::data::{ImageSource, Procedural, Split, rgb8_to_chw_f32};
 use crate::model::evalnet::EvalNet;
@@ -137,7 +137,7 @@ pub struct Reference<'a> {
     pub net: &'a EvalNet,
     pub device: Device,
     pub size: u32,
-    pub embeddings: Embeddings,
+    pub set: ReferenceSet,
     pub swd_images: Vec<Vec<u8>>,
     pub sigma: f64,
     pub batch: usize,
@@ -156,13 +156,14 @@ impl<'a> Reference<'a> {
         let images = heldout(size, 0, count)?;
         let embeddings = embed(net, &images, size, &device, batch);
         let swd_images = images.into_iter().take(swd_count).collect();
-        Ok(Self { net, device, size, embeddings, swd_images, sigma, batch })
+        let set = ReferenceSet::new(embeddings, sigma, DEFAULT_K)?;
+        Ok(Self { net, device, size, set, swd_images, sigma, batch })
     }
 
     /// Every score of `images` (RGB8) against the reference.
     pub fn score(&self, images: &[Vec<u8>]) -> Result<Scores, EvalError> {
         let e = embed(self.net, images, self.size, &self.device, self.batch);
-        let (precision, recall) = precision_recall(&self.embeddings, &e, DEFAULT_K)?;
+        let (precision, recall) = self.set.precision_recall(&e)?;
         let swd_count = self.swd_images.len().min(images.len());
         let swd = if swd_count >= 2 {
             sliced_wasserstein(&self.swd_images[..swd_count], &images[..swd_count], self.size, &SwdOptions::default())?
@@ -170,13 +171,7 @@ impl<'a> Reference<'a> {
         } else {
             f64::NAN
         };
-        Ok(Scores {
-            fd: frechet_distance(&self.embeddings, &e)?,
-            mmd: mmd(&self.embeddings, &e, self.sigma)?,
-            precision,
-            recall,
-            swd,
-        })
+        Ok(Scores { fd: frechet_distance(self.set.embeddings(), &e)?, mmd: self.set.mmd(&e)?, precision, recall, swd })
     }
 }
 
@@ -362,6 +357,8 @@ pub fn evaluate(
         log(p, "per-stage probes");
         let clock = SystemClock::default();
         let options = SampleOptions::default();
+        // `reconstruct` also runs the flow; only its μ is read here, so one Euler step.
+        let reconstruct_options = SampleOptions { solver: Solver::Euler, steps: 1, ..options.clone() };
         let (mut recon, mut mean, mut prior) = (Vec::new(), Vec::new(), Vec::new());
         for seeds in chunks(request.n, request.batch) {
             let originals = heldout(size, request.reference as u64 + seeds[0], seeds.len())?;
@@ -369,7 +366,7 @@ pub fn evaluate(
                 TensorData::new(rgb8_to_chw_f32(&originals, size), [seeds.len(), 3, side, side]),
                 &pipeline.device,
             );
-            let r = pollster::block_on(pipeline.reconstruct(x, &seeds, &options, &clock))?;
+            let r = pollster::block_on(pipeline.reconstruct(x, &seeds, &reconstruct_options, &clock))?;
             recon.extend(pollster::block_on(to_rgb8(r.mean))?);
             mean.extend(pollster::block_on(to_rgb8(pollster::block_on(
                 pipeline.prior_mean(&seeds, &options, &clock),

@@ -275,15 +275,25 @@ fn median(values: &mut [f64]) -> f64 {
 /// O((na + nb)² · dim), spread over rows with [`par_map`].
 pub fn mmd(a: &Embeddings, b: &Embeddings, sigma: f64) -> Result<f64, ScoreError> {
     check_pair(a, b, 2, "MMD")?;
+    let gamma = mmd_gamma(sigma)?;
+    let x = a.to_rows();
+    mmd_against(&x, within_kernel_sum(&x, gamma), b, gamma)
+}
+
+fn mmd_gamma(sigma: f64) -> Result<f64, ScoreError> {
     let gamma = 1.0 / (2.0 * sigma * sigma);
     if !(sigma.is_finite() && sigma > 0.0 && gamma.is_finite()) {
         return Err(ScoreError::InvalidArgument(format!("MMD bandwidth must be positive and finite, got {sigma}")));
     }
-    let (x, y) = (a.to_rows(), b.to_rows());
+    Ok(gamma)
+}
+
+/// MMD² ×1000 of `b` against rows `x` whose within-set kernel sum is `within_x`.
+fn mmd_against(x: &Rows, within_x: f64, b: &Embeddings, gamma: f64) -> Result<f64, ScoreError> {
+    let y = b.to_rows();
     let (n, m) = (x.len() as f64, y.len() as f64);
-    let within_x = within_kernel_sum(&x, gamma);
     let within_y = within_kernel_sum(&y, gamma);
-    let cross = cross_kernel_sum(&x, &y, gamma);
+    let cross = cross_kernel_sum(x, &y, gamma);
     let mmd2 = within_x / (n * (n - 1.0)) + within_y / (m * (m - 1.0)) - 2.0 * cross / (n * m);
     Ok(1000.0 * mmd2)
 }
@@ -323,12 +333,57 @@ pub fn precision_recall(real: &Embeddings, fake: &Embeddings, k: usize) -> Resul
         return Err(ScoreError::InvalidArgument("precision and recall need k >= 1".into()));
     }
     check_pair(real, fake, k + 1, "precision and recall")?;
-    let (real, fake) = (real.to_rows(), fake.to_rows());
+    let real = real.to_rows();
     let real_radii = squared_knn_radii(&real, k);
+    Ok(precision_recall_against(&real, &real_radii, fake, k))
+}
+
+fn precision_recall_against(real: &Rows, real_radii: &[f64], fake: &Embeddings, k: usize) -> (f64, f64) {
+    let fake = fake.to_rows();
     let fake_radii = squared_knn_radii(&fake, k);
-    let precision = fraction_covered(&fake, &real, &real_radii);
-    let recall = fraction_covered(&real, &fake, &fake_radii);
-    Ok((precision, recall))
+    (fraction_covered(&fake, real, real_radii), fraction_covered(real, &fake, &fake_radii))
+}
+
+/// The reference side of [`mmd`] and [`precision_recall`], computed once: an evaluation
+/// compares dozens of sample sets with the same 10,000 reference embeddings, and the
+/// reference's own kernel sum and k-NN radii are most of the work of each comparison.
+pub struct ReferenceSet {
+    embeddings: Embeddings,
+    rows: Rows,
+    gamma: f64,
+    within: f64,
+    k: usize,
+    radii: Vec<f64>,
+}
+
+impl ReferenceSet {
+    pub fn new(reference: Embeddings, sigma: f64, k: usize) -> Result<Self, ScoreError> {
+        if k == 0 {
+            return Err(ScoreError::InvalidArgument("precision and recall need k >= 1".into()));
+        }
+        check_pair(&reference, &reference, (k + 1).max(2), "a reference set")?;
+        let gamma = mmd_gamma(sigma)?;
+        let rows = reference.to_rows();
+        let within = within_kernel_sum(&rows, gamma);
+        let radii = squared_knn_radii(&rows, k);
+        Ok(Self { embeddings: reference, rows, gamma, within, k, radii })
+    }
+
+    pub fn embeddings(&self) -> &Embeddings {
+        &self.embeddings
+    }
+
+    /// [`mmd`] of the reference against `fake`.
+    pub fn mmd(&self, fake: &Embeddings) -> Result<f64, ScoreError> {
+        check_pair(&self.embeddings, fake, 2, "MMD")?;
+        mmd_against(&self.rows, self.within, fake, self.gamma)
+    }
+
+    /// [`precision_recall`] of `fake` against the reference.
+    pub fn precision_recall(&self, fake: &Embeddings) -> Result<(f64, f64), ScoreError> {
+        check_pair(&self.embeddings, fake, self.k + 1, "precision and recall")?;
+        Ok(precision_recall_against(&self.rows, &self.radii, fake, self.k))
+    }
 }
 
 /// Squared distance of each row to its k-th nearest other row.
@@ -590,5 +645,19 @@ mod tests {
         let seconds = start.elapsed().as_secs_f64();
         eprintln!("mmd {value:.4} in {seconds:.2} s");
         assert!(seconds < 30.0);
+    }
+
+    #[test]
+    fn a_reference_set_scores_like_the_free_functions() {
+        let real = gaussian_set(1, 200, &[0.0; 8], &[1.0; 8]);
+        let fake = gaussian_set(2, 150, &[0.3; 8], &[1.0; 8]);
+        let reference = ReferenceSet::new(real.clone(), 2.0, DEFAULT_K).expect("reference");
+        let direct = mmd(&real, &fake, 2.0).expect("mmd");
+        assert!((reference.mmd(&fake).expect("mmd") - direct).abs() < 1e-9 * direct.abs().max(1.0));
+        assert_eq!(reference.precision_recall(&fake), precision_recall(&real, &fake, DEFAULT_K));
+        assert!(ReferenceSet::new(real.clone(), 0.0, DEFAULT_K).is_err(), "a zero bandwidth is an error");
+        assert!(ReferenceSet::new(real, 2.0, 0).is_err(), "k = 0 is an error");
+        let other = gaussian_set(3, 50, &[0.0; 4], &[1.0; 4]);
+        assert!(reference.mmd(&other).is_err(), "dimension mismatch is an error");
     }
 }

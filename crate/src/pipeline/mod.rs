@@ -217,10 +217,7 @@ impl<'a> Pipeline<'a> {
         let eps = self.tensor(gaussian_batch(seeds, Stream::Pixel, Self::per_image(image_shape)), image_shape);
         let (x0, net) = match options.method {
             Method::LeDiFlow => {
-                let latent_shape = self.latent_shape(seeds.len());
-                let eps_latent =
-                    self.tensor(gaussian_batch(seeds, Stream::Latent, Self::per_image(latent_shape)), latent_shape);
-                let (mu, sigma) = self.prior(eps_latent, options, clock, &mut nfe, &mut times).await?;
+                let (mu, sigma) = self.seeded_prior(seeds, options, clock, &mut nfe, &mut times).await?;
                 (self.prior_draw(mu, sigma, eps, options), &self.model.flow)
             }
             Method::Baseline => (eps, &self.model.baseline),
@@ -233,6 +230,21 @@ impl<'a> Pipeline<'a> {
         Ok(Generated { images, nfe, times })
     }
 
+    /// The learned prior (μ, σ) of each seed's latent draw: latent sampler → decoder.
+    async fn seeded_prior(
+        &self,
+        seeds: &[u64],
+        options: &SampleOptions,
+        clock: &dyn Clock,
+        nfe: &mut Nfe,
+        times: &mut StageTimes,
+    ) -> Result<(Tensor<4>, Tensor<4>), PipelineError> {
+        let latent_shape = self.latent_shape(seeds.len());
+        let eps_latent =
+            self.tensor(gaussian_batch(seeds, Stream::Latent, Self::per_image(latent_shape)), latent_shape);
+        self.prior(eps_latent, options, clock, nfe, times).await
+    }
+
     /// The learned prior's mean μ for each seed (latent sampler → decoder), without the flow.
     pub async fn prior_mean(
         &self,
@@ -241,10 +253,7 @@ impl<'a> Pipeline<'a> {
         clock: &dyn Clock,
     ) -> Result<Tensor<4>, PipelineError> {
         options.validate(&self.limits, seeds.len())?;
-        let latent_shape = self.latent_shape(seeds.len());
-        let eps_latent =
-            self.tensor(gaussian_batch(seeds, Stream::Latent, Self::per_image(latent_shape)), latent_shape);
-        let (mu, _) = self.prior(eps_latent, options, clock, &mut Nfe::default(), &mut StageTimes::default()).await?;
+        let (mu, _) = self.seeded_prior(seeds, options, clock, &mut Nfe::default(), &mut StageTimes::default()).await?;
         Ok(mu)
     }
 
@@ -256,11 +265,8 @@ impl<'a> Pipeline<'a> {
         clock: &dyn Clock,
     ) -> Result<Tensor<4>, PipelineError> {
         options.validate(&self.limits, seeds.len())?;
-        let latent_shape = self.latent_shape(seeds.len());
-        let eps_latent =
-            self.tensor(gaussian_batch(seeds, Stream::Latent, Self::per_image(latent_shape)), latent_shape);
         let (mu, sigma) =
-            self.prior(eps_latent, options, clock, &mut Nfe::default(), &mut StageTimes::default()).await?;
+            self.seeded_prior(seeds, options, clock, &mut Nfe::default(), &mut StageTimes::default()).await?;
         let shape = self.image_shape(seeds.len());
         let eps = self.tensor(gaussian_batch(seeds, Stream::Pixel, Self::per_image(shape)), shape);
         Ok(self.prior_draw(mu, sigma, eps, options))

@@ -53,9 +53,7 @@ impl Replica {
     /// The optimiser runs too, at learning rate 0 (AdamW then leaves every weight exactly as
     /// it was) and with its state put back afterwards, so training is unchanged.
     fn warm_up(&mut self, batch: &StepBatch) {
-        let loss = self.loss(batch);
-        let _ = loss.clone().into_scalar::<f32>();
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        let grads = GradientsParams::from_grads(self.loss(batch).backward(), &self.model);
         let saved = self.optim.clone();
         self.model = self.optim.step(0.0, self.model.clone(), grads);
         self.optim = saved;
