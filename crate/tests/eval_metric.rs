@@ -152,6 +152,21 @@ fn the_evaluation_network_trains_on_the_cpu_and_its_files_load() {
         (manifest.config, manifest.steps, manifest.image_size)
     );
     assert!((loaded.mmd_bandwidth - manifest.mmd_bandwidth).abs() < 1e-12);
+    for (size, steps) in [(40, 40), (32, 0)] {
+        let bad = EvalTrainRequest {
+            out: dir.path().join("bad"),
+            image_size: size,
+            steps,
+            batch: 4,
+            lr: 2e-3,
+            validation_images: 16,
+            reference_images: 24,
+            device: cpu(),
+            command: "test".into(),
+            progress: false,
+        };
+        assert!(train_eval_net(&bad).is_err(), "size {size}, steps {steps} must be refused");
+    }
     std::fs::write(dir.path().join("manifest.json"), "{").expect("write");
     assert!(load(dir.path(), &cpu()).is_err(), "a broken manifest is an error");
 }

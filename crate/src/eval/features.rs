@@ -166,6 +166,16 @@ fn heldout_r2(net: &EvalNet, size: u32, count: usize, device: &Device) -> Result
 /// Trains the evaluation network on the training split and writes it, with its manifest, to
 /// `request.out`. The MMD bandwidth is fixed here, once, on the reference set.
 pub fn train_eval_net(request: &EvalTrainRequest) -> Result<EvalManifest, EvalError> {
+    // Four stride-2 stages: a side the network halves evenly four times.
+    if request.image_size % 16 != 0 {
+        return Err(EvalError::Invalid(format!(
+            "the evaluation network needs an image side that is a multiple of 16, got {}",
+            request.image_size
+        )));
+    }
+    if request.steps == 0 || request.batch == 0 || request.reference_images < 2 || request.validation_images == 0 {
+        return Err(EvalError::Invalid("eval-net needs steps, batch and validation ≥ 1 and reference ≥ 2".into()));
+    }
     let started = Instant::now();
     let device = request.device.clone().autodiff();
     device.seed(0);
