@@ -12,12 +12,16 @@ out, run = Path(sys.argv[1]), Path(sys.argv[2])
 state = json.loads((run / "state.json").read_text())
 with open(run / "log.csv", newline="") as f:
     rows = list(csv.DictReader(f))
-fields = ["stage", "step", "loss", "images_per_second", "lr", "seconds"]
+# The trainer's columns: older logs lack the aux loss parts (nll, kl), which stay empty there.
+fields = ["stage", "step", "loss", "images_per_second", "lr", "seconds", "nll", "kl"]
 for lane in sorted(p for p in out.iterdir() if p.is_dir() and (p / "state.json").is_file()):
     stage = lane.name
     lane_state = json.loads((lane / "state.json").read_text())
     state["stages"][stage] = lane_state["stages"][stage]
     state["settings"]["steps"] = max(state["settings"]["steps"], lane_state["settings"]["steps"])
+    own = lane_state["settings"].get("stage_steps", {}).get(stage)
+    if own is not None:
+        state["settings"].setdefault("stage_steps", {})[stage] = own
     last = max((int(r["step"]) for r in rows if r["stage"] == stage), default=-1)
     with open(lane / "log.csv", newline="") as f:
         rows += [r for r in csv.DictReader(f) if r["stage"] == stage and int(r["step"]) > last]
@@ -29,6 +33,6 @@ for lane in sorted(p for p in out.iterdir() if p.is_dir() and (p / "state.json")
     print(f"{stage}: {state['stages'][stage]}")
 (run / "state.json").write_text(json.dumps(state, indent=2) + "\n")
 with open(run / "log.csv", "w", newline="") as f:
-    writer = csv.DictWriter(f, fieldnames=fields)
+    writer = csv.DictWriter(f, fieldnames=fields, restval="")
     writer.writeheader()
     writer.writerows(rows)

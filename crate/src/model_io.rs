@@ -7,11 +7,14 @@
 use std::collections::{BTreeSet, HashMap};
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use thiserror::Error;
 
 use crate::model::{LeDiFlowConfig, LeDiFlowModel};
 use crate::weights::{FormatError, Limits, ModelHeader, Network, ParsedTensor, Progress, StreamParser, TensorEntry};
+
+mod dequantize;
+pub use dequantize::{Dequantize, DequantizeCounts};
 
 #[derive(Debug, Error)]
 pub enum LoadError {
@@ -37,6 +40,8 @@ pub struct LoadedModel {
     pub model: LeDiFlowModel,
     pub networks: BTreeSet<Network>,
     pub header: ModelHeader,
+    /// Which path dequantized how many tensors.
+    pub dequantized: DequantizeCounts,
 }
 
 impl LoadedModel {
@@ -117,6 +122,8 @@ struct Assign<'a> {
     path: Vec<String>,
     tensors: &'a mut HashMap<String, ParsedTensor>,
     device: &'a Device,
+    dequantize: Dequantize,
+    counts: &'a mut DequantizeCounts,
     missing: Vec<String>,
     error: Option<LoadError>,
 }
@@ -137,15 +144,14 @@ impl Assign<'_> {
             self.error.get_or_insert(LoadError::Shape { name, expected, got: parsed.shape.clone() });
             return None;
         }
-        let values = match parsed.dequantize() {
-            Ok(v) => v,
+        let shape: [usize; D] = core::array::from_fn(|i| parsed.shape[i]);
+        let tensor = match dequantize::to_device(&parsed, shape, self.dequantize, self.device, self.counts) {
+            Ok(t) => t,
             Err(e) => {
                 self.error.get_or_insert(e.into());
                 return None;
             }
         };
-        let shape: [usize; D] = core::array::from_fn(|i| parsed.shape[i]);
-        let tensor = Tensor::<D>::from_data(TensorData::new(values, shape), self.device);
         Some(if transpose { tensor.transpose() } else { tensor })
     }
 }
@@ -170,13 +176,28 @@ impl ModuleMapper for Assign<'_> {
     }
 }
 
+struct Placement<'a> {
+    device: &'a Device,
+    dequantize: Dequantize,
+    counts: DequantizeCounts,
+}
+
 fn assign<M: Module>(
     module: M,
     network: Network,
     tensors: &mut HashMap<String, ParsedTensor>,
-    device: &Device,
+    placement: &mut Placement<'_>,
 ) -> Result<M, LoadError> {
-    let mut mapper = Assign { network: network.as_str(), path: vec![], tensors, device, missing: vec![], error: None };
+    let mut mapper = Assign {
+        network: network.as_str(),
+        path: vec![],
+        tensors,
+        device: placement.device,
+        dequantize: placement.dequantize,
+        counts: &mut placement.counts,
+        missing: vec![],
+        error: None,
+    };
     let module = module.map(&mut mapper);
     if let Some(e) = mapper.error {
         return Err(e);
@@ -198,6 +219,7 @@ fn assign<M: Module>(
 pub struct ModelLoader {
     parser: StreamParser,
     tensors: HashMap<String, ParsedTensor>,
+    dequantize: Dequantize,
 }
 
 impl Default for ModelLoader {
@@ -208,7 +230,13 @@ impl Default for ModelLoader {
 
 impl ModelLoader {
     pub fn new(limits: Limits) -> Self {
-        Self { parser: StreamParser::new(limits), tensors: HashMap::new() }
+        Self { parser: StreamParser::new(limits), tensors: HashMap::new(), dequantize: Dequantize::default() }
+    }
+
+    /// Chooses where quantized tensors become f32 (default: [`Dequantize::Host`]).
+    pub fn with_dequantize(mut self, dequantize: Dequantize) -> Self {
+        self.dequantize = dequantize;
+        self
     }
 
     pub fn push(&mut self, chunk: &[u8]) -> Result<Progress, LoadError> {
@@ -265,19 +293,20 @@ impl ModelLoader {
     ) -> Result<LoadedModel, LoadError> {
         let mut tensors = self.tensors;
         let networks: BTreeSet<Network> = header.networks().into_iter().collect();
+        let mut at = Placement { device, dequantize: self.dequantize, counts: DequantizeCounts::default() };
         for &network in &networks {
             match network {
-                Network::Latent => model.latent = assign(model.latent, network, &mut tensors, device)?,
-                Network::Decoder => model.decoder = assign(model.decoder, network, &mut tensors, device)?,
-                Network::Encoder => model.encoder = assign(model.encoder, network, &mut tensors, device)?,
-                Network::Flow => model.flow = assign(model.flow, network, &mut tensors, device)?,
-                Network::Baseline => model.baseline = assign(model.baseline, network, &mut tensors, device)?,
+                Network::Latent => model.latent = assign(model.latent, network, &mut tensors, &mut at)?,
+                Network::Decoder => model.decoder = assign(model.decoder, network, &mut tensors, &mut at)?,
+                Network::Encoder => model.encoder = assign(model.encoder, network, &mut tensors, &mut at)?,
+                Network::Flow => model.flow = assign(model.flow, network, &mut tensors, &mut at)?,
+                Network::Baseline => model.baseline = assign(model.baseline, network, &mut tensors, &mut at)?,
             }
         }
         if let Some(name) = tensors.keys().min() {
             return Err(LoadError::Unused { name: name.clone() });
         }
-        Ok(LoadedModel { config, model, networks, header })
+        Ok(LoadedModel { config, model, networks, header, dequantized: at.counts })
     }
 }
 

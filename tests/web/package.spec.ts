@@ -30,6 +30,8 @@ const EXPECTED_FILES = [
   'web/lib/worker.d.ts',
   'web/lib/errors.js',
   'web/lib/errors.d.ts',
+  'web/lib/gpu.js',
+  'web/lib/gpu.d.ts',
   'web/lib/protocol.js',
   'web/lib/protocol.d.ts',
   'web/lib/types.js',

@@ -5,9 +5,9 @@
 
 import { existsSync } from 'node:fs';
 
-import { expect, test } from '@playwright/test';
+import { expect, test, type Page, type Worker } from '@playwright/test';
 
-import { difference, expectReady, mustCall, openDemo, record, TOLERANCE, toBase64 } from './helpers.js';
+import { callGenerator, difference, expectReady, mustCall, openDemo, record, TOLERANCE, toBase64, waitForState } from './helpers.js';
 import { RESULTS, TINY_MODEL } from './paths.js';
 import { REFERENCES, loadReference } from './references.js';
 
@@ -17,7 +17,8 @@ test.skip(!existsSync(TINY_MODEL), `the tiny test model ${TINY_MODEL} is missing
 const tinyPage = { autorun: '0', warmup: '0', weights: '/fixtures/tiny-test.ldf', manifest: '/fixtures/tiny-manifest.json' };
 
 test('WebGPU (SwiftShader) warms up at load, runs the tiny model and matches the native reference', async ({ page }) => {
-  await openDemo(page, { ...tinyPage, warmup: '1' });
+  // With the int8 weights dequantized by our WGSL kernel (the default is the host).
+  await openDemo(page, { ...tinyPage, warmup: '1', dequantize: 'gpu' });
   await expectReady(page);
   await expect(page.locator('#backend')).toContainText('WebGPU');
   await expect(page.locator('#backend')).toContainText('warm-up');
@@ -28,6 +29,12 @@ test('WebGPU (SwiftShader) warms up at load, runs the tiny model and matches the
   // Our WGSL (shaders/to_rgba8.wgsl, shaders/composite.wgsl) really ran, not its fallback.
   const wgslKernels = await page.evaluate(() => (window as any).lediflowDemo.session.current.wgslKernels);
   expect(wgslKernels).toBe(true);
+  // The int8 weights became f32 on the GPU (shaders/dequantize.wgsl): the sample below matching
+  // the native reference, which dequantizes on the host, checks the kernel.
+  const dequantized = await page.evaluate(() => (window as any).lediflowDemo.session.current.model.dequantized);
+  console.log(`[measure] dequantized at load: ${JSON.stringify(dequantized)}`);
+  expect(dequantized.gpu).toBeGreaterThan(0);
+  expect(dequantized.host).toBe(0);
   const spec = REFERENCES.tiny;
   const started = Date.now();
   const result = await mustCall(page, 'sample', {
@@ -64,4 +71,116 @@ test("backend 'webgpu' is honoured and 'cpu' forces the fallback", async ({ page
   await expectReady(page);
   await expect(page.locator('#backend')).toContainText('CPU fallback');
   await expect(page.locator('#backend')).toContainText('asked for');
+});
+
+/** The generator's module worker (the demo has exactly one at a time). */
+async function generatorWorker(page: Page): Promise<Worker> {
+  await expect.poll(() => page.workers().filter((w) => /worker[^/]*\.js/.test(w.url())).length).toBe(1);
+  return page.workers().find((w) => /worker[^/]*\.js/.test(w.url()))!;
+}
+
+/** `promise`, or a failure after `ms`: a lost device must give an error, never a hang. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms (a hang)`)), ms);
+  });
+  return Promise.race([promise, hang]).finally(() => clearTimeout(timer));
+}
+
+/** What `session.current.ended` resolved with, or `null` if it did not within `ms`. */
+function endedWithin(page: Page, ms: number) {
+  return page.evaluate(
+    (ms) =>
+      Promise.race([
+        (window as any).lediflowDemo.session.current.ended.then((e: any) => ({ kind: e.kind as string, fatal: e.fatal as boolean, message: e.message as string })),
+        new Promise<null>((resolve) => setTimeout(() => resolve(null), ms)),
+      ]),
+    ms,
+  );
+}
+
+const tiny = { seed: 7, count: 1, steps: 1, latentSteps: 1 };
+
+test('a lost GPU device (destroyed in the worker) is a DeviceLost error, even between calls; a new generator works', async ({ page }) => {
+  await openDemo(page, tinyPage);
+  await expectReady(page);
+  const first = (await mustCall(page, 'sample', tiny)).images[0];
+
+  // A real loss: destroy the GPUDevice the wasm runtime computes on, inside its worker, where
+  // web/src/gpu.ts keeps it as `lediflowGpuDevice`. The device's `lost` promise then resolves,
+  // as on a driver reset (reason 'destroyed' instead of 'unknown').
+  const worker = await generatorWorker(page);
+  expect(await worker.evaluate(() => (self as any).lediflowGpuDevice?.constructor.name)).toBe('GPUDevice');
+  await worker.evaluate(() => (self as any).lediflowGpuDevice.destroy());
+
+  // The page hears of it while idle: `generator.ended`, and the demo's status with a restart.
+  const ended = await endedWithin(page, 20_000);
+  console.log(`[device lost] ended: ${JSON.stringify(ended)}`);
+  expect(ended).toMatchObject({ kind: 'DeviceLost', fatal: true });
+  expect(await waitForState(page, 20_000)).toBe('error');
+  await expect(page.locator('#fatal')).toContainText('(DeviceLost)');
+
+  // The next call on that generator fails with the same kind, at once.
+  const next = await within(callGenerator(page, 'sample', tiny), 20_000, 'sample after the loss');
+  expect('error' in next ? next.error : next).toMatchObject({ kind: 'DeviceLost', isLeDiFlowError: true });
+
+  // A new generator (a new worker, a new device; the weights from the Cache API) gives the same image.
+  await page.getByRole('button', { name: 'Restart the generator' }).click();
+  await expectReady(page);
+  await expect(page.locator('#fatal')).toBeHidden();
+  const again = (await mustCall(page, 'sample', tiny)).images[0];
+  expect(difference(again, first).maxDiff).toBe(0);
+});
+
+test('a GPU device lost during a sample fails that sample with DeviceLost, not a hang', async ({ page }) => {
+  await openDemo(page, tinyPage);
+  await expectReady(page);
+  const worker = await generatorWorker(page);
+  // Lose the device while the sample waits for its first readback (a buffer mapping). In
+  // Chromium that mapping fails a few tasks before `device.lost` resolves: the worker must still
+  // answer `DeviceLost`, not the mapping's `Backend` error (web/src/worker.ts, LOSS_GRACE_MS).
+  await worker.evaluate(() => {
+    const device = (self as any).lediflowGpuDevice;
+    const proto = (self as any).GPUBuffer.prototype;
+    const mapAsync = proto.mapAsync;
+    proto.mapAsync = function (...args: unknown[]) {
+      proto.mapAsync = mapAsync;
+      const mapped = mapAsync.apply(this, args);
+      device.destroy();
+      return mapped;
+    };
+  });
+  const pending = callGenerator(page, 'sample', tiny);
+  const result = await within(pending, 30_000, 'the sample in flight');
+  console.log(`[device lost in flight] ${JSON.stringify('error' in result ? result.error : 'success')}`);
+  expect('error' in result ? result.error : 'a success').toMatchObject({ kind: 'DeviceLost' });
+});
+
+test('a GPU out-of-memory error during a sample is not reported as success', async ({ page }) => {
+  await openDemo(page, tinyPage);
+  await expectReady(page);
+  const worker = await generatorWorker(page);
+  // WebGPU reports out-of-memory (and validation) errors outside error scopes as an
+  // `uncapturederror` event on the device. A real out-of-memory is impractical here, so the
+  // sample's first submission is followed by a dispatched one, as a GPU whose memory ran out
+  // would send: the handlers (ours in web/src/gpu.ts, wgpu's) are the ones a real error reaches.
+  await worker.evaluate(() => {
+    const device = (self as any).lediflowGpuDevice;
+    const queue = device.queue;
+    const submit = queue.submit;
+    queue.submit = function (...args: unknown[]) {
+      queue.submit = submit;
+      const error = new (self as any).GPUOutOfMemoryError('test: buffer allocation failed');
+      setTimeout(() => device.dispatchEvent(new (self as any).GPUUncapturedErrorEvent('uncapturederror', { error })));
+      return submit.apply(this, args);
+    };
+  });
+  const result = await within(callGenerator(page, 'sample', tiny), 60_000, 'the sample with a GPU error');
+  console.log(`[gpu error] ${JSON.stringify('error' in result ? result.error : 'success')}`);
+  expect('error' in result, 'a sample during a GPU error must fail').toBe(true);
+  if ('error' in result) {
+    expect(['OutOfMemory', 'Crashed']).toContain(result.error.kind);
+    expect(result.error.message).toContain('out of memory');
+  }
 });

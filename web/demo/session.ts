@@ -3,7 +3,7 @@
  * fatal error (a lost GPU device or a crashed worker), shown in the status bar.
  */
 
-import { createGenerator, LeDiFlowError, type BackendChoice, type Generator, type LoadProgress } from '../src/index.js';
+import { createGenerator, LeDiFlowError, type BackendChoice, type DequantizeChoice, type Generator, type LoadProgress } from '../src/index.js';
 import { describeError, formatBytes, formatMs, formatSeconds } from './format.js';
 
 export type State = 'loading' | 'ready' | 'error';
@@ -38,6 +38,7 @@ export class Session {
         model: this.param('model') ?? undefined,
         backend: (this.param('backend') as BackendChoice | null) ?? 'auto',
         warmUp: this.param('warmup') !== '0',
+        dequantize: (this.param('dequantize') as DequantizeChoice | null) ?? undefined,
         onProgress: showProgress,
       });
       this.current = generator;
@@ -45,6 +46,14 @@ export class Session {
       showModel(generator);
       setState('ready');
       for (const listener of this.readyListeners) listener(generator);
+      // A lost GPU device (or a crash) is shown when it happens, not at the next click.
+      void generator.ended.then((error) => {
+        if (this.current !== generator || !error.fatal) return;
+        setState('error');
+        byId('backend').textContent = 'Stopped';
+        byId('backend').className = 'badge bad';
+        this.showError(byId('fatal'), error);
+      });
     } catch (error) {
       setState('error');
       byId('backend').textContent = 'Not running';

@@ -59,6 +59,13 @@ export interface Generator {
   /** Regenerates the masked pixels; the others come back exactly as given. */
   inpaint(options: InpaintOptions): Promise<GenerateResult>;
   interpolate(options: InterpolateOptions): Promise<GenerateResult>;
+  /**
+   * Resolves (never rejects) with the error that ended this generator: `DeviceLost` or `Crashed`
+   * as soon as the worker notices, even while no call runs (e.g. the GPU driver was reset), or
+   * `InvalidState` after `dispose()`. Every pending and later call fails with the same error;
+   * after a fatal one (`error.fatal`), call `createGenerator` again for a new worker.
+   */
+  readonly ended: Promise<LeDiFlowError>;
   /** Stops the worker. Later calls fail with `InvalidState`. */
   dispose(): void;
 }
@@ -75,6 +82,7 @@ export async function createGenerator(options: CreateOptions = {}): Promise<Gene
   const request: InitRequest = {
     type: 'init',
     backend: options.backend ?? 'auto',
+    dequantize: options.dequantize ?? 'host',
     source: weightsSource(options, SHIPPED_WEIGHTS, SHIPPED_FILE),
     warmUp: options.warmUp ?? true,
   };
@@ -113,6 +121,9 @@ class WorkerConnection {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closedBy: LeDiFlowError | null = null;
+  private resolveEnded!: (error: LeDiFlowError) => void;
+  /** The first error that closed this connection (see `Generator.ended`). */
+  readonly ended = new Promise<LeDiFlowError>((resolve) => (this.resolveEnded = resolve));
 
   constructor() {
     // This exact form is what Vite and webpack recognise and bundle as a module worker.
@@ -122,9 +133,9 @@ class WorkerConnection {
     this.worker.onerror = (event: ErrorEvent) => {
       event.preventDefault();
       const detail = event.message || 'the worker script failed to load or threw';
-      this.fail(new LeDiFlowError('Crashed', `the generator's worker stopped: ${detail}`));
+      this.close(new LeDiFlowError('Crashed', `the generator's worker stopped: ${detail}`));
     };
-    this.worker.onmessageerror = () => this.fail(new LeDiFlowError('Crashed', 'a worker message could not be read'));
+    this.worker.onmessageerror = () => this.close(new LeDiFlowError('Crashed', 'a worker message could not be read'));
   }
 
   call(
@@ -150,12 +161,21 @@ class WorkerConnection {
   }
 
   private fail(error: LeDiFlowError): void {
-    this.closedBy ??= error;
-    for (const pending of this.pending.values()) pending.reject(error);
+    if (!this.closedBy) {
+      this.closedBy = error;
+      this.resolveEnded(error);
+    }
+    for (const pending of this.pending.values()) pending.reject(this.closedBy);
     this.pending.clear();
   }
 
   private receive(message: Response): void {
+    if (message.type === 'fatal') {
+      // The device was lost or the wasm trapped: a request in flight may never be answered, so
+      // it fails now, and the worker (its memory, its device) goes.
+      this.close(fromErrorPayload(message.error));
+      return;
+    }
     const pending = this.pending.get(message.id);
     if (!pending) return;
     switch (message.type) {
@@ -187,6 +207,7 @@ class WorkerGenerator implements Generator {
   readonly fallbackReason: string | null;
   readonly wgslKernels: boolean;
   readonly warmUpMs: number | null;
+  readonly ended: Promise<LeDiFlowError>;
   model: ModelInfo;
 
   constructor(
@@ -200,6 +221,7 @@ class WorkerGenerator implements Generator {
     this.wgslKernels = info.wgslKernels;
     this.warmUpMs = info.warmUpMs;
     this.model = info.model;
+    this.ended = connection.ended;
   }
 
   async addWeights(options: AddWeightsOptions = {}): Promise<ModelInfo> {

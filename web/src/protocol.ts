@@ -1,11 +1,13 @@
 /**
  * Messages between the page (`index.ts`) and the worker (`worker.ts`). Every request carries an
  * `id`; the worker answers with any number of `progress` / `step` messages and then exactly one
- * `done` or `failed`. Pixels travel as transferred `ArrayBuffer`s, never copied twice.
+ * `done` or `failed`. Pixels travel as transferred `ArrayBuffer`s, never copied twice. Besides
+ * the answers, the worker sends one `fatal` message, with no `id`, when something ends the
+ * generator between or during requests (the GPU device was lost, the wasm trapped).
  */
 
 import type { ErrorPayload } from './errors.js';
-import type { Backend, BackendChoice, LoadProgress, ModelInfo, Nfe, StageTimes } from './types.js';
+import type { Backend, BackendChoice, DequantizeChoice, LoadProgress, ModelInfo, Nfe, StageTimes } from './types.js';
 
 /** Where one weight file comes from, with absolute URLs (the worker's base URL is its script). */
 export interface WeightsSource {
@@ -21,6 +23,7 @@ export interface WeightsSource {
 export interface InitRequest {
   type: 'init';
   backend: BackendChoice;
+  dequantize: DequantizeChoice;
   source: WeightsSource;
   warmUp: boolean;
 }
@@ -62,9 +65,16 @@ export interface RunResult {
   backend: Backend;
 }
 
-export type Response = { id: number } & (
-  | { type: 'progress'; progress: LoadProgress }
-  | { type: 'step'; step: number; steps: number; width: number; height: number; count: number; pixels: ArrayBuffer }
-  | { type: 'done'; value: InitResult | ModelInfo | RunResult }
-  | { type: 'failed'; error: ErrorPayload }
-);
+export type Response =
+  | ({ id: number } & (
+      | { type: 'progress'; progress: LoadProgress }
+      | { type: 'step'; step: number; steps: number; width: number; height: number; count: number; pixels: ArrayBuffer }
+      | { type: 'done'; value: InitResult | ModelInfo | RunResult }
+      | { type: 'failed'; error: ErrorPayload }
+    ))
+  /**
+   * The generator is unusable from now on (kind `DeviceLost` or `Crashed`): sent once, as soon as
+   * the worker notices, even while no request runs. Every request still pending, and every later
+   * one, fails with this error.
+   */
+  | { type: 'fatal'; error: ErrorPayload };

@@ -37,8 +37,17 @@ export interface AddWeightsOptions {
   onProgress?: (progress: LoadProgress) => void;
 }
 
+/** Where int8 weights become f32 at load (see BENCHMARKS.md, "Dequantization at load"). */
+export type DequantizeChoice = 'host' | 'gpu' | 'burn';
+
 export interface CreateOptions extends AddWeightsOptions {
   backend?: BackendChoice;
+  /**
+   * Where int8 weights become f32: `'host'` (default: in the wasm, measured fastest),
+   * `'gpu'` (our WGSL kernel, uploads a quarter of the bytes; WebGPU only, else the host) or
+   * `'burn'` (burn's quantized tensors).
+   */
+  dequantize?: DequantizeChoice;
   /**
    * On WebGPU, run one small sample before resolving, so that the shader compilation is paid at
    * load and the first real request is fast. Default `true`; no effect on the CPU.
@@ -60,6 +69,12 @@ export interface ModelInfo {
   bytes: number;
   /** Where the weights came from: 'cache' when every file came from the Cache API. */
   source: 'network' | 'cache';
+  /**
+   * How many tensors of the last file became f32 where: `gpu` by our WGSL kernel
+   * (`shaders/dequantize.wgsl`, WebGPU), `burn` by burn's quantized tensors, `host` in the wasm;
+   * `unquantized` were stored as f16/f32.
+   */
+  dequantized: { gpu: number; burn: number; host: number; unquantized: number };
 }
 
 /** Settings shared by every request that integrates the flow ODE. Unset fields take the runtime's defaults (Heun, 2 steps, LeDiFlow). */

@@ -3,12 +3,17 @@
  *
  * Requests run one at a time, in arrival order (one wasm instance, one device). A trap in the
  * wasm (a Rust panic ends in `unreachable`) or a lost GPU device leaves the instance unusable:
- * from then on every request fails with that error, and the page creates a new worker.
- * Disposing is terminating the worker, which frees the wasm memory and the GPU device with it.
+ * from then on every request fails with that error, and the page creates a new worker. The
+ * worker watches its WebGPU device (`gpu.ts`), so a loss is reported to the page at once with a
+ * `fatal` message, even while no request runs, and a request in flight never resolves with a
+ * result computed on a lost device or alongside a GPU error (out of memory, validation).
+ * Disposing is terminating the worker, which frees the wasm memory and the GPU device with it;
+ * nothing here destroys the device.
  */
 
 import init, { Generator as WasmGeneratorClass } from '../pkg/lediflow.js';
 import { FATAL_KINDS, LeDiFlowError, toErrorPayload, type ErrorPayload } from './errors.js';
+import { lossReported, watchGpuDevices } from './gpu.js';
 import type {
   AddWeightsRequest,
   InitRequest,
@@ -29,7 +34,14 @@ interface WasmGenerator {
   readonly fallbackReason: string | undefined;
   readonly wgslKernels: boolean;
   load(chunk: Uint8Array): { bytesReceived: number; totalBytes: number | null; tensorsReady: number; tensorsTotal: number | null };
-  finishLoad(): Promise<{ name: string; imageSize: number; networks: string[]; sha256: string; baseline: boolean }>;
+  finishLoad(): Promise<{
+    name: string;
+    imageSize: number;
+    networks: string[];
+    sha256: string;
+    baseline: boolean;
+    dequantized: { gpu: number; burn: number; host: number; unquantized: number };
+  }>;
   sample(options: object): Promise<WasmResult>;
   inpaint(options: object): Promise<WasmResult>;
   interpolate(options: object): Promise<WasmResult>;
@@ -45,11 +57,61 @@ type StepHook = (step: number, steps: number, pixels: Uint8Array) => void;
 const scope = self as unknown as {
   onmessage: ((event: MessageEvent<Request>) => void) | null;
   postMessage(message: Response, transfer: Transferable[]): void;
+  addEventListener(type: 'error', listener: (event: ErrorEvent) => void): void;
+  addEventListener(type: 'unhandledrejection', listener: (event: PromiseRejectionEvent) => void): void;
 };
 let generator: WasmGenerator | null = null;
 let imageSize = 0;
+/** What ended this worker's generator (`DeviceLost`, `Crashed`); every request then fails with it. */
 let fatal: ErrorPayload | null = null;
+/** The first error WebGPU reported outside any error scope since the last request finished. */
+let gpuError: ErrorPayload | null = null;
 let queue: Promise<void> = Promise.resolve();
+
+/**
+ * How long a failed request waits for a device loss to be reported before answering. In
+ * Chromium a buffer mapping on a destroyed device fails a few tasks before `device.lost`
+ * resolves (seen in tests/web/webgpu.spec.ts), which without the wait reads as `Backend`.
+ */
+const LOSS_GRACE_MS = 500;
+
+// Before the wasm starts WebGPU: see each device it creates, its loss and its errors.
+watchGpuDevices({
+  lost: ({ reason, message }) => {
+    const why = reason === 'destroyed' ? 'it was destroyed' : 'the browser or the driver reset it';
+    end({ kind: 'DeviceLost', message: `the GPU device was lost (${why}${message ? `: ${message}` : ''}); create a new generator` });
+  },
+  error: (error) => {
+    gpuError ??= error;
+  },
+});
+
+// A trap outside any request (e.g. in a WebGPU callback: wgpu panics on an error no scope caught)
+// leaves the instance in an undefined state, and a request waiting on it might never settle.
+scope.addEventListener('error', (event) => {
+  if (!isTrap(event.error)) return;
+  event.preventDefault(); // the `fatal` message below says it, typed, instead of a bare ErrorEvent
+  end(crashed(event.error));
+});
+scope.addEventListener('unhandledrejection', (event) => {
+  if (isTrap(event.reason)) end(crashed(event.reason));
+});
+
+function isTrap(error: unknown): error is Error {
+  return typeof WebAssembly !== 'undefined' && error instanceof WebAssembly.RuntimeError;
+}
+
+function crashed(trap: Error): ErrorPayload {
+  const cause = gpuError ? ` after WebGPU reported an error (${gpuError.message})` : '';
+  return { kind: 'Crashed', message: `the WebAssembly runtime trapped${cause} (${trap.message}); create a new generator` };
+}
+
+/** Ends the generator: tells the page at once; pending and later requests fail with `error`. */
+function end(error: ErrorPayload): void {
+  if (fatal) return;
+  fatal = error;
+  post({ type: 'fatal', error });
+}
 
 scope.onmessage = (event: MessageEvent<Request>) => {
   const request = event.data;
@@ -69,13 +131,28 @@ async function handle(request: Request): Promise<void> {
         : request.type === 'addWeights'
           ? await addWeights(request)
           : await run(request);
+    // Never a success computed on a lost device or while WebGPU reported an error.
+    const spoiled = fatal ?? takeGpuError();
+    if (spoiled) throw new LeDiFlowError(spoiled.kind, spoiled.message);
     if (value && 'pixels' in value) post({ id: request.id, type: 'done', value }, [value.pixels]);
     else post({ id: request.id, type: 'done', value });
   } catch (error) {
-    const payload = toErrorPayload(error);
-    if (FATAL_KINDS.includes(payload.kind)) fatal = payload;
+    // Once the generator has ended, whatever a request fails with (a poisoned device, a failed
+    // buffer mapping, a trap) is a symptom: the error is what ended it, e.g. `DeviceLost`.
+    const failed = toErrorPayload(error);
+    // A backend failure may be the first sign of a lost device: give the loss a moment to arrive.
+    if (!fatal && (failed.kind === 'Backend' || failed.kind === 'Crashed')) await lossReported(LOSS_GRACE_MS);
+    const reported = takeGpuError();
+    const payload = fatal ?? (reported && failed.kind === 'Backend' ? reported : failed);
+    if (FATAL_KINDS.includes(payload.kind)) end(payload);
     post({ id: request.id, type: 'failed', error: payload });
   }
+}
+
+function takeGpuError(): ErrorPayload | null {
+  const error = gpuError;
+  gpuError = null;
+  return error;
 }
 
 async function initialise(request: InitRequest & { id: number }): Promise<InitResult> {
@@ -88,7 +165,7 @@ async function initialise(request: InitRequest & { id: number }): Promise<InitRe
     const kind = e instanceof TypeError || /fetch/i.test(message) ? 'Network' : 'Backend';
     throw new LeDiFlowError(kind, `cannot start the WebAssembly runtime: ${message}`);
   }
-  const created = (await WasmGeneratorClass.create({ backend: request.backend })) as unknown as WasmGenerator;
+  const created = (await WasmGeneratorClass.create({ backend: request.backend, dequantize: request.dequantize })) as unknown as WasmGenerator;
   generator = created;
   const onProgress = progressPoster(request.id);
   const model = await loadWeights(created, request.source, onProgress);

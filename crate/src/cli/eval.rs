@@ -29,6 +29,9 @@ pub struct EvalArgs {
     /// Samples per configuration.
     #[arg(long, default_value_t = 5000)]
     pub n: usize,
+    /// First seed of every configuration's samples (seeds `first_seed..first_seed + n`).
+    #[arg(long, default_value_t = 0)]
+    pub first_seed: u64,
     /// Held-out reference images.
     #[arg(long, default_value_t = 10_000)]
     pub reference: usize,
@@ -78,8 +81,8 @@ pub fn run(args: EvalArgs) -> CliResult {
     let partial_path = args.out.join("partial.json");
     let model_name = args.model.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" + ");
     let key = format!(
-        "{model_name} n={} reference={} batch={} backend={:?}",
-        args.n, args.reference, args.batch, args.backend
+        "{model_name} n={} first_seed={} reference={} batch={} backend={:?}",
+        args.n, args.first_seed, args.reference, args.batch, args.backend
     );
     let done: Vec<ConfigRow> = std::fs::read_to_string(&partial_path)
         .ok()
@@ -101,6 +104,7 @@ pub fn run(args: EvalArgs) -> CliResult {
         solvers: args.solver.clone(),
         steps: args.steps.clone(),
         n: args.n,
+        first_seed: args.first_seed,
         reference: args.reference,
         batch: args.batch,
         swd_images: args.swd_images,

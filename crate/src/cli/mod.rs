@@ -2,6 +2,7 @@
 
 mod backend;
 mod bench;
+mod bench_load;
 mod dataset;
 mod eval;
 mod export;
@@ -37,6 +38,8 @@ pub enum Command {
     Dataset(dataset::DatasetArgs),
     /// Time the sampling chain per method, solver and step count on one device.
     Bench(bench::BenchArgs),
+    /// Time loading a weight file onto the device per dequantization path.
+    BenchLoad(bench_load::BenchLoadArgs),
     /// Quality × NFE × wall-clock per method, solver and step count (the paper's table).
     Eval(eval::EvalArgs),
     /// Train the evaluation network (once) that `eval` embeds images with.
@@ -51,6 +54,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Export(args) => export::run(args),
         Command::Train(args) => train::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::BenchLoad(args) => bench_load::run(args),
         Command::Eval(args) => eval::run(args),
         Command::EvalNet(args) => eval::run_eval_net(args),
     }

@@ -48,7 +48,8 @@ pub fn load(path: &Path, device: &Device) -> CliResult<LoadedModel> {
             let next = load_file_into(part, loaded.model, &loaded.config, device)
                 .map_err(|e| format!("{}: {e}", part.display()))?;
             networks.extend(next.networks.iter().copied());
-            loaded = LoadedModel { networks, ..next };
+            let dequantized = loaded.dequantized + next.dequantized;
+            loaded = LoadedModel { networks, dequantized, ..next };
         }
         return Ok(loaded);
     }
@@ -67,7 +68,8 @@ pub fn load_many(paths: &[PathBuf], device: &Device) -> CliResult<LoadedModel> {
         let next = load_file_into(&file, loaded.model, &loaded.config, device)
             .map_err(|e| format!("{}: {e}", file.display()))?;
         networks.extend(next.networks.iter().copied());
-        loaded = LoadedModel { networks, ..next };
+        let dequantized = loaded.dequantized + next.dequantized;
+        loaded = LoadedModel { networks, dequantized, ..next };
     }
     Ok(loaded)
 }

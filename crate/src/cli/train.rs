@@ -1,11 +1,12 @@
 //! `lediflow train`: run the training stages on a device, resumably.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Args;
 
 use super::{Backend, CliResult};
-use crate::train::{DataSpec, Stage, TrainRequest, TrainSettings, train};
+use crate::train::{DataSpec, Stage, TrainRequest, TrainSettings, parse_stage_steps, train};
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
@@ -30,9 +31,13 @@ pub struct TrainArgs {
     /// Random horizontal flips (image folders).
     #[arg(long)]
     pub hflip: bool,
-    /// Steps per stage (on --resume: the new target).
+    /// Step target of every stage without its own (on --resume: the new default target).
     #[arg(long)]
     pub steps: Option<u64>,
+    /// Per-stage step targets, e.g. `flow=8000,baseline=8000`, taking precedence over --steps
+    /// (on --resume: merged into the run's; a stage at its target is not re-opened).
+    #[arg(long, value_parser = parse_stage_steps)]
+    pub stage_steps: Option<BTreeMap<Stage, u64>>,
     #[arg(long)]
     pub batch: Option<usize>,
     #[arg(long)]
@@ -49,6 +54,11 @@ pub struct TrainArgs {
     /// each takes an equal share of `--batch`, gradients are averaged through NCCL.
     #[arg(long, default_value_t = 1)]
     pub devices: usize,
+    /// With several devices: seconds a step may make no progress before training stops with an
+    /// error (a hung collective); 0 waits forever. The first step, which compiles kernels, is
+    /// not timed.
+    #[arg(long, default_value_t = 300.0)]
+    pub step_timeout: f64,
 }
 
 pub fn run(args: TrainArgs) -> CliResult {
@@ -63,6 +73,7 @@ pub fn run(args: TrainArgs) -> CliResult {
         batch: args.batch.unwrap_or(defaults.batch),
         lr: args.lr.unwrap_or(defaults.lr),
         steps: args.steps.unwrap_or(defaults.steps),
+        stage_steps: args.stage_steps.clone().unwrap_or_default(),
         seed: args.seed.unwrap_or(defaults.seed),
         checkpoint_every: args.checkpoint_every.unwrap_or(defaults.checkpoint_every),
         sample_every: args.sample_every.unwrap_or(defaults.sample_every),
@@ -76,9 +87,11 @@ pub fn run(args: TrainArgs) -> CliResult {
         resume: args.resume,
         config,
         steps_override: args.steps,
+        stage_steps_override: args.stage_steps.unwrap_or_default(),
         settings,
         minutes: args.minutes,
         devices,
+        step_timeout: (args.step_timeout > 0.0).then(|| std::time::Duration::from_secs_f64(args.step_timeout)),
         progress: true,
     })?;
     if let Some(state) = &report.state {
@@ -88,7 +101,7 @@ pub fn run(args: TrainArgs) -> CliResult {
                 println!(
                     "{stage:<9} step {:>7}/{}  {:>9} images  {:>7.1} min",
                     p.step,
-                    state.settings.steps,
+                    state.settings.steps_for(stage),
                     p.images,
                     p.seconds / 60.0
                 );

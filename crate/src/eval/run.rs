@@ -25,8 +25,11 @@ pub struct EvalRequest {
     pub methods: Vec<Method>,
     pub solvers: Vec<Solver>,
     pub steps: Vec<usize>,
-    /// Samples per configuration (seeds `0..n`).
+    /// Samples per configuration (seeds `first_seed..first_seed + n`).
     pub n: usize,
+    /// The first seed of every configuration's samples: a second run at another offset
+    /// measures how much the scores move with the seeds alone.
+    pub first_seed: u64,
     /// Reference images (held-out indices `0..reference`).
     pub reference: usize,
     /// Images per sampling call.
@@ -181,19 +184,29 @@ fn heldout(size: u32, first: u64, count: usize) -> Result<Vec<Vec<u8>>, EvalErro
 }
 
 fn chunks(n: usize, batch: usize) -> impl Iterator<Item = Vec<u64>> {
-    (0..n as u64).collect::<Vec<_>>().chunks(batch.max(1)).map(<[u64]>::to_vec).collect::<Vec<_>>().into_iter()
+    seed_chunks(0, n, batch)
 }
 
-/// Samples seeds `0..n` with `options`; returns the images and the chain's milliseconds per
+fn seed_chunks(first: u64, n: usize, batch: usize) -> impl Iterator<Item = Vec<u64>> {
+    (first..first + n as u64)
+        .collect::<Vec<_>>()
+        .chunks(batch.max(1))
+        .map(<[u64]>::to_vec)
+        .collect::<Vec<_>>()
+        .into_iter()
+}
+
+/// Samples seeds `first..first + n` with `options`; returns the images and the chain's milliseconds per
 /// image, timed after one untimed call of the same batch size.
 fn sample_all(
     pipeline: &Pipeline,
     options: &SampleOptions,
+    first: u64,
     n: usize,
     batch: usize,
 ) -> Result<(Vec<Vec<u8>>, Nfe, f64), EvalError> {
     let clock = SystemClock::default();
-    let warm: Vec<u64> = (0..batch.min(n) as u64).collect();
+    let warm: Vec<u64> = (first..first + batch.min(n) as u64).collect();
     pollster::block_on(async {
         let out = pipeline.sample(&warm, options, &clock, &mut NoPreview).await?;
         to_rgb8(out.images).await
@@ -201,7 +214,7 @@ fn sample_all(
     let mut images = Vec::with_capacity(n);
     let mut nfe = Nfe::default();
     let start = Instant::now();
-    for seeds in chunks(n, batch) {
+    for seeds in seed_chunks(first, n, batch) {
         let out = pollster::block_on(pipeline.sample(&seeds, options, &clock, &mut NoPreview))?;
         nfe = out.nfe;
         images.extend(pollster::block_on(to_rgb8(out.images))?);
@@ -343,7 +356,7 @@ pub fn evaluate(
                     continue;
                 }
                 let options = SampleOptions { method, solver, steps, ..SampleOptions::default() };
-                let (images, nfe, ms) = sample_all(pipeline, &options, request.n, request.batch)?;
+                let (images, nfe, ms) = sample_all(pipeline, &options, request.first_seed, request.n, request.batch)?;
                 let scores = reference.score(&images)?;
                 log(p, &format!("{method} {solver} {steps}: {ms:.2} ms/image, {scores:?}"));
                 rows.push(ConfigRow { method, solver, steps, nfe, ms_per_image: ms, scores });

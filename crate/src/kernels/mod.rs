@@ -5,11 +5,13 @@
 //! (`vulkan` builds reject hand-written WGSL). [`wgsl_available`] says which applies.
 
 mod composite;
+mod dequantize;
 mod to_rgba8;
 #[cfg(feature = "kernels")]
 mod wgsl;
 
 pub use composite::{composite, composite_reference};
+pub use dequantize::{Codes, dequantize_on_device};
 pub use to_rgba8::{quantize, to_rgba8_packed, to_rgba8_reference};
 
 /// A kernel could not run or its result could not be read back.

@@ -15,25 +15,61 @@ pub struct LogRow {
     pub images_per_second: f64,
     pub lr: f64,
     pub seconds: f64,
+    /// The aux stage's parts of `loss = nll + β·kl`: the VGL negative log-likelihood and the
+    /// KL term (before β). Empty in the CSV for the other stages.
+    pub nll: Option<f64>,
+    pub kl: Option<f64>,
 }
 
-pub const HEADER: &str = "stage,step,loss,images_per_second,lr,seconds";
+/// The columns; new ones are appended, so tools that read the first six keep working.
+pub const HEADER: &str = "stage,step,loss,images_per_second,lr,seconds,nll,kl";
+/// The header of logs written before the aux loss's parts were logged.
+pub const HEADER_V1: &str = "stage,step,loss,images_per_second,lr,seconds";
 
+fn optional(value: Option<f64>, precision: usize) -> String {
+    value.map(|v| format!("{v:.precision$e}")).unwrap_or_default()
+}
+
+fn line(r: &LogRow) -> String {
+    format!(
+        "{},{},{:.6},{:.1},{:.3e},{:.1},{},{}\n",
+        r.stage,
+        r.step,
+        r.loss,
+        r.images_per_second,
+        r.lr,
+        r.seconds,
+        optional(r.nll, 7),
+        optional(r.kl, 7)
+    )
+}
+
+/// Appends `rows`, writing the header first into a new file. A log with the old six-column
+/// header is first rewritten with the new header (its rows get empty new columns).
 pub fn append(path: &Path, rows: &[LogRow]) -> Result<(), RunError> {
     let io = |source| RunError::Io { path: path.to_path_buf(), source };
-    let new = !path.exists();
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
     let mut text = String::new();
-    if new {
-        text.push_str(HEADER);
-        text.push('\n');
+    match std::fs::read_to_string(path) {
+        Ok(old) if old.lines().next().is_some_and(|h| h.trim_end() == HEADER_V1) => {
+            // Rewritten whole (atomically), so the file keeps one header and one width.
+            text.push_str(HEADER);
+            text.push('\n');
+            for l in old.lines().skip(1).filter(|l| !l.trim().is_empty()) {
+                text.push_str(l.trim_end());
+                text.push_str(",,\n");
+            }
+            text.extend(rows.iter().map(line));
+            return super::run_dir::write_atomic(path, text.as_bytes());
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            text.push_str(HEADER);
+            text.push('\n');
+        }
+        Err(e) => return Err(io(e)),
     }
-    for r in rows {
-        text.push_str(&format!(
-            "{},{},{:.6},{:.1},{:.3e},{:.1}\n",
-            r.stage, r.step, r.loss, r.images_per_second, r.lr, r.seconds
-        ));
-    }
+    text.extend(rows.iter().map(line));
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
     file.write_all(text.as_bytes()).map_err(io)
 }
 
@@ -44,9 +80,15 @@ pub fn read(path: &Path) -> Vec<LogRow> {
         .skip(1)
         .filter_map(|line| {
             let f: Vec<&str> = line.split(',').collect();
-            if f.len() != 6 {
+            if f.len() != 6 && f.len() != 8 {
                 return None;
             }
+            let part = |k: usize| -> Option<Option<f64>> {
+                match f.get(k).map(|v| v.trim()) {
+                    None | Some("") => Some(None),
+                    Some(v) => v.parse().ok().map(Some),
+                }
+            };
             Some(LogRow {
                 stage: f[0].to_string(),
                 step: f[1].parse().ok()?,
@@ -54,6 +96,8 @@ pub fn read(path: &Path) -> Vec<LogRow> {
                 images_per_second: f[3].parse().ok()?,
                 lr: f[4].parse().ok()?,
                 seconds: f[5].parse().ok()?,
+                nll: part(6)?,
+                kl: part(7)?,
             })
         })
         .collect()
@@ -111,4 +155,47 @@ pub fn plot(rows: &[LogRow], stages: &[&str], path: &Path) -> Result<(), RunErro
         }
     }
     img.save(path).map_err(|e| RunError::Invalid(format!("cannot write {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(stage: &str, step: u64, parts: Option<(f64, f64)>) -> LogRow {
+        LogRow {
+            stage: stage.into(),
+            step,
+            loss: 0.25,
+            images_per_second: 10.0,
+            lr: 1e-3,
+            seconds: 1.5,
+            nll: parts.map(|p| p.0),
+            kl: parts.map(|p| p.1),
+        }
+    }
+
+    #[test]
+    fn the_aux_parts_are_appended_columns_and_old_logs_are_upgraded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("log.csv");
+        // A log written before the parts were logged.
+        std::fs::write(&path, format!("{HEADER_V1}\naux,0,0.500000,3.9,4.000e-7,16.2\n")).expect("write");
+        assert_eq!(read(&path).len(), 1, "old logs still read");
+        append(&path, &[row("aux", 1, Some((-0.125, 3.5e-4))), row("flow", 0, None)]).expect("append");
+        append(&path, &[row("flow", 1, None)]).expect("append");
+
+        let text = std::fs::read_to_string(&path).expect("read");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], HEADER);
+        assert!(lines[0].starts_with(HEADER_V1), "old columns keep their order");
+        assert_eq!(lines[1], "aux,0,0.500000,3.9,4.000e-7,16.2,,");
+        assert_eq!(lines[3], "flow,0,0.250000,10.0,1.000e-3,1.5,,");
+        assert!(lines.iter().all(|l| l.split(',').count() == 8), "{text}");
+
+        let rows = read(&path);
+        assert_eq!(rows.len(), 4);
+        assert_eq!((rows[0].nll, rows[0].kl), (None, None));
+        assert_eq!((rows[1].nll, rows[1].kl), (Some(-0.125), Some(3.5e-4)));
+        assert_eq!(rows[2], row("flow", 0, None));
+    }
 }

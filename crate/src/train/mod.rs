@@ -16,7 +16,9 @@ pub mod replicas;
 pub mod run_dir;
 pub mod settings;
 pub mod stage;
+pub mod watchdog;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -27,7 +29,7 @@ use burn::tensor::Device;
 use thiserror::Error;
 
 pub use run_dir::{RunDir, RunError, RunState, StageProgress};
-pub use settings::{DataSpec, TrainSettings};
+pub use settings::{DataSpec, TrainSettings, parse_stage_steps};
 pub use stage::Stage;
 
 use crate::model::{LeDiFlowConfig, LeDiFlowModel};
@@ -60,14 +62,21 @@ pub struct TrainRequest {
     pub resume: bool,
     /// For a new run.
     pub config: LeDiFlowConfig,
-    /// When resuming: train each stage up to this many steps instead of the run's setting.
+    /// When resuming: the new default step target (`TrainSettings::steps`), for every stage
+    /// without a target of its own.
     pub steps_override: Option<u64>,
+    /// When resuming: new per-stage step targets, merged into the run's
+    /// (`TrainSettings::stage_steps`). A new run takes them from `settings`.
+    pub stage_steps_override: BTreeMap<Stage, u64>,
     pub settings: TrainSettings,
     /// Stop cleanly, with a checkpoint, before this many minutes of wall-clock time.
     pub minutes: Option<f64>,
     /// One device, or several for data-parallel training (each takes an equal share of the
     /// batch; gradients are averaged by burn's collectives, see [`replicas`]).
     pub devices: Vec<Device>,
+    /// With several devices: end the process with an error when a step makes no progress for
+    /// this long (see [`watchdog`]); `None` waits forever.
+    pub step_timeout: Option<std::time::Duration>,
     pub progress: bool,
 }
 
@@ -173,8 +182,16 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
             stages: Default::default(),
         }
     };
-    if let (true, Some(steps)) = (request.resume, request.steps_override) {
-        state.settings.steps = steps;
+    if request.resume {
+        let before = state.settings.clone();
+        if let Some(steps) = request.steps_override {
+            state.settings.steps = steps;
+        }
+        state.settings.stage_steps.extend(request.stage_steps_override.iter().map(|(s, n)| (*s, *n)));
+        if state.settings != before {
+            // Kept even when no stage trains now (every requested one is at its target).
+            dir.write_state(&state)?;
+        }
     }
     let config = state.config.clone();
     let settings = state.settings.clone();
@@ -223,7 +240,9 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
             }
         }
         let mut progress = state.progress(stage);
-        if progress.step >= settings.steps {
+        // Each stage trains to its own target: a stage that reached it is not re-opened.
+        let target = settings.steps_for(stage);
+        if progress.step >= target {
             continue;
         }
         let mut optim = optimizer(&settings);
@@ -234,16 +253,16 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
         }
         // The frozen auxiliary networks, without autodiff: the EMA weights that ship.
         let frozen = ema.clone();
-        let mut replicas = Replicas::new(model, frozen, optim, &config, &request.devices)?;
+        let mut replicas = Replicas::new(model, frozen, optim, &config, &request.devices, request.step_timeout)?;
         let prefetch = batches::Prefetcher::start(
             source.clone(),
             settings.data.clone(),
             DrawSpec::new(stage, settings.seed, &config),
             settings.batch,
             progress.step,
-            settings.steps,
+            target,
         );
-        let bar = request.progress.then(|| crate::progress::bar(settings.steps, stage.name()));
+        let bar = request.progress.then(|| crate::progress::bar(target, stage.name()));
         if let Some(bar) = &bar {
             bar.set_position(progress.step);
         }
@@ -252,7 +271,7 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
         let seconds_before = progress.seconds;
         let mut window = (Instant::now(), 0u64);
         let mut step_seconds = 0.0f64;
-        while progress.step < settings.steps {
+        while progress.step < target {
             if let Some(budget) = budget {
                 // Leave room for one more step and the checkpoint.
                 if started.elapsed().as_secs_f64() + 3.0 * step_seconds + 5.0 > budget {
@@ -263,7 +282,7 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
             let step_start = Instant::now();
             let step = progress.step;
             let batch = prefetch.next()?;
-            let log_now = step % settings.log_every.max(1) == 0 || step + 1 == settings.steps;
+            let log_now = step % settings.log_every.max(1) == 0 || step + 1 == target;
             let lr = settings.lr_at(step);
             let loss_value = replicas.step(batch, lr, log_now)?;
             ema = update_stage_ema(stage, ema, replicas.model(), ema_decay(settings.ema_decay, step));
@@ -271,7 +290,8 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
             progress.images += settings.batch as u64;
             window.1 += settings.batch as u64;
             step_seconds = step_start.elapsed().as_secs_f64();
-            if let Some(loss_value) = loss_value {
+            if let Some(value) = loss_value {
+                let loss_value = value.total;
                 if !loss_value.is_finite() {
                     return Err(TrainError::Invalid(format!(
                         "{stage} loss became {loss_value} at step {step}; the last checkpoint is intact"
@@ -287,16 +307,19 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
                     images_per_second: ips,
                     lr,
                     seconds,
+                    nll: value.parts.map(|p| p.0),
+                    kl: value.parts.map(|p| p.1),
                 });
                 report.losses.push((stage, step, loss_value));
                 if let Some(bar) = &bar {
-                    bar.set_message(format!("{stage} loss {loss_value:.4} {ips:.0} img/s"));
+                    let parts = value.parts.map(|(nll, kl)| format!(" (nll {nll:.4} kl {kl:.4})")).unwrap_or_default();
+                    bar.set_message(format!("{stage} loss {loss_value:.4}{parts} {ips:.0} img/s"));
                 }
             }
             if let Some(bar) = &bar {
                 bar.set_position(progress.step);
             }
-            let done = progress.step >= settings.steps;
+            let done = progress.step >= target;
             if progress.step % settings.checkpoint_every.max(1) == 0 || done {
                 progress.seconds = seconds_before + stage_start.elapsed().as_secs_f64();
                 state.stages.insert(stage, progress.clone());

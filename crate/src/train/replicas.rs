@@ -16,7 +16,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use super::TrainError;
 use super::batches::StepBatch;
-use super::stage::stage_loss;
+use super::stage::{LossValue, StageLoss, stage_loss_parts};
+use super::watchdog::{Watchdog, abort_hung_step};
 use crate::model::{LeDiFlowConfig, LeDiFlowModel};
 
 /// Marks every parameter as distributed, so that autodiff syncs its gradient.
@@ -38,11 +39,11 @@ struct Replica {
 }
 
 impl Replica {
-    fn loss(&self, batch: &StepBatch) -> Tensor<1> {
+    fn loss(&self, batch: &StepBatch) -> StageLoss {
         let side = self.config.image_size;
         let b = batch.draws.count;
         let y = Tensor::<4>::from_data(TensorData::new(batch.images.clone(), [b, 3, side, side]), &self.device);
-        stage_loss(&self.model, &self.frozen, &self.config, y, &batch.draws)
+        stage_loss_parts(&self.model, &self.frozen, &self.config, y, &batch.draws)
     }
 
     /// A forward and backward pass with the gradients thrown away, before the parameters are
@@ -53,7 +54,7 @@ impl Replica {
     /// The optimiser runs too, at learning rate 0 (AdamW then leaves every weight exactly as
     /// it was) and with its state put back afterwards, so training is unchanged.
     fn warm_up(&mut self, batch: &StepBatch) {
-        let grads = GradientsParams::from_grads(self.loss(batch).backward(), &self.model);
+        let grads = GradientsParams::from_grads(self.loss(batch).total.backward(), &self.model);
         let saved = self.optim.clone();
         self.model = self.optim.step(0.0, self.model.clone(), grads);
         self.optim = saved;
@@ -61,10 +62,10 @@ impl Replica {
     }
 
     /// One optimiser step on `batch`; the loss when `read_loss`.
-    fn step(&mut self, batch: &StepBatch, lr: f64, read_loss: bool) -> Option<f64> {
+    fn step(&mut self, batch: &StepBatch, lr: f64, read_loss: bool) -> Option<LossValue> {
         let loss = self.loss(batch);
-        let value = read_loss.then(|| loss.clone().into_scalar::<f32>() as f64);
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        let value = read_loss.then(|| loss.read());
+        let grads = GradientsParams::from_grads(loss.total.backward(), &self.model);
         self.model = self.optim.step(lr, self.model.clone(), grads);
         value
     }
@@ -79,7 +80,7 @@ struct Job {
 
 struct Worker {
     jobs: Option<Sender<Job>>,
-    results: Receiver<Result<Option<f64>, String>>,
+    results: Receiver<Result<Option<LossValue>, String>>,
     handle: Option<JoinHandle<()>>,
 }
 
@@ -131,6 +132,9 @@ pub struct Replicas {
     main: Replica,
     workers: Vec<Worker>,
     warmed_up: bool,
+    step_timeout: Option<std::time::Duration>,
+    /// Started after the warm-up step (kernel compilation may take minutes).
+    watchdog: Option<Watchdog>,
     // Dropped last: the workers' threads must end before the collectives' server closes.
     _context: Option<DistributedContext>,
 }
@@ -144,13 +148,21 @@ impl Replicas {
         optim: ModuleOptimizer,
         config: &LeDiFlowConfig,
         devices: &[Device],
+        step_timeout: Option<std::time::Duration>,
     ) -> Result<Self, TrainError> {
         let Some(first) = devices.first() else {
             return Err(TrainError::Invalid("training needs at least one device".into()));
         };
         if devices.len() == 1 {
             let main = Replica { model, frozen, optim, device: first.clone().autodiff(), config: config.clone() };
-            return Ok(Self { main, workers: Vec::new(), warmed_up: true, _context: None });
+            return Ok(Self {
+                main,
+                workers: Vec::new(),
+                warmed_up: true,
+                step_timeout: None,
+                watchdog: None,
+                _context: None,
+            });
         }
         let autodiff: Vec<Device> = devices.iter().map(|d| d.clone().autodiff()).collect();
         let context =
@@ -165,7 +177,7 @@ impl Replicas {
         });
         let main = replicas.next().ok_or_else(|| TrainError::Invalid("no device".into()))?;
         let workers = replicas.map(Worker::start).collect();
-        Ok(Self { main, workers, warmed_up: false, _context: Some(context) })
+        Ok(Self { main, workers, warmed_up: false, step_timeout, watchdog: None, _context: Some(context) })
     }
 
     pub fn devices(&self) -> usize {
@@ -183,7 +195,8 @@ impl Replicas {
 
     /// The trained model, once the stage is over (the worker threads end here).
     pub fn into_model(self) -> LeDiFlowModel {
-        let Replicas { main, workers, _context, .. } = self;
+        let Replicas { main, workers, watchdog, _context, .. } = self;
+        drop(watchdog);
         drop(workers);
         main.model
     }
@@ -195,7 +208,7 @@ impl Replicas {
         lr: f64,
         read_loss: bool,
         warm_up: bool,
-    ) -> Result<Vec<Option<f64>>, TrainError> {
+    ) -> Result<Vec<Option<LossValue>>, TrainError> {
         let n = self.devices();
         for (k, worker) in self.workers.iter().enumerate() {
             let job = Job { batch: batch.shard(k + 1, n), lr, read_loss, warm_up };
@@ -220,7 +233,7 @@ impl Replicas {
 
     /// One step on the whole `batch`, split evenly across the devices; the mean loss when
     /// `read_loss`.
-    pub fn step(&mut self, batch: StepBatch, lr: f64, read_loss: bool) -> Result<Option<f64>, TrainError> {
+    pub fn step(&mut self, batch: StepBatch, lr: f64, read_loss: bool) -> Result<Option<LossValue>, TrainError> {
         let n = self.devices();
         if n == 1 {
             return Ok(self.main.step(&batch, lr, read_loss));
@@ -234,9 +247,13 @@ impl Replicas {
         if !self.warmed_up {
             self.run_jobs(&batch, lr, false, true)?;
             self.warmed_up = true;
+            self.watchdog = self.step_timeout.map(|timeout| Watchdog::start(timeout, abort_hung_step(n)));
         }
         let losses = self.run_jobs(&batch, lr, read_loss, false)?;
+        if let Some(watchdog) = &self.watchdog {
+            watchdog.beat();
+        }
         // Equal shards: the mean of their mean losses is the batch's mean loss.
-        Ok(losses.into_iter().sum::<Option<f64>>().map(|total| total / n as f64))
+        Ok(losses.into_iter().collect::<Option<Vec<_>>>().and_then(|values| LossValue::mean(&values)))
     }
 }

@@ -7,7 +7,8 @@
 //! RUN/ema.ldf           EMA weights of the trained networks, f32 `.ldf`: what sampling, export
 //!                       and resuming read
 //! RUN/ema-*.ldf         imported EMA parts (a run moved between machines), read before ema.ldf
-//! RUN/log.csv           stage,step,loss,images_per_second,lr,seconds
+//! RUN/log.csv           stage,step,loss,images_per_second,lr,seconds,nll,kl (nll, kl: the aux
+//!                       stage's loss = nll + β·kl, empty for the other stages)
 //! RUN/loss.png          the loss curves
 //! RUN/samples/STAGE-STEP.png
 //! ```

@@ -1,6 +1,10 @@
 //! Training hyper-parameters.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+use super::stage::Stage;
 
 /// Where training images come from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,8 +28,12 @@ pub struct TrainSettings {
     pub beta2: f64,
     pub grad_clip: Option<f64>,
     pub ema_decay: f64,
-    /// Steps per stage.
+    /// Step target of every stage without one of its own in `stage_steps`.
     pub steps: u64,
+    /// Per-stage step targets, overriding `steps` for the stages they name. Missing from the
+    /// settings of runs made before they existed (and left out when empty).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub stage_steps: BTreeMap<Stage, u64>,
     pub seed: u64,
     pub log_every: u64,
     pub checkpoint_every: u64,
@@ -45,6 +53,7 @@ impl Default for TrainSettings {
             grad_clip: Some(1.0),
             ema_decay: 0.999,
             steps: 20_000,
+            stage_steps: BTreeMap::new(),
             seed: 0,
             log_every: 25,
             checkpoint_every: 1000,
@@ -55,8 +64,70 @@ impl Default for TrainSettings {
 }
 
 impl TrainSettings {
+    /// The step count `stage` trains to: its own target, or else `steps`.
+    pub fn steps_for(&self, stage: Stage) -> u64 {
+        self.stage_steps.get(&stage).copied().unwrap_or(self.steps)
+    }
+
     /// Linear warm-up, then constant.
     pub fn lr_at(&self, step: u64) -> f64 {
         if self.warmup_steps == 0 { self.lr } else { self.lr * ((step + 1) as f64 / self.warmup_steps as f64).min(1.0) }
+    }
+}
+
+/// Parses per-stage step targets, `flow=8000,baseline=8000` (the `--stage-steps` argument).
+pub fn parse_stage_steps(text: &str) -> Result<BTreeMap<Stage, u64>, String> {
+    let mut targets = BTreeMap::new();
+    for item in text.split(',').map(str::trim).filter(|item| !item.is_empty()) {
+        let (name, steps) =
+            item.split_once('=').ok_or_else(|| format!("'{item}' is not STAGE=STEPS (e.g. flow=8000)"))?;
+        let stage = Stage::ORDER
+            .into_iter()
+            .find(|s| s.name() == name.trim())
+            .ok_or_else(|| format!("'{}' is not a stage (aux, latent, flow, baseline)", name.trim()))?;
+        let steps = steps.trim().parse::<u64>().map_err(|e| format!("'{item}': {e}"))?;
+        if targets.insert(stage, steps).is_some() {
+            return Err(format!("stage '{stage}' is given twice"));
+        }
+    }
+    Ok(targets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_stage_targets_override_the_default() {
+        let settings = TrainSettings {
+            steps: 100,
+            stage_steps: parse_stage_steps("flow=8000, baseline=9000").expect("parse"),
+            ..TrainSettings::default()
+        };
+        let targets: Vec<u64> = Stage::ORDER.iter().map(|s| settings.steps_for(*s)).collect();
+        assert_eq!(targets, [100, 100, 8000, 9000]);
+        assert_eq!(parse_stage_steps("").expect("empty"), BTreeMap::new());
+        for bad in ["flow", "flow=x", "nope=3", "aux=1,aux=2", "flow=-1"] {
+            assert!(parse_stage_steps(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn settings_without_stage_steps_still_load_and_round_trip() {
+        // The settings of a run made before per-stage targets (models/checkpoints/s64-landscapes).
+        let old = r#"{"batch": 64, "lr": 0.0002, "warmup_steps": 500, "weight_decay": 0.01, "beta1": 0.9,
+            "beta2": 0.99, "grad_clip": 1.0, "ema_decay": 0.999, "steps": 20000, "seed": 0,
+            "log_every": 25, "checkpoint_every": 250, "sample_every": 500,
+            "data": {"kind": "procedural", "repeat": null}}"#;
+        let settings: TrainSettings = serde_json::from_str(old).expect("old settings load");
+        assert!(settings.stage_steps.is_empty());
+        assert_eq!(settings.steps_for(Stage::Flow), 20_000);
+        let text = serde_json::to_string(&settings).expect("serialize");
+        assert!(!text.contains("stage_steps"), "empty targets stay out of the file: {text}");
+
+        let new = TrainSettings { stage_steps: BTreeMap::from([(Stage::Flow, 8000)]), ..settings };
+        let text = serde_json::to_string(&new).expect("serialize");
+        assert!(text.contains(r#""stage_steps":{"flow":8000}"#), "{text}");
+        assert_eq!(serde_json::from_str::<TrainSettings>(&text).expect("round trip"), new);
     }
 }

@@ -58,6 +58,53 @@ impl core::fmt::Display for Stage {
     }
 }
 
+/// A stage's loss on a batch, with the aux stage's two parts.
+pub struct StageLoss {
+    pub total: Tensor<1>,
+    /// Aux stage only: the VGL negative log-likelihood and the KL term before β, so that
+    /// `total = nll + β·kl`.
+    pub parts: Option<(Tensor<1>, Tensor<1>)>,
+}
+
+/// A stage's loss read back to the host: the total and, for the aux stage, (nll, kl).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LossValue {
+    pub total: f64,
+    pub parts: Option<(f64, f64)>,
+}
+
+impl StageLoss {
+    /// Reads the loss (and its parts, in the same readback) back to the host.
+    pub fn read(&self) -> LossValue {
+        let Some((nll, kl)) = &self.parts else {
+            return LossValue { total: self.total.clone().into_scalar::<f32>() as f64, parts: None };
+        };
+        let values = Tensor::cat(
+            vec![self.total.clone().without_autodiff(), nll.clone().without_autodiff(), kl.clone().without_autodiff()],
+            0,
+        )
+        .try_to_vec_as::<f32>()
+        .unwrap_or_else(|e| panic!("cannot read the loss back: {e:?}"));
+        LossValue { total: values[0] as f64, parts: Some((values[1] as f64, values[2] as f64)) }
+    }
+}
+
+impl LossValue {
+    /// The mean of equal shards' losses: the whole batch's loss (every loss is a batch mean).
+    pub fn mean(values: &[LossValue]) -> Option<LossValue> {
+        if values.is_empty() {
+            return None;
+        }
+        let n = values.len() as f64;
+        let total = values.iter().map(|v| v.total).sum::<f64>() / n;
+        let parts = values.iter().map(|v| v.parts).collect::<Option<Vec<_>>>().map(|parts| {
+            let (nll, kl) = parts.iter().fold((0.0, 0.0), |(a, b), (n, k)| (a + n, b + k));
+            (nll / n, kl / n)
+        });
+        Some(LossValue { total, parts })
+    }
+}
+
 /// The loss of a stage on a batch `y` (`[B, 3, R, R]` in [-1, 1]) with the step's `draws`
 /// (see [`super::draws`]); the draws say which stage. `frozen` holds the auxiliary networks
 /// without autodiff for the stages that only read them.
@@ -68,9 +115,23 @@ pub fn stage_loss(
     y: Tensor<4>,
     draws: &Draws,
 ) -> Tensor<1> {
+    stage_loss_parts(model, frozen, config, y, draws).total
+}
+
+/// [`stage_loss`] with the aux stage's parts.
+pub fn stage_loss_parts(
+    model: &LeDiFlowModel,
+    frozen: &LeDiFlowModel,
+    config: &LeDiFlowConfig,
+    y: Tensor<4>,
+    draws: &Draws,
+) -> StageLoss {
     let loss = &config.loss;
-    match draws.tensors(&y.device()) {
-        DrawTensors::Aux { eps_z } => aux_objective(&model.encoder, &model.decoder, y, eps_z, loss).total,
+    let total = match draws.tensors(&y.device()) {
+        DrawTensors::Aux { eps_z } => {
+            let aux = aux_objective(&model.encoder, &model.decoder, y, eps_z, loss);
+            return StageLoss { total: aux.total, parts: Some((aux.vgl, aux.kl)) };
+        }
         DrawTensors::Latent { t, eps, eps_q } => {
             latent_objective(&frozen.encoder, &model.latent, y, eps, eps_q, t, loss)
         }
@@ -86,5 +147,6 @@ pub fn stage_loss(
             config.prior_std_scale,
         ),
         DrawTensors::Baseline { t, eps } => baseline_objective(&model.baseline, y, eps, t),
-    }
+    };
+    StageLoss { total, parts: None }
 }

@@ -112,6 +112,7 @@ struct Inner {
     backend: &'static str,
     adapter: String,
     fallback_reason: Option<String>,
+    dequantize: crate::model_io::Dequantize,
     loader: RefCell<Option<ModelLoader>>,
     loaded: RefCell<Option<Rc<Loaded>>>,
     disposed: RefCell<bool>,
@@ -157,7 +158,9 @@ pub struct Generator {
 
 #[wasm_bindgen]
 impl Generator {
-    /// `Generator.create({ backend: 'auto' | 'webgpu' | 'cpu' })`.
+    /// `Generator.create({ backend: 'auto' | 'webgpu' | 'cpu', dequantize?: 'gpu' | 'burn' | 'host' })`:
+    /// `dequantize` picks where int8 weights become f32 at load: the host (default, measured
+    /// fastest), our WGSL kernel (WebGPU only) or burn's quantized tensors; all give the same bits.
     pub async fn create(options: JsValue) -> Result<Generator, JsValue> {
         console_error_panic_hook::set_once();
         let request: CreateRequest = parse(&options, &[]).map_err(to_js)?;
@@ -177,6 +180,7 @@ impl Generator {
             backend,
             adapter,
             fallback_reason,
+            dequantize: request.dequantize.into(),
             loader: RefCell::new(None),
             loaded: RefCell::new(None),
             disposed: RefCell::new(false),
@@ -214,7 +218,7 @@ impl Generator {
     /// header has arrived). A bad file throws `BadWeights` at the first byte that shows it.
     pub fn load(&self, chunk: &[u8]) -> Result<JsValue, JsValue> {
         let mut slot = self.inner.loader.borrow_mut();
-        let loader = slot.get_or_insert_with(ModelLoader::default);
+        let loader = slot.get_or_insert_with(|| ModelLoader::default().with_dequantize(self.inner.dequantize));
         let progress = match loader.push(chunk) {
             Ok(p) => p,
             Err(e) => {
@@ -268,6 +272,7 @@ impl Generator {
                 "networks": names,
                 "sha256": loaded.header.sha256,
                 "baseline": networks.contains(&Network::Baseline),
+                "dequantized": loaded.dequantized,
             });
             let model = Loaded { config: loaded.config, model: loaded.model, networks };
             *inner.loaded.borrow_mut() = Some(Rc::new(model));

@@ -255,9 +255,8 @@ impl Storage {
         }
     }
 
-    /// CPU reference dequantization to f32 (row-major, `product(shape)`
-    /// values). Errors if the payload does not fit `shape`.
-    pub fn dequantize(&self, shape: &[usize]) -> Result<Vec<f32>, FormatError> {
+    /// Checks that the payload fits `shape`: what the GPU paths rely on before they read it.
+    pub fn check(&self, shape: &[usize]) -> Result<(), FormatError> {
         let bad = |reason: &str| FormatError::InvalidShape {
             tensor: String::new(),
             shape: shape.iter().map(|&d| d as u64).collect(),
@@ -266,29 +265,15 @@ impl Storage {
         let numel =
             shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| bad("element count overflows"))?;
         match self {
-            Storage::F32(v) => {
-                if v.len() != numel {
-                    return Err(bad("payload length does not match shape"));
-                }
-                Ok(v.clone())
-            }
-            Storage::F16(v) => {
-                if v.len() != numel {
-                    return Err(bad("payload length does not match shape"));
-                }
-                Ok(v.iter().map(|h| h.to_f32()).collect())
-            }
+            Storage::F32(v) if v.len() != numel => Err(bad("payload length does not match shape")),
+            Storage::F16(v) if v.len() != numel => Err(bad("payload length does not match shape")),
+            Storage::F32(_) | Storage::F16(_) => Ok(()),
             Storage::Int8 { q, scales } => {
-                let (rows, cols) = quant_rows_cols(shape).ok_or_else(|| bad("int8 needs rank >= 2"))?;
+                let (rows, _) = quant_rows_cols(shape).ok_or_else(|| bad("int8 needs rank >= 2"))?;
                 if q.len() != numel || scales.len() != rows {
                     return Err(bad("int8 payload does not match shape"));
                 }
-                let mut out = Vec::with_capacity(numel);
-                for (r, s) in scales.iter().enumerate() {
-                    let s = s.to_f32();
-                    out.extend(q[r * cols..(r + 1) * cols].iter().map(|&v| v as f32 * s));
-                }
-                Ok(out)
+                Ok(())
             }
             Storage::Int4 { packed, group, scales } => {
                 let (rows, cols) = quant_rows_cols(shape).ok_or_else(|| bad("int4 needs rank >= 2"))?;
@@ -296,11 +281,35 @@ impl Storage {
                     return Err(bad("invalid int4 group"));
                 }
                 let (ng, padded) = int4_groups(cols, *group).ok_or_else(|| bad("int4 overflow"))?;
-                let row_bytes = padded / 2;
-                if rows.checked_mul(row_bytes) != Some(packed.len()) || rows.checked_mul(ng) != Some(scales.len()) {
+                if rows.checked_mul(padded / 2) != Some(packed.len()) || rows.checked_mul(ng) != Some(scales.len()) {
                     return Err(bad("int4 payload does not match shape"));
                 }
-                let mut out = Vec::with_capacity(numel);
+                Ok(())
+            }
+        }
+    }
+
+    /// CPU reference dequantization to f32 (row-major, `product(shape)`
+    /// values). Errors if the payload does not fit `shape`.
+    pub fn dequantize(&self, shape: &[usize]) -> Result<Vec<f32>, FormatError> {
+        self.check(shape)?;
+        match self {
+            Storage::F32(v) => Ok(v.clone()),
+            Storage::F16(v) => Ok(v.iter().map(|h| h.to_f32()).collect()),
+            Storage::Int8 { q, scales } => {
+                let cols = q.len() / scales.len().max(1);
+                let mut out = Vec::with_capacity(q.len());
+                for (r, s) in scales.iter().enumerate() {
+                    let s = s.to_f32();
+                    out.extend(q[r * cols..(r + 1) * cols].iter().map(|&v| v as f32 * s));
+                }
+                Ok(out)
+            }
+            Storage::Int4 { packed, group, scales } => {
+                let (rows, cols) = quant_rows_cols(shape).unwrap_or((0, 0));
+                let (ng, padded) = int4_groups(cols, *group).unwrap_or((0, 0));
+                let row_bytes = padded / 2;
+                let mut out = Vec::with_capacity(rows * cols);
                 for r in 0..rows {
                     let row = &packed[r * row_bytes..(r + 1) * row_bytes];
                     let sc = &scales[r * ng..(r + 1) * ng];

@@ -30,12 +30,19 @@ pub struct ParsedTensor {
 impl ParsedTensor {
     /// CPU reference dequantization to f32.
     pub fn dequantize(&self) -> Result<Vec<f32>, FormatError> {
-        self.storage.dequantize(&self.shape).map_err(|e| match e {
+        self.storage.dequantize(&self.shape).map_err(|e| self.named(e))
+    }
+    /// Checks that the payload fits the shape, as [`ParsedTensor::dequantize`] does first.
+    pub fn check_payload(&self) -> Result<(), FormatError> {
+        self.storage.check(&self.shape).map_err(|e| self.named(e))
+    }
+    fn named(&self, e: FormatError) -> FormatError {
+        match e {
             FormatError::InvalidShape { shape, reason, .. } => {
                 FormatError::InvalidShape { tensor: self.name.clone(), shape, reason }
             }
             e => e,
-        })
+        }
     }
     pub fn scheme(&self) -> Scheme {
         self.storage.scheme()

@@ -32,9 +32,11 @@ pub fn request(run: &std::path::Path, stages: Vec<Stage>, steps: u64, resume: bo
         resume,
         config: LeDiFlowConfig::tiny(),
         steps_override: resume.then_some(steps),
+        stage_steps_override: Default::default(),
         settings: settings(steps),
         minutes: None,
         devices: vec![cpu()],
+        step_timeout: None,
         progress: false,
     }
 }

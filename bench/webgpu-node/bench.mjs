@@ -1,0 +1,115 @@
+// Times the browser build (web/pkg: wasm-bindgen `--target web`, WebGPU through burn's wgpu
+// backend) on Dawn, Chrome's WebGPU engine, through npm `webgpu` in Node: the same wasm, the
+// same API calls and the same WGSL a Chrome tab would run, without a browser around it.
+//
+//   node bench/webgpu-node/bench.mjs --model models/landscapes-64.ldf --model models/baseline-64.ldf \
+//     [--pkg web/pkg] [--batch 16] [--repeats 5] [--configs lediflow:heun:2,baseline:heun:32] [--json out.json]
+//     [--dequantize gpu|burn|host] [--dawn <Dawn toggle>]...
+//
+// Prints a table in `lediflow bench`'s units (ms per image, the whole chain up to RGBA8 on the
+// host), the load time and the first call's time (which pays for shader compilation).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { create, globals } from 'webgpu';
+
+function parseArgs(argv) {
+  const args = { model: [], pkg: 'web/pkg', batch: 16, repeats: 5, configs: 'lediflow:heun:2,baseline:heun:32', dawn: [], json: '', dequantize: 'host', loads: 1 };
+  for (let i = 0; i < argv.length; i += 2) {
+    const key = argv[i].replace(/^--/, '');
+    const value = argv[i + 1];
+    if (value === undefined) throw new Error(`--${key} needs a value`);
+    if (key === 'model' || key === 'dawn') args[key].push(value);
+    else if (key in args) args[key] = ['batch', 'repeats', 'loads'].includes(key) ? Number(value) : value;
+    else throw new Error(`unknown option --${key}`);
+  }
+  if (args.model.length === 0) throw new Error('give at least one --model');
+  return args;
+}
+
+const median = (v) => {
+  const s = [...v].sort((a, b) => a - b);
+  const n = s.length;
+  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+};
+
+const args = parseArgs(process.argv.slice(2));
+Object.assign(globalThis, globals);
+// `--dawn backend=vulkan` etc. are passed to Dawn as they are.
+globalThis.navigator = { gpu: create(args.dawn) };
+globalThis.Window = function Window() {}; // wgpu's web backend checks for it
+
+const pkg = resolve(args.pkg);
+const wasm = await import(pathToFileURL(`${pkg}/lediflow.js`).href);
+wasm.initSync({ module: readFileSync(`${pkg}/lediflow_bg.wasm`) });
+
+const phase = (what) => console.error(`[${(performance.now() / 1000).toFixed(1)} s] ${what}`);
+phase('requesting an adapter');
+const adapter = await navigator.gpu.requestAdapter();
+phase(`adapter: ${JSON.stringify(adapter?.info ?? null)}`);
+const info = adapter?.info ?? {};
+const t0 = performance.now();
+const generator = await wasm.Generator.create({ backend: 'webgpu', dequantize: args.dequantize });
+const createMs = performance.now() - t0;
+
+// `--loads K` loads each file K times (a later load of a file replaces the same networks) and
+// reports the median: the time from the bytes in memory to networks built on the device.
+const loads = [];
+for (const file of args.model) {
+  const bytes = readFileSync(file);
+  phase(`loading ${file}`);
+  const times = [];
+  let loaded;
+  for (let k = 0; k < args.loads; k++) {
+    const start = performance.now();
+    for (let at = 0; at < bytes.length; at += 1 << 20) generator.load(bytes.subarray(at, at + (1 << 20)));
+    // Until the networks are built: uploads and dequantization kernels are queued by then (the
+    // first sample waits for them, a few milliseconds on a real GPU).
+    loaded = await generator.finishLoad();
+    times.push(performance.now() - start);
+  }
+  loads.push({ file, bytes: bytes.length, ms: median(times), runs: times, dequantized: loaded.dequantized ?? null });
+}
+
+const rows = [];
+let firstCallMs = null;
+for (const spec of args.configs === 'none' ? [] : args.configs.split(',')) {
+  const [method, solver, steps] = spec.split(':');
+  const options = { seed: 0, count: args.batch, method, solver, steps: Number(steps) };
+  const times = [];
+  let last;
+  for (let call = 0; call <= args.repeats; call++) {
+    if (call === 0) phase(`first call of ${spec}`);
+    const start = performance.now();
+    last = await generator.sample(options);
+    const ms = performance.now() - start;
+    if (call === 0 && firstCallMs === null) firstCallMs = ms;
+    if (call > 0) times.push(ms / args.batch);
+  }
+  const ms = median(times);
+  rows.push({ method, solver, steps: Number(steps), nfe: last.nfe, msPerImage: ms, imagesPerSecond: 1000 / ms, stageTimes: last.times });
+}
+
+const result = {
+  engine: 'Dawn (npm webgpu 0.6.2) in Node ' + process.version,
+  adapter: { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description },
+  burnAdapterName: generator.adapterName,
+  wgslKernels: generator.wgslKernels,
+  createMs,
+  loads,
+  firstCallMs,
+  batch: args.batch,
+  repeats: args.repeats,
+  rows,
+};
+console.log(`Dawn in Node: ${JSON.stringify(result.adapter)} (burn: ${generator.adapterName}), batch ${args.batch}, median of ${args.repeats} calls`);
+for (const l of loads) console.log(`load ${l.file}: ${l.bytes} bytes in ${l.ms.toFixed(1)} ms, dequantized ${JSON.stringify(l.dequantized)}`);
+console.log(`create ${createMs.toFixed(1)} ms; first call (shader compilation) ${firstCallMs?.toFixed(1)} ms; dequantize ${args.dequantize}`);
+console.log('| method | solver | steps | NFE latent | NFE decoder | NFE flow | ms / image | images / s | last call\'s stage times (ms) |');
+console.log('|---|---|---|---|---|---|---|---|---|');
+for (const r of rows) {
+  console.log(`| ${r.method} | ${r.solver} | ${r.steps} | ${r.nfe.latent} | ${r.nfe.decoder} | ${r.nfe.flow} | ${r.msPerImage.toFixed(2)} | ${r.imagesPerSecond.toFixed(1)} | ${JSON.stringify(r.stageTimes)} |`);
+}
+if (args.json) writeFileSync(args.json, JSON.stringify(result, null, 2));
+generator.dispose();
+process.exit(0);

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine (device tool), `carry` as for scripts/gpu-webgpu.sh: the weight loading
+# per dequantization path (issue 5), natively (`lediflow bench-load`, wgpu and CUDA) and in the
+# browser build on Dawn (bench/webgpu-node, `--configs none --loads 7`), in one run.
+#   usage: scripts/gpu-dequant.sh
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/gpu-prelude.sh"
+python3 -c "import lzma,shutil; shutil.copyfileobj(lzma.open('../carry/node.xz'), open('node','wb'))" && chmod +x node
+(cd ../bench/webgpu-node && tar xzf ../../carry/webgpu-node.tgz)
+(cd ../web && rm -rf pkg && tar xzf ../carry/pkg.tgz)
+export XDG_RUNTIME_DIR=/tmp
+model=../models/landscapes-64.ldf
+{
+  echo "== lediflow bench-load, wgpu"
+  timeout 90 ./lediflow bench-load --backend wgpu --model $model --dequantize gpu,burn,host --repeats 9 2>&1
+  echo "== lediflow bench-load, cuda"
+  timeout 60 ./lediflow bench-load --backend cuda --model $model --dequantize burn,host --repeats 9 2>&1
+  for path in gpu burn host; do
+    echo "== Dawn, dequantize $path"
+    timeout 60 ./node ../bench/webgpu-node/bench.mjs --pkg ../web/pkg --model $model --configs none --loads 9 \
+      --dequantize $path --json "$OUT/dawn-load-$path.json" 2>&1 | grep -E '^load|^create'
+  done
+} | tee "$OUT/dequant.md"
