@@ -7,13 +7,15 @@
 use burn::tensor::quantization::{QuantScheme, QuantStore, QuantValue, ScaleDtype};
 use burn::tensor::{Device, Tensor, TensorData};
 use half::f16;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::kernels::{Codes, dequantize_on_device};
 use crate::weights::{FormatError, ParsedTensor, Storage};
 
 /// The dequantization path a load asks for. Each falls back to the host where it cannot run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Spelled `host`, `gpu`, `burn` on the command line and in the JavaScript API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Dequantize {
     /// On the host, then the f32 values are uploaded, one tensor at a time.
     #[default]

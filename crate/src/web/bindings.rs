@@ -180,7 +180,7 @@ impl Generator {
             backend,
             adapter,
             fallback_reason,
-            dequantize: request.dequantize.into(),
+            dequantize: request.dequantize,
             loader: RefCell::new(None),
             loaded: RefCell::new(None),
             disposed: RefCell::new(false),

@@ -5,6 +5,7 @@
 use serde::Deserialize;
 
 use super::error::WebError;
+use crate::model_io::Dequantize;
 use crate::pipeline::{Method, SampleOptions};
 use crate::solvers::Solver;
 
@@ -25,32 +26,13 @@ pub enum BackendChoice {
     Cpu,
 }
 
-/// Where quantized weights become f32 at load ([`crate::model_io::Dequantize`]). The default
-/// suits every device; the others exist to measure against it (bench/webgpu-node).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum DequantizeChoice {
-    #[default]
-    Host,
-    Gpu,
-    Burn,
-}
-
-impl From<DequantizeChoice> for crate::model_io::Dequantize {
-    fn from(choice: DequantizeChoice) -> Self {
-        match choice {
-            DequantizeChoice::Gpu => Self::Gpu,
-            DequantizeChoice::Burn => Self::Burn,
-            DequantizeChoice::Host => Self::Host,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct CreateRequest {
     pub backend: BackendChoice,
-    pub dequantize: DequantizeChoice,
+    /// Where quantized weights become f32 at load; the default suits every device, the others
+    /// exist to measure against it (bench/webgpu-node).
+    pub dequantize: Dequantize,
 }
 
 /// Settings shared by every request that runs a flow ODE.
@@ -230,10 +212,9 @@ mod tests {
     #[test]
     fn create_options_choose_backend_and_dequantization() {
         let r: CreateRequest = serde_json::from_str("{}").unwrap();
-        assert_eq!((r.backend, r.dequantize), (BackendChoice::Auto, DequantizeChoice::Host));
+        assert_eq!((r.backend, r.dequantize), (BackendChoice::Auto, Dequantize::Host));
         let r: CreateRequest = serde_json::from_str(r#"{"backend": "webgpu", "dequantize": "gpu"}"#).unwrap();
-        assert_eq!((r.backend, r.dequantize), (BackendChoice::Webgpu, DequantizeChoice::Gpu));
-        assert_eq!(crate::model_io::Dequantize::from(DequantizeChoice::Burn), crate::model_io::Dequantize::Burn);
+        assert_eq!((r.backend, r.dequantize), (BackendChoice::Webgpu, Dequantize::Gpu));
         assert!(serde_json::from_str::<CreateRequest>(r#"{"dequantize": "GPU"}"#).is_err(), "a typo is an error");
     }
 
