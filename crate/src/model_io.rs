@@ -117,18 +117,16 @@ pub fn model_tensors(model: &LeDiFlowModel, networks: &[Network]) -> Result<Vec<
 }
 
 /// Replaces parameters by path from dequantized tensors, recording what did not fit.
-struct Assign<'a> {
+struct Assign<'a, 'd> {
     network: &'a str,
     path: Vec<String>,
     tensors: &'a mut HashMap<String, ParsedTensor>,
-    device: &'a Device,
-    dequantize: Dequantize,
-    counts: &'a mut DequantizeCounts,
+    at: &'a mut Placement<'d>,
     missing: Vec<String>,
     error: Option<LoadError>,
 }
 
-impl Assign<'_> {
+impl Assign<'_, '_> {
     fn take<const D: usize>(&mut self, param_dims: [usize; D]) -> Option<Tensor<D>> {
         let name = logical_name(self.network, &self.path);
         let Some(parsed) = self.tensors.remove(&name) else {
@@ -145,18 +143,19 @@ impl Assign<'_> {
             return None;
         }
         let shape: [usize; D] = core::array::from_fn(|i| parsed.shape[i]);
-        let tensor = match dequantize::to_device(&parsed, shape, self.dequantize, self.device, self.counts) {
-            Ok(t) => t,
-            Err(e) => {
-                self.error.get_or_insert(e.into());
-                return None;
-            }
-        };
+        let tensor =
+            match dequantize::to_device(&parsed, shape, self.at.dequantize, self.at.device, &mut self.at.counts) {
+                Ok(t) => t,
+                Err(e) => {
+                    self.error.get_or_insert(e.into());
+                    return None;
+                }
+            };
         Some(if transpose { tensor.transpose() } else { tensor })
     }
 }
 
-impl ModuleMapper for Assign<'_> {
+impl ModuleMapper for Assign<'_, '_> {
     fn enter_module(&mut self, name: &str, _: &str) {
         self.path.push(name.to_string());
     }
@@ -176,6 +175,7 @@ impl ModuleMapper for Assign<'_> {
     }
 }
 
+/// Where a load puts its tensors, and how many each dequantization path produced.
 struct Placement<'a> {
     device: &'a Device,
     dequantize: Dequantize,
@@ -186,18 +186,9 @@ fn assign<M: Module>(
     module: M,
     network: Network,
     tensors: &mut HashMap<String, ParsedTensor>,
-    placement: &mut Placement<'_>,
+    at: &mut Placement<'_>,
 ) -> Result<M, LoadError> {
-    let mut mapper = Assign {
-        network: network.as_str(),
-        path: vec![],
-        tensors,
-        device: placement.device,
-        dequantize: placement.dequantize,
-        counts: &mut placement.counts,
-        missing: vec![],
-        error: None,
-    };
+    let mut mapper = Assign { network: network.as_str(), path: vec![], tensors, at, missing: vec![], error: None };
     let module = module.map(&mut mapper);
     if let Some(e) = mapper.error {
         return Err(e);
