@@ -6,10 +6,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/gpu-prelude.sh"
-python3 -c "import lzma,shutil; shutil.copyfileobj(lzma.open('../carry/node.xz'), open('node','wb'))" && chmod +x node
-(cd ../bench/webgpu-node && tar xzf ../../carry/webgpu-node.tgz)
-(cd ../web && rm -rf pkg && tar xzf ../carry/pkg.tgz)
-export XDG_RUNTIME_DIR=/tmp
+unpack_browser_bench
 model=../models/landscapes-64.ldf
 {
   echo "== lediflow bench-load, wgpu"

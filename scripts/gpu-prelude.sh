@@ -27,3 +27,12 @@ path = { directory = "cache" }
 TOML
 [ -f ../carry/cubecl-cache.tgz ] && tar xzf ../carry/cubecl-cache.tgz
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+
+# For the WebGPU benchmarks (scripts/gpu-webgpu.sh, scripts/gpu-dequant.sh): Node (carry/node.xz),
+# Dawn (carry/webgpu-node.tgz into bench/webgpu-node) and the browser build (carry/pkg.tgz).
+unpack_browser_bench() {
+  python3 -c "import lzma,shutil; shutil.copyfileobj(lzma.open('../carry/node.xz'), open('node','wb'))" && chmod +x node
+  (cd ../bench/webgpu-node && tar xzf ../../carry/webgpu-node.tgz)
+  (cd ../web && rm -rf pkg && tar xzf ../carry/pkg.tgz)
+  export XDG_RUNTIME_DIR=/tmp
+}
