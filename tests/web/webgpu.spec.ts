@@ -50,6 +50,11 @@ test('WebGPU (SwiftShader) warms up at load, runs the tiny model and matches the
   console.log(`[measure] webgpu tiny: warm-up at load ${Math.round(warmUpMs)} ms; then one sample ${Date.now() - started} ms wall, ${JSON.stringify(result.times)}`);
   expect(diff.maxDiff).toBeLessThanOrEqual(TOLERANCE.webgpu);
   await page.screenshot({ path: `${RESULTS}/demo-webgpu.png`, fullPage: true });
+
+  // The wasm's static constructors ran once, not once per call into the module: thousands of
+  // calls (every WebGPU object crosses it) happened by now (crate/src/web/constructors.rs).
+  const worker = await generatorWorker(page);
+  expect(await worker.evaluate(() => (self as any).lediflowStaticConstructorRuns())).toBe(1);
 });
 
 test('WebGPU inpainting keeps unmasked pixels bit-exact', async ({ page }) => {

@@ -11,7 +11,7 @@
  * nothing here destroys the device.
  */
 
-import init, { Generator as WasmGeneratorClass } from '../pkg/lediflow.js';
+import init, { Generator as WasmGeneratorClass, staticConstructorRuns } from '../pkg/lediflow.js';
 import { FATAL_KINDS, LeDiFlowError, toErrorPayload, type ErrorPayload } from './errors.js';
 import { lossReported, watchGpuDevices } from './gpu.js';
 import type {
@@ -165,6 +165,9 @@ async function initialise(request: InitRequest & { id: number }): Promise<InitRe
     const kind = e instanceof TypeError || /fetch/i.test(message) ? 'Network' : 'Backend';
     throw new LeDiFlowError(kind, `cannot start the WebAssembly runtime: ${message}`);
   }
+  // Diagnostics, like `lediflowGpuDevice` (gpu.ts): how often the wasm's static constructors
+  // ran, which must stay 1 (crate/src/web/constructors.rs; checked by tests/web/webgpu.spec.ts).
+  Object.defineProperty(self, 'lediflowStaticConstructorRuns', { value: staticConstructorRuns, configurable: true });
   const created = (await WasmGeneratorClass.create({ backend: request.backend, dequantize: request.dequantize })) as unknown as WasmGenerator;
   generator = created;
   const onProgress = progressPoster(request.id);

@@ -12,6 +12,8 @@
 
 #[cfg(target_family = "wasm")]
 mod bindings;
+#[cfg(target_family = "wasm")]
+mod constructors;
 pub mod error;
 pub mod options;
 
