@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{Backend, CliResult};
+use crate::train::replicas::GradSync;
 use crate::train::{DataSpec, Stage, TrainRequest, TrainSettings, parse_stage_steps, train};
 
 #[derive(Debug, Args)]
@@ -59,6 +60,11 @@ pub struct TrainArgs {
     /// not timed.
     #[arg(long, default_value_t = 300.0)]
     pub step_timeout: f64,
+    /// With several devices: average the gradients in one bucket after the backward pass (one
+    /// all-reduce, the faster on two H100s) or per parameter during it (burn's autodiff sync);
+    /// see BENCHMARKS.md, "Several GPUs".
+    #[arg(long, default_value = "bucket")]
+    pub grad_sync: GradSync,
 }
 
 pub fn run(args: TrainArgs) -> CliResult {
@@ -92,6 +98,7 @@ pub fn run(args: TrainArgs) -> CliResult {
         minutes: args.minutes,
         devices,
         step_timeout: (args.step_timeout > 0.0).then(|| std::time::Duration::from_secs_f64(args.step_timeout)),
+        grad_sync: args.grad_sync,
         progress: true,
     })?;
     if let Some(state) = &report.state {

@@ -8,6 +8,7 @@
 //! by burn's collectives ([`replicas`]), train what one device trains on the whole batch.
 
 pub mod batches;
+pub mod bucket;
 pub mod draws;
 pub mod ema;
 pub mod grids;
@@ -77,6 +78,8 @@ pub struct TrainRequest {
     /// With several devices: end the process with an error when a step makes no progress for
     /// this long (see [`watchdog`]); `None` waits forever.
     pub step_timeout: Option<std::time::Duration>,
+    /// With several devices: how the replicas average their gradients.
+    pub grad_sync: replicas::GradSync,
     pub progress: bool,
 }
 
@@ -253,7 +256,8 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
         }
         // The frozen auxiliary networks, without autodiff: the EMA weights that ship.
         let frozen = ema.clone();
-        let mut replicas = Replicas::new(model, frozen, optim, &config, &request.devices, request.step_timeout)?;
+        let mut replicas =
+            Replicas::new(model, frozen, optim, &config, &request.devices, request.step_timeout, request.grad_sync)?;
         let prefetch = batches::Prefetcher::start(
             source.clone(),
             settings.data.clone(),

@@ -1,9 +1,11 @@
 //! Data-parallel training: one model replica per device, each on its shard of the batch.
 //!
-//! The gradients are averaged by burn's distributed API: every replica's parameters are marked
-//! distributed, and burn's autodiff all-reduces their gradients (NCCL on CUDA) during the
-//! backward pass. Every replica then takes the same AdamW step, so they stay identical and the
-//! first one stands for all (EMA, checkpoints). With one device this is plain training.
+//! The gradients are averaged by burn's distributed API (NCCL on CUDA), in one of two ways
+//! ([`GradSync`]): every parameter marked distributed, so that burn's autodiff all-reduces each
+//! gradient during the backward pass, or all gradients in one bucket ([`super::bucket`]) and
+//! one `all_reduce` after it. Every replica then takes the same AdamW step, so they stay
+//! identical and the first one stands for all (EMA, checkpoints). With one device this is plain
+//! training.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -11,11 +13,12 @@ use std::thread::JoinHandle;
 
 use burn::module::{Module, ModuleMapper, Param};
 use burn::optim::{GradientsParams, ModuleOptimizer};
-use burn::tensor::distributed::{DistributedConfig, DistributedContext, ReduceOperation};
+use burn::tensor::distributed::{DistributedConfig, DistributedContext, ReduceOperation, all_reduce};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::TrainError;
 use super::batches::StepBatch;
+use super::bucket::{flatten_gradients, unflatten_gradients};
 use super::stage::{LossValue, StageLoss, stage_loss_parts};
 use super::watchdog::{Watchdog, abort_hung_step};
 use crate::model::{LeDiFlowConfig, LeDiFlowModel};
@@ -30,12 +33,41 @@ impl ModuleMapper for MarkDistributed {
     }
 }
 
+/// How data-parallel replicas average their gradients.
+/// The bucket is the default: on two H100s it scaled 1.92× against 1.72× per parameter
+/// (BENCHMARKS.md, "Several GPUs").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GradSync {
+    /// burn's autodiff all-reduces each parameter's gradient as soon as the backward pass has
+    /// it (`Tensor::set_distributed`): one collective per parameter tensor, overlapped with the
+    /// rest of the backward pass.
+    PerParameter,
+    /// All gradients flattened into one tensor and averaged by one `all_reduce` after the
+    /// backward pass.
+    #[default]
+    Bucket,
+}
+
+impl core::str::FromStr for GradSync {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "per-parameter" => Ok(Self::PerParameter),
+            "bucket" => Ok(Self::Bucket),
+            other => Err(format!("unknown gradient sync '{other}' (per-parameter, bucket)")),
+        }
+    }
+}
+
 struct Replica {
     model: LeDiFlowModel,
     frozen: LeDiFlowModel,
     optim: ModuleOptimizer,
     device: Device,
     config: LeDiFlowConfig,
+    sync: GradSync,
+    /// Every replica's plain device, for [`GradSync::Bucket`]'s collective.
+    peers: Vec<Device>,
 }
 
 impl Replica {
@@ -54,18 +86,32 @@ impl Replica {
     /// The optimiser runs too, at learning rate 0 (AdamW then leaves every weight exactly as
     /// it was) and with its state put back afterwards, so training is unchanged.
     fn warm_up(&mut self, batch: &StepBatch) {
-        let grads = GradientsParams::from_grads(self.loss(batch).total.backward(), &self.model);
+        let mut grads = GradientsParams::from_grads(self.loss(batch).total.backward(), &self.model);
+        if self.sync == GradSync::Bucket {
+            // The bucket's own kernels (concatenation, slices) load here too, without the collective.
+            if let Some((bucket, layout)) = flatten_gradients(&self.model, &mut grads) {
+                grads = unflatten_gradients(&self.model, &bucket, &layout);
+            }
+        }
         let saved = self.optim.clone();
         self.model = self.optim.step(0.0, self.model.clone(), grads);
         self.optim = saved;
-        self.model = self.model.clone().map(&mut MarkDistributed);
+        if self.sync == GradSync::PerParameter {
+            self.model = self.model.clone().map(&mut MarkDistributed);
+        }
     }
 
     /// One optimiser step on `batch`; the loss when `read_loss`.
     fn step(&mut self, batch: &StepBatch, lr: f64, read_loss: bool) -> Option<LossValue> {
         let loss = self.loss(batch);
         let value = read_loss.then(|| loss.read());
-        let grads = GradientsParams::from_grads(loss.total.backward(), &self.model);
+        let mut grads = GradientsParams::from_grads(loss.total.backward(), &self.model);
+        if self.sync == GradSync::Bucket && self.peers.len() > 1 {
+            if let Some((bucket, layout)) = flatten_gradients(&self.model, &mut grads) {
+                let mean = all_reduce(bucket, ReduceOperation::Mean, self.peers.clone()).resolve();
+                grads = unflatten_gradients(&self.model, &mean, &layout);
+            }
+        }
         self.model = self.optim.step(lr, self.model.clone(), grads);
         value
     }
@@ -149,12 +195,21 @@ impl Replicas {
         config: &LeDiFlowConfig,
         devices: &[Device],
         step_timeout: Option<std::time::Duration>,
+        sync: GradSync,
     ) -> Result<Self, TrainError> {
         let Some(first) = devices.first() else {
             return Err(TrainError::Invalid("training needs at least one device".into()));
         };
         if devices.len() == 1 {
-            let main = Replica { model, frozen, optim, device: first.clone().autodiff(), config: config.clone() };
+            let main = Replica {
+                model,
+                frozen,
+                optim,
+                device: first.clone().autodiff(),
+                config: config.clone(),
+                sync,
+                peers: devices.to_vec(),
+            };
             return Ok(Self {
                 main,
                 workers: Vec::new(),
@@ -174,6 +229,8 @@ impl Replicas {
             optim: optim.clone(),
             device: device.clone(),
             config: config.clone(),
+            sync,
+            peers: devices.to_vec(),
         });
         let main = replicas.next().ok_or_else(|| TrainError::Invalid("no device".into()))?;
         let workers = replicas.map(Worker::start).collect();

@@ -63,8 +63,28 @@ pub fn abort_hung_step(devices: usize) -> impl FnOnce(Duration) + Send + 'static
              continues from the last checkpoint (raise --step-timeout if single steps are this slow).",
             waited.as_secs_f64()
         );
-        std::process::exit(75);
+        exit_now(75);
     }
+}
+
+/// Ends the process without running exit handlers. `std::process::exit` runs them, and the CUDA
+/// and NCCL ones wait for the device: on two H100s a fired watchdog printed its message and the
+/// process then sat in `exit` until the call's time limit.
+fn exit_now(code: i32) -> ! {
+    use std::io::Write;
+    let _ = std::io::stderr().flush();
+    #[cfg(unix)]
+    {
+        unsafe extern "C" {
+            /// POSIX: terminate the process at once, without atexit handlers or destructors.
+            fn _exit(status: i32) -> !;
+        }
+        // SAFETY: `_exit` takes any status and never returns; skipping the exit handlers is the
+        // point (nothing of ours needs flushing but stderr, flushed above).
+        unsafe { _exit(code) }
+    }
+    #[cfg(not(unix))]
+    std::process::exit(code)
 }
 
 #[cfg(test)]
@@ -100,5 +120,45 @@ mod tests {
         drop(dog);
         std::thread::sleep(Duration::from_millis(200));
         assert!(!fired.load(Ordering::SeqCst));
+    }
+
+    /// Run only as a child of the test below: registers an exit handler that never returns
+    /// (standing in for a CUDA one waiting on a hung device), then ends as the watchdog does.
+    #[test]
+    #[ignore = "a child process of the test below"]
+    #[cfg(unix)]
+    fn child_ends_despite_a_hanging_exit_handler() {
+        unsafe extern "C" {
+            fn atexit(handler: extern "C" fn()) -> i32;
+        }
+        extern "C" fn hang() {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+        // SAFETY: registers a plain function; `atexit` only stores its address.
+        assert_eq!(unsafe { atexit(hang) }, 0);
+        exit_now(75);
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn the_process_ends_with_75_even_when_exit_handlers_hang() {
+        let mut child = std::process::Command::new(std::env::current_exe().expect("the test binary"))
+            .args(["--exact", "train::watchdog::tests::child_ends_despite_a_hanging_exit_handler", "--ignored"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn the test binary");
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait for the child") {
+                break status;
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("the child did not end: exit handlers ran");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(status.code(), Some(75));
     }
 }

@@ -37,6 +37,7 @@ pub fn request(run: &std::path::Path, stages: Vec<Stage>, steps: u64, resume: bo
         minutes: None,
         devices: vec![cpu()],
         step_timeout: None,
+        grad_sync: Default::default(),
         progress: false,
     }
 }
