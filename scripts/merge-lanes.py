@@ -12,8 +12,9 @@ out, run = Path(sys.argv[1]), Path(sys.argv[2])
 state = json.loads((run / "state.json").read_text())
 with open(run / "log.csv", newline="") as f:
     rows = list(csv.DictReader(f))
-# The trainer's columns: older logs lack the aux loss parts (nll, kl), which stay empty there.
-fields = ["stage", "step", "loss", "images_per_second", "lr", "seconds", "nll", "kl"]
+# The trainer's columns: older logs lack the aux loss parts (nll, kl) and diagnostics (gaussian_nll,
+# sigma), which stay empty there.
+fields = ["stage", "step", "loss", "images_per_second", "lr", "seconds", "nll", "kl", "gaussian_nll", "sigma"]
 for lane in sorted(p for p in out.iterdir() if p.is_dir() and (p / "state.json").is_file()):
     stage = lane.name
     lane_state = json.loads((lane / "state.json").read_text())

@@ -129,8 +129,10 @@ fn the_aux_loss_parts_are_logged_and_add_up_to_the_total() {
                 // The CSV keeps the loss to 6 decimals and the parts to 8 significant digits.
                 let sum = nll + beta * kl;
                 assert!((sum - row.loss).abs() <= 2e-6 + 1e-6 * row.loss.abs(), "nll + β·kl = {sum}: {row:?}");
+                let (gaussian_nll, sigma) = (row.gaussian_nll.expect("aux gaussian_nll"), row.sigma.expect("aux σ"));
+                assert!(gaussian_nll.is_finite() && sigma > 0.0 && sigma.is_finite(), "{row:?}");
             }
-            _ => assert_eq!((row.nll, row.kl), (None, None), "{row:?}"),
+            _ => assert_eq!((row.nll, row.kl, row.gaussian_nll, row.sigma), (None, None, None, None), "{row:?}"),
         }
     }
     let logged: Vec<f64> = rows.iter().filter(|r| r.stage == "aux").map(|r| r.loss).collect();

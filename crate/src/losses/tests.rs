@@ -32,6 +32,34 @@ fn vgl_matches_hand_computed_values() {
     assert!((v - (0.818_147 + 0.0) / 2.0).abs() < 1e-5, "{v}");
 }
 
+/// Why the aux stage's logged loss rises late in training while the prior improves: with the
+/// residuals a fixed multiple of σ (a calibrated prior getting sharper), the plain Gaussian NLL
+/// falls with σ all the way, but VGL's value, weighted by sg(σ²)^½ = σ, is σ·(ln σ + ½·r²) and
+/// has its minimum at σ = e^(−1 − ½·r²); below that it climbs back towards 0.
+#[test]
+fn a_sharper_prior_lowers_the_gaussian_nll_but_not_the_vgl_value() {
+    let d = device();
+    let residuals = [-1.5f32, -0.5, 0.0, 0.5, 1.0, 1.5];
+    let mean_r2 = residuals.iter().map(|r| r * r).sum::<f32>() / residuals.len() as f32;
+    let at = |sigma: f32, gamma: f64| {
+        let y: Vec<f32> = residuals.iter().map(|r| r * sigma).collect();
+        let zeros = vec![0.0; residuals.len()];
+        let log_var = vec![(sigma * sigma).ln(); residuals.len()];
+        scalar(vgl(t4(&y, &d), t4(&zeros, &d), t4(&log_var, &d), gamma))
+    };
+    let sigmas = [0.6f32, 0.3, 0.2, 0.1, 0.05, 0.02];
+    let nll: Vec<f32> = sigmas.iter().map(|&s| at(s, 0.0)).collect();
+    let vgl_value: Vec<f32> = sigmas.iter().map(|&s| at(s, 0.5)).collect();
+    assert!(nll.windows(2).all(|w| w[1] < w[0]), "the Gaussian NLL falls with σ: {nll:?}");
+    let turn = (-1.0 - 0.5 * mean_r2).exp();
+    assert!(sigmas[1] > turn && sigmas[2] < turn, "the test spans the turning point {turn}");
+    assert!(vgl_value[1] < vgl_value[0], "above the turn VGL falls too: {vgl_value:?}");
+    assert!(vgl_value[2..].windows(2).all(|w| w[1] > w[0]), "below it VGL rises: {vgl_value:?}");
+    // σ·(ln σ + ½·r²), the closed form, at σ = 0.05.
+    let expected = 0.05 * (0.05f32.ln() + 0.5 * mean_r2);
+    assert!((vgl_value[4] - expected).abs() < 1e-5, "{} vs {expected}", vgl_value[4]);
+}
+
 #[test]
 fn kl_matches_hand_computed_values() {
     let d = device();

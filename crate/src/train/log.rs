@@ -19,12 +19,19 @@ pub struct LogRow {
     /// KL term (before β). Empty in the CSV for the other stages.
     pub nll: Option<f64>,
     pub kl: Option<f64>,
+    /// Aux stage diagnostics: the plain Gaussian negative log-likelihood per pixel, which falls
+    /// as the prior improves (VGL's value need not), and the decoder's mean σ.
+    pub gaussian_nll: Option<f64>,
+    pub sigma: Option<f64>,
 }
 
 /// The columns; new ones are appended, so tools that read the first six keep working.
-pub const HEADER: &str = "stage,step,loss,images_per_second,lr,seconds,nll,kl";
+pub const HEADER: &str = "stage,step,loss,images_per_second,lr,seconds,nll,kl,gaussian_nll,sigma";
 /// The header of logs written before the aux loss's parts were logged.
 pub const HEADER_V1: &str = "stage,step,loss,images_per_second,lr,seconds";
+/// The header of logs written before the aux diagnostics were logged.
+pub const HEADER_V2: &str = "stage,step,loss,images_per_second,lr,seconds,nll,kl";
+const COLUMNS: usize = 10;
 
 fn optional(value: Option<f64>, precision: usize) -> String {
     value.map(|v| format!("{v:.precision$e}")).unwrap_or_default()
@@ -32,7 +39,7 @@ fn optional(value: Option<f64>, precision: usize) -> String {
 
 fn line(r: &LogRow) -> String {
     format!(
-        "{},{},{:.6},{:.1},{:.3e},{:.1},{},{}\n",
+        "{},{},{:.6},{:.1},{:.3e},{:.1},{},{},{},{}\n",
         r.stage,
         r.step,
         r.loss,
@@ -40,23 +47,28 @@ fn line(r: &LogRow) -> String {
         r.lr,
         r.seconds,
         optional(r.nll, 7),
-        optional(r.kl, 7)
+        optional(r.kl, 7),
+        optional(r.gaussian_nll, 7),
+        optional(r.sigma, 7)
     )
 }
 
-/// Appends `rows`, writing the header first into a new file. A log with the old six-column
-/// header is first rewritten with the new header (its rows get empty new columns).
+/// Appends `rows`, writing the header first into a new file. A log with an older header (six or
+/// eight columns) is first rewritten with the new header (its rows get empty new columns).
 pub fn append(path: &Path, rows: &[LogRow]) -> Result<(), RunError> {
     let io = |source| RunError::Io { path: path.to_path_buf(), source };
     let mut text = String::new();
     match std::fs::read_to_string(path) {
-        Ok(old) if old.lines().next().is_some_and(|h| h.trim_end() == HEADER_V1) => {
+        Ok(old) if old.lines().next().is_some_and(|h| [HEADER_V1, HEADER_V2].contains(&h.trim_end())) => {
             // Rewritten whole (atomically), so the file keeps one header and one width.
+            let old_columns = old.lines().next().map_or(0, |h| h.split(',').count());
+            let padding = ",".repeat(COLUMNS - old_columns);
             text.push_str(HEADER);
             text.push('\n');
             for l in old.lines().skip(1).filter(|l| !l.trim().is_empty()) {
                 text.push_str(l.trim_end());
-                text.push_str(",,\n");
+                text.push_str(&padding);
+                text.push('\n');
             }
             text.extend(rows.iter().map(line));
             return super::run_dir::write_atomic(path, text.as_bytes());
@@ -80,7 +92,7 @@ pub fn read(path: &Path) -> Vec<LogRow> {
         .skip(1)
         .filter_map(|line| {
             let f: Vec<&str> = line.split(',').collect();
-            if f.len() != 6 && f.len() != 8 {
+            if ![6, 8, COLUMNS].contains(&f.len()) {
                 return None;
             }
             let part = |k: usize| -> Option<Option<f64>> {
@@ -98,6 +110,8 @@ pub fn read(path: &Path) -> Vec<LogRow> {
                 seconds: f[5].parse().ok()?,
                 nll: part(6)?,
                 kl: part(7)?,
+                gaussian_nll: part(8)?,
+                sigma: part(9)?,
             })
         })
         .collect()
@@ -171,6 +185,8 @@ mod tests {
             seconds: 1.5,
             nll: parts.map(|p| p.0),
             kl: parts.map(|p| p.1),
+            gaussian_nll: parts.map(|p| p.0 * 4.0),
+            sigma: parts.map(|_| 0.0625),
         }
     }
 
@@ -188,14 +204,31 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], HEADER);
         assert!(lines[0].starts_with(HEADER_V1), "old columns keep their order");
-        assert_eq!(lines[1], "aux,0,0.500000,3.9,4.000e-7,16.2,,");
-        assert_eq!(lines[3], "flow,0,0.250000,10.0,1.000e-3,1.5,,");
-        assert!(lines.iter().all(|l| l.split(',').count() == 8), "{text}");
+        assert_eq!(lines[1], "aux,0,0.500000,3.9,4.000e-7,16.2,,,,");
+        assert_eq!(lines[3], "flow,0,0.250000,10.0,1.000e-3,1.5,,,,");
+        assert!(lines.iter().all(|l| l.split(',').count() == COLUMNS), "{text}");
 
         let rows = read(&path);
         assert_eq!(rows.len(), 4);
-        assert_eq!((rows[0].nll, rows[0].kl), (None, None));
-        assert_eq!((rows[1].nll, rows[1].kl), (Some(-0.125), Some(3.5e-4)));
+        assert_eq!((rows[0].nll, rows[0].kl, rows[0].sigma), (None, None, None));
+        assert_eq!(rows[1], row("aux", 1, Some((-0.125, 3.5e-4))));
         assert_eq!(rows[2], row("flow", 0, None));
+    }
+
+    #[test]
+    fn a_log_with_the_parts_but_not_the_diagnostics_is_upgraded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("log.csv");
+        std::fs::write(&path, format!("{HEADER_V2}\naux,0,0.500000,3.9,4.000e-7,16.2,-1.25e-1,3.5e-4\n"))
+            .expect("write");
+        let before = read(&path);
+        assert_eq!((before[0].nll, before[0].kl, before[0].gaussian_nll), (Some(-0.125), Some(3.5e-4), None));
+        append(&path, &[row("aux", 1, Some((-0.25, 1e-3)))]).expect("append");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(text.lines().next(), Some(HEADER));
+        assert_eq!(text.lines().nth(1), Some("aux,0,0.500000,3.9,4.000e-7,16.2,-1.25e-1,3.5e-4,,"));
+        let rows = read(&path);
+        assert_eq!(rows[0], before[0]);
+        assert_eq!(rows[1], row("aux", 1, Some((-0.25, 1e-3))));
     }
 }

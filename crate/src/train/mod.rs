@@ -311,12 +311,17 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
                     images_per_second: ips,
                     lr,
                     seconds,
-                    nll: value.parts.map(|p| p.0),
-                    kl: value.parts.map(|p| p.1),
+                    nll: value.parts.map(|p| p.nll),
+                    kl: value.parts.map(|p| p.kl),
+                    gaussian_nll: value.parts.map(|p| p.gaussian_nll),
+                    sigma: value.parts.map(|p| p.sigma),
                 });
                 report.losses.push((stage, step, loss_value));
                 if let Some(bar) = &bar {
-                    let parts = value.parts.map(|(nll, kl)| format!(" (nll {nll:.4} kl {kl:.4})")).unwrap_or_default();
+                    let parts = value
+                        .parts
+                        .map(|p| format!(" (nll {:.4} kl {:.4} σ {:.4})", p.nll, p.kl, p.sigma))
+                        .unwrap_or_default();
                     bar.set_message(format!("{stage} loss {loss_value:.4}{parts} {ips:.0} img/s"));
                 }
             }

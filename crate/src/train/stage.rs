@@ -58,34 +58,46 @@ impl core::fmt::Display for Stage {
     }
 }
 
-/// A stage's loss on a batch, with the aux stage's two parts.
+/// A stage's loss on a batch, with the aux stage's parts and diagnostics.
 pub struct StageLoss {
     pub total: Tensor<1>,
-    /// Aux stage only: the VGL negative log-likelihood and the KL term before β, so that
-    /// `total = nll + β·kl`.
-    pub parts: Option<(Tensor<1>, Tensor<1>)>,
+    /// Aux stage only: `[vgl, kl, gaussian_nll, sigma]` (see [`AuxParts`]).
+    pub parts: Option<[Tensor<1>; 4]>,
 }
 
-/// A stage's loss read back to the host: the total and, for the aux stage, (nll, kl).
+/// The aux stage's loss in parts, read back: `total = nll + β·kl`, plus two diagnostics without
+/// gradient (see [`crate::losses::AuxLoss`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AuxParts {
+    /// The VGL term.
+    pub nll: f64,
+    /// The KL term, before β.
+    pub kl: f64,
+    /// The plain Gaussian negative log-likelihood per pixel.
+    pub gaussian_nll: f64,
+    /// The decoder's mean predicted σ.
+    pub sigma: f64,
+}
+
+/// A stage's loss read back to the host: the total and, for the aux stage, its parts.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LossValue {
     pub total: f64,
-    pub parts: Option<(f64, f64)>,
+    pub parts: Option<AuxParts>,
 }
 
 impl StageLoss {
     /// Reads the loss (and its parts, in the same readback) back to the host.
     pub fn read(&self) -> LossValue {
-        let Some((nll, kl)) = &self.parts else {
+        let Some(parts) = &self.parts else {
             return LossValue { total: self.total.clone().into_scalar::<f32>() as f64, parts: None };
         };
-        let values = Tensor::cat(
-            vec![self.total.clone().without_autodiff(), nll.clone().without_autodiff(), kl.clone().without_autodiff()],
-            0,
-        )
-        .try_to_vec_as::<f32>()
-        .unwrap_or_else(|e| panic!("cannot read the loss back: {e:?}"));
-        LossValue { total: values[0] as f64, parts: Some((values[1] as f64, values[2] as f64)) }
+        let mut all = vec![self.total.clone().without_autodiff()];
+        all.extend(parts.iter().map(|p| p.clone().without_autodiff()));
+        let values =
+            Tensor::cat(all, 0).try_to_vec_as::<f32>().unwrap_or_else(|e| panic!("cannot read the loss back: {e:?}"));
+        let v = |k: usize| values[k] as f64;
+        LossValue { total: v(0), parts: Some(AuxParts { nll: v(1), kl: v(2), gaussian_nll: v(3), sigma: v(4) }) }
     }
 }
 
@@ -98,8 +110,13 @@ impl LossValue {
         let n = values.len() as f64;
         let total = values.iter().map(|v| v.total).sum::<f64>() / n;
         let parts = values.iter().map(|v| v.parts).collect::<Option<Vec<_>>>().map(|parts| {
-            let (nll, kl) = parts.iter().fold((0.0, 0.0), |(a, b), (n, k)| (a + n, b + k));
-            (nll / n, kl / n)
+            let mean = |f: fn(&AuxParts) -> f64| parts.iter().map(f).sum::<f64>() / n;
+            AuxParts {
+                nll: mean(|p| p.nll),
+                kl: mean(|p| p.kl),
+                gaussian_nll: mean(|p| p.gaussian_nll),
+                sigma: mean(|p| p.sigma),
+            }
         });
         Some(LossValue { total, parts })
     }
@@ -130,7 +147,7 @@ pub fn stage_loss_parts(
     let total = match draws.tensors(&y.device()) {
         DrawTensors::Aux { eps_z } => {
             let aux = aux_objective(&model.encoder, &model.decoder, y, eps_z, loss);
-            return StageLoss { total: aux.total, parts: Some((aux.vgl, aux.kl)) };
+            return StageLoss { total: aux.total, parts: Some([aux.vgl, aux.kl, aux.gaussian_nll, aux.sigma]) };
         }
         DrawTensors::Latent { t, eps, eps_q } => {
             latent_objective(&frozen.encoder, &model.latent, y, eps, eps_q, t, loss)
