@@ -4,7 +4,7 @@ use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::draws::{DrawTensors, Draws};
-use crate::losses::{aux_objective, baseline_objective, flow_objective, latent_objective};
+use crate::losses::{PriorFit, aux_objective, baseline_objective, flow_objective, latent_objective};
 use crate::model::{LeDiFlowConfig, LeDiFlowModel};
 use crate::weights::Network;
 
@@ -61,12 +61,12 @@ impl core::fmt::Display for Stage {
 /// A stage's loss on a batch, with the aux stage's parts and diagnostics.
 pub struct StageLoss {
     pub total: Tensor<1>,
-    /// Aux stage only: `[vgl, kl, gaussian_nll, sigma]` (see [`AuxParts`]).
-    pub parts: Option<[Tensor<1>; 4]>,
+    /// Aux stage only: VGL, KL (before β) and the decoder's fit, for [`AuxParts`].
+    pub aux: Option<(Tensor<1>, Tensor<1>, PriorFit)>,
 }
 
 /// The aux stage's loss in parts, read back: `total = nll + β·kl`, plus two diagnostics without
-/// gradient (see [`crate::losses::AuxLoss`]).
+/// gradient (see [`crate::losses::PriorFit`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AuxParts {
     /// The VGL term.
@@ -89,13 +89,13 @@ pub struct LossValue {
 impl StageLoss {
     /// Reads the loss (and its parts, in the same readback) back to the host.
     pub fn read(&self) -> LossValue {
-        let Some(parts) = &self.parts else {
+        let Some((vgl, kl, fit)) = &self.aux else {
             return LossValue { total: self.total.clone().into_scalar::<f32>() as f64, parts: None };
         };
-        let mut all = vec![self.total.clone().without_autodiff()];
-        all.extend(parts.iter().map(|p| p.clone().without_autodiff()));
-        let values =
-            Tensor::cat(all, 0).try_to_vec_as::<f32>().unwrap_or_else(|e| panic!("cannot read the loss back: {e:?}"));
+        let all = [self.total.clone(), vgl.clone(), kl.clone(), fit.gaussian_nll(), fit.mean_sigma()];
+        let values = Tensor::cat(all.into_iter().map(|t| t.without_autodiff()).collect(), 0)
+            .try_to_vec_as::<f32>()
+            .unwrap_or_else(|e| panic!("cannot read the loss back: {e:?}"));
         let v = |k: usize| values[k] as f64;
         LossValue { total: v(0), parts: Some(AuxParts { nll: v(1), kl: v(2), gaussian_nll: v(3), sigma: v(4) }) }
     }
@@ -147,7 +147,7 @@ pub fn stage_loss_parts(
     let total = match draws.tensors(&y.device()) {
         DrawTensors::Aux { eps_z } => {
             let aux = aux_objective(&model.encoder, &model.decoder, y, eps_z, loss);
-            return StageLoss { total: aux.total, parts: Some([aux.vgl, aux.kl, aux.gaussian_nll, aux.sigma]) };
+            return StageLoss { total: aux.total, aux: Some((aux.vgl, aux.kl, aux.fit)) };
         }
         DrawTensors::Latent { t, eps, eps_q } => {
             latent_objective(&frozen.encoder, &model.latent, y, eps, eps_q, t, loss)
@@ -165,5 +165,5 @@ pub fn stage_loss_parts(
         ),
         DrawTensors::Baseline { t, eps } => baseline_objective(&model.baseline, y, eps, t),
     };
-    StageLoss { total, parts: None }
+    StageLoss { total, aux: None }
 }
