@@ -90,9 +90,7 @@ impl Replica {
         let mut grads = GradientsParams::from_grads(self.loss(batch).total.backward(), &self.model);
         if self.sync == GradSync::Bucket {
             // The bucket's own kernels (concatenation, slices) load here too, without the collective.
-            if let Some((bucket, layout)) = flatten_gradients(&self.model, &mut grads) {
-                grads = unflatten_gradients(&self.model, &bucket, &layout);
-            }
+            grads = self.through_bucket(grads, |bucket| bucket);
         }
         let saved = self.optim.clone();
         self.model = self.optim.step(0.0, self.model.clone(), grads);
@@ -108,13 +106,24 @@ impl Replica {
         let value = read_loss.then(|| loss.read());
         let mut grads = GradientsParams::from_grads(loss.total.backward(), &self.model);
         if self.sync == GradSync::Bucket && self.peers.len() > 1 {
-            if let Some((bucket, layout)) = flatten_gradients(&self.model, &mut grads) {
-                let mean = all_reduce(bucket, ReduceOperation::Mean, self.peers.clone()).resolve();
-                grads = unflatten_gradients(&self.model, &mean, &layout);
-            }
+            grads = self.through_bucket(grads, |bucket| {
+                all_reduce(bucket, ReduceOperation::Mean, self.peers.clone()).resolve()
+            });
         }
         self.model = self.optim.step(lr, self.model.clone(), grads);
         value
+    }
+
+    /// `grads` flattened into one bucket, passed through `exchange`, and cut back out.
+    fn through_bucket(
+        &self,
+        mut grads: GradientsParams,
+        exchange: impl FnOnce(Tensor<1>) -> Tensor<1>,
+    ) -> GradientsParams {
+        match flatten_gradients(&self.model, &mut grads) {
+            Some((bucket, layout)) => unflatten_gradients(&self.model, &exchange(bucket), &layout),
+            None => grads,
+        }
     }
 }
 
