@@ -9,9 +9,8 @@
 // Prints a table in `lediflow bench`'s units (ms per image, the whole chain up to RGBA8 on the
 // host), the load time and the first call's time (which pays for shader compilation).
 import { readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { create, globals } from 'webgpu';
+
+import { installDawn, loadBrowserBuild } from './dawn.mjs';
 
 function parseArgs(argv) {
   const args = { model: [], pkg: 'web/pkg', batch: 16, repeats: 5, configs: 'lediflow:heun:2,baseline:heun:32', dawn: [], json: '', dequantize: 'host', loads: 1 };
@@ -34,14 +33,9 @@ const median = (v) => {
 };
 
 const args = parseArgs(process.argv.slice(2));
-Object.assign(globalThis, globals);
 // `--dawn backend=vulkan` etc. are passed to Dawn as they are.
-globalThis.navigator = { gpu: create(args.dawn) };
-globalThis.Window = function Window() {}; // wgpu's web backend checks for it
-
-const pkg = resolve(args.pkg);
-const wasm = await import(pathToFileURL(`${pkg}/lediflow.js`).href);
-wasm.initSync({ module: readFileSync(`${pkg}/lediflow_bg.wasm`) });
+installDawn(args.dawn);
+const wasm = await loadBrowserBuild(args.pkg);
 
 const phase = (what) => console.error(`[${(performance.now() / 1000).toFixed(1)} s] ${what}`);
 phase('requesting an adapter');

@@ -11,9 +11,8 @@
 // (BENCHMARKS.md, "Browser build: static constructors").
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { create, globals } from 'webgpu';
+
+import { installDawn, loadBrowserBuild } from './dawn.mjs';
 
 const args = { model: 'models/tiny-test.ldf', pkg: 'web/pkg', batch: 1, configs: 'lediflow:heun:2', out: 'steady.cpuprofile', top: 25 };
 const argv = process.argv.slice(2);
@@ -23,9 +22,7 @@ for (let i = 0; i < argv.length; i += 2) {
   args[key] = typeof args[key] === 'number' ? Number(argv[i + 1]) : argv[i + 1];
 }
 
-Object.assign(globalThis, globals);
-globalThis.navigator = { gpu: create([]) };
-globalThis.Window = function Window() {}; // wgpu's web backend checks for it
+const globals = installDawn();
 
 // Every call of these WebGPU methods is counted, per sample.
 const counts = {};
@@ -46,9 +43,7 @@ for (const [type, methods] of Object.entries(watched)) {
   }
 }
 
-const pkg = resolve(args.pkg);
-const wasm = await import(pathToFileURL(`${pkg}/lediflow.js`).href);
-wasm.initSync({ module: readFileSync(`${pkg}/lediflow_bg.wasm`) });
+const wasm = await loadBrowserBuild(args.pkg);
 const generator = await wasm.Generator.create({ backend: 'webgpu' });
 generator.load(readFileSync(args.model));
 await generator.finishLoad();
