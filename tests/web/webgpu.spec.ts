@@ -143,8 +143,8 @@ test('a GPU device lost during a sample fails that sample: no hang, no success',
   await expectReady(page);
   const worker = await generatorWorker(page);
   // Lose the device while the sample waits for its first readback (a buffer mapping). In
-  // Chromium that mapping fails a few tasks before `device.lost` resolves: the worker must still
-  // answer `DeviceLost`, not the mapping's `Backend` error (web/src/worker.ts, LOSS_GRACE_MS).
+  // Chromium that mapping fails before `device.lost` resolves; the worker waits LOSS_GRACE_MS
+  // (web/src/worker.ts) for the loss so that it can answer `DeviceLost`, see below.
   await worker.evaluate(() => {
     const device = (self as any).lediflowGpuDevice;
     const proto = (self as any).GPUBuffer.prototype;
