@@ -324,3 +324,17 @@ impl Replicas {
         Ok(losses.into_iter().collect::<Option<Vec<_>>>().and_then(|values| LossValue::mean(&values)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::GradSync;
+
+    #[test]
+    fn grad_sync_parses_its_two_names_and_refuses_others_by_name() {
+        assert_eq!("bucket".parse(), Ok(GradSync::Bucket));
+        assert_eq!("per-parameter".parse(), Ok(GradSync::PerParameter));
+        assert_eq!(GradSync::default(), GradSync::Bucket);
+        let err = "ring".parse::<GradSync>().expect_err("not a mode");
+        assert!(err.contains("'ring'") && err.contains("per-parameter, bucket"), "{err}");
+    }
+}
