@@ -1,10 +1,12 @@
 //! Cosine-similarity self-attention with axial RoPE, global or in shifted windows.
 
+use std::sync::{Arc, Mutex};
+
 use burn::module::{Module, Param};
 use burn::nn::{Initializer, Linear};
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::config::AttentionKind;
 use super::norm::{AdaRmsNorm, linear, zero_linear};
@@ -33,6 +35,8 @@ pub struct AttentionBlock {
     pub window: usize,
     #[module(skip)]
     pub shifted: bool,
+    #[module(skip)]
+    constants: ConstantCache,
 }
 
 impl AttentionBlock {
@@ -58,51 +62,65 @@ impl AttentionBlock {
             d_head: width / n_heads,
             window,
             shifted,
+            constants: ConstantCache::default(),
         }
     }
 
     /// `x`: `[B, H, W, C]` tokens; `cond`: `[B, C_cond]`.
+    ///
+    /// Windowed attention gathers the tokens into window order once (the shift's roll included)
+    /// and scatters them back once; the rotation tables are built in that order, and queries and
+    /// keys are normalised and rotated as one tensor. Each of these steps acts per token or per
+    /// head, so the result is that of rotating, rolling and partitioning q, k and v one by one
+    /// (`tests::the_block_matches_its_step_by_step_form`), with far fewer kernels: on a GPU at
+    /// these sizes the kernel count, not arithmetic, sets the time.
     pub fn forward(&self, x: Tensor<4>, cond: Option<&Tensor<2>>) -> Tensor<4> {
         let [b, h, w, c] = x.dims();
         let (nh, dh) = (self.n_heads, self.d_head);
-        let device = x.device();
-        let qkv = self.qkv.forward(self.norm.forward(x.clone(), cond)).reshape([b, h * w, 3 * nh, dh]);
-        let rotation = Rotation::new(h, w, nh, dh, &device);
-        let sqrt_scale = self.scale.val().sqrt().reshape([1, 1, nh, 1]);
-        let cosine = |t: Tensor<4>| {
-            let norm = t.clone().square().sum_dim(3).add_scalar(COSINE_EPS).sqrt();
-            rotation.apply(t / norm * sqrt_scale.clone())
-        };
-        let q = cosine(qkv.clone().narrow(2, 0, nh));
-        let k = cosine(qkv.clone().narrow(2, nh, nh));
-        let v = qkv.narrow(2, 2 * nh, nh);
+        let windows = self.windows(h, w);
+        let constants = self.constants.get(Shape { b, h, w, n_heads: nh, d_head: dh, windows }, &x.device());
 
+        let mut qkv = self.qkv.forward(self.norm.forward(x.clone(), cond)).reshape([b, h * w, 3 * nh * dh]);
+        if let Some(gather) = &constants.gather {
+            qkv = qkv.select(1, gather.clone());
+        }
+        let qkv = qkv.reshape([b, h * w, 3 * nh, dh]);
+        let sqrt_scale = self.scale.val().sqrt().reshape([1, 1, 1, nh, 1]);
+        let qk = qkv.clone().narrow(2, 0, 2 * nh);
+        let norm = qk.clone().square().sum_dim(3).add_scalar(COSINE_EPS).sqrt();
+        // Queries and keys share the per-head scale: broadcast it over both halves.
+        let qk = ((qk / norm).reshape([b, h * w, 2, nh, dh]) * sqrt_scale).reshape([b, h * w, 2 * nh, dh]);
+        let qk = constants.rotation.apply(qk);
+
+        let n = windows.map_or(h * w, |win| win.ws * win.ws);
+        let heads = |t: Tensor<4>| t.reshape([b * (h * w / n), n, nh, dh]).swap_dims(1, 2);
+        let (q, k, v) = (qk.clone().narrow(2, 0, nh), qk.narrow(2, nh, nh), qkv.narrow(2, 2 * nh, nh));
         let options = AttentionModuleOptions { scale: Some(1.0), softcap: None, is_causal: false };
-        let ws = if self.window == 0 { 0 } else { self.window.min(h).min(w) };
-        let y = if ws == 0 || (ws == h && ws == w) {
-            let heads = |t: Tensor<4>| t.swap_dims(1, 2);
-            let y = attention(heads(q), heads(k), heads(v), None, None, options);
-            y.swap_dims(1, 2).reshape([b, h, w, c])
-        } else {
-            let shift = if self.shifted { ws / 2 } else { 0 };
-            let windows = Windows { b, h, w, ws, shift, n_heads: nh, d_head: dh };
-            let bias = (shift > 0).then(|| windows.shift_bias(&device));
-            let y = attention(windows.split(q), windows.split(k), windows.split(v), None, bias, options);
-            windows.merge(y)
-        };
-        x + self.out.forward(y)
+        let y = attention(heads(q), heads(k), heads(v), None, constants.bias.clone(), options);
+        let mut y = y.swap_dims(1, 2).reshape([b, h * w, c]);
+        if let Some(scatter) = &constants.scatter {
+            y = y.select(1, scatter.clone());
+        }
+        x + self.out.forward(y.reshape([b, h, w, c]))
+    }
+
+    /// The windows of an `h`×`w` grid, or `None` where attention is global (no window, or one
+    /// window covering the whole grid).
+    fn windows(&self, h: usize, w: usize) -> Option<Windows> {
+        let ws = self.window.min(h).min(w);
+        let shift = if self.shifted { ws / 2 } else { 0 };
+        (ws != 0 && !(ws == h && ws == w)).then_some(Windows { h, w, ws, shift })
     }
 }
 
-/// Partitioning of a `[B, H·W, heads, d_head]` token set into (optionally rolled) windows.
+/// The partition of an `h`×`w` token grid into `ws`×`ws` windows, after rolling it by `-shift`
+/// on both axes (Swin's shifted windows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Windows {
-    b: usize,
     h: usize,
     w: usize,
     ws: usize,
     shift: usize,
-    n_heads: usize,
-    d_head: usize,
 }
 
 impl Windows {
@@ -110,38 +128,25 @@ impl Windows {
         (self.h / self.ws) * (self.w / self.ws)
     }
 
-    /// `[B, H·W, nh, dh]` → `[B·nW, nh, ws², dh]`.
-    fn split(&self, t: Tensor<4>) -> Tensor<4> {
-        let (b, h, w, ws) = (self.b, self.h, self.w, self.ws);
-        let f = self.n_heads * self.d_head;
-        let mut t = t.reshape([b, h, w, f]);
-        if self.shift > 0 {
-            let s = -(self.shift as i64);
-            t = t.roll(&[s, s], &[1, 2]);
+    /// The grid token (row-major) at each position of the window-ordered sequence: windows
+    /// row-major, then each window's tokens row-major, in the rolled grid.
+    fn order(&self) -> Vec<usize> {
+        let (h, w, ws, s) = (self.h, self.w, self.ws, self.shift);
+        let mut order = Vec::with_capacity(h * w);
+        for wy in 0..h / ws {
+            for wx in 0..w / ws {
+                for i in 0..ws * ws {
+                    let (y, x) = (wy * ws + i / ws, wx * ws + i % ws);
+                    order.push(((y + s) % h) * w + (x + s) % w);
+                }
+            }
         }
-        t.reshape([b, h / ws, ws, w / ws, ws, f])
-            .permute([0, 1, 3, 2, 4, 5])
-            .reshape([b * self.count(), ws * ws, self.n_heads, self.d_head])
-            .swap_dims(1, 2)
+        order
     }
 
-    /// Inverse of [`Windows::split`], to `[B, H, W, nh·dh]`.
-    fn merge(&self, t: Tensor<4>) -> Tensor<4> {
-        let (b, h, w, ws) = (self.b, self.h, self.w, self.ws);
-        let f = self.n_heads * self.d_head;
-        let t =
-            t.swap_dims(1, 2).reshape([b, h / ws, w / ws, ws, ws, f]).permute([0, 1, 3, 2, 4, 5]).reshape([b, h, w, f]);
-        if self.shift > 0 {
-            let s = self.shift as i64;
-            t.roll(&[s, s], &[1, 2])
-        } else {
-            t
-        }
-    }
-
-    /// Additive logit bias `[B·nW, nh, ws², ws²]` that keeps apart tokens which the roll
+    /// Additive logit bias `[nW, ws², ws²]` (flat) that keeps apart tokens which the roll
     /// brought together from opposite edges of the image.
-    fn shift_bias(&self, device: &Device) -> Tensor<4> {
+    fn shift_bias(&self) -> Vec<f32> {
         let (h, w, ws, s) = (self.h, self.w, self.ws, self.shift);
         let label = |y: usize, x: usize| 2 * usize::from(y >= h - s) + usize::from(x >= w - s);
         let n = ws * ws;
@@ -156,10 +161,208 @@ impl Windows {
                 }
             }
         }
-        let nw = self.count();
-        Tensor::<4>::from_data(TensorData::new(bias, [1, nw, n, n]), device)
-            .unsqueeze_dim::<5>(2)
-            .expand([self.b, nw, self.n_heads, n, n])
-            .reshape([self.b * nw, self.n_heads, n, n])
+        bias
+    }
+}
+
+/// What a block's constants depend on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Shape {
+    b: usize,
+    h: usize,
+    w: usize,
+    n_heads: usize,
+    d_head: usize,
+    windows: Option<Windows>,
+}
+
+/// The constant tensors of one forward pass of a block.
+#[derive(Clone)]
+struct Constants {
+    /// Rotation tables for queries and keys together, in sequence order.
+    rotation: Rotation,
+    /// Grid token of each window-ordered position, and its inverse; `None` for global attention.
+    gather: Option<Tensor<1, Int>>,
+    scatter: Option<Tensor<1, Int>>,
+    /// `[B·nW, heads, ws², ws²]` for shifted windows.
+    bias: Option<Tensor<4>>,
+}
+
+impl Constants {
+    fn new(shape: Shape, device: &Device) -> Self {
+        let Shape { b, h, w, n_heads, d_head, windows } = shape;
+        let order: Vec<usize> = windows.map_or_else(|| (0..h * w).collect(), |win| win.order());
+        let index = |values: Vec<usize>| {
+            let len = values.len();
+            Tensor::<1, Int>::from_data(TensorData::new(values.into_iter().map(|v| v as i64).collect(), [len]), device)
+        };
+        let mut inverse = vec![0; order.len()];
+        for (position, &token) in order.iter().enumerate() {
+            inverse[token] = position;
+        }
+        let bias = windows.filter(|win| win.shift > 0).map(|win| {
+            let (nw, n) = (win.count(), win.ws * win.ws);
+            Tensor::<4>::from_data(TensorData::new(win.shift_bias(), [1, nw, n, n]), device)
+                .unsqueeze_dim::<5>(2)
+                .expand([b, nw, n_heads, n, n])
+                .reshape([b * nw, n_heads, n, n])
+        });
+        Self {
+            rotation: Rotation::new(h, w, n_heads, d_head, &order, 2, device),
+            gather: windows.map(|_| index(order)),
+            scatter: windows.map(|_| index(inverse)),
+            bias,
+        }
+    }
+}
+
+/// The [`Constants`] a block has built, by shape and device, so that they are uploaded once
+/// rather than on every call (training and sampling repeat the same few shapes). Clones of a
+/// block (an EMA copy, a replica) share it; it keeps the last [`ConstantCache::CAPACITY`].
+#[derive(Clone, Default)]
+struct ConstantCache(Arc<Mutex<Vec<(Shape, Device, Constants)>>>);
+
+impl ConstantCache {
+    const CAPACITY: usize = 8;
+
+    fn get(&self, shape: Shape, device: &Device) -> Constants {
+        // A panic elsewhere while the lock was held leaves the entries intact (each is inserted
+        // whole), so a poisoned lock is still usable.
+        let mut entries = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, _, found)) = entries.iter().find(|(s, d, _)| *s == shape && d == device) {
+            return found.clone();
+        }
+        let constants = Constants::new(shape, device);
+        if entries.len() == Self::CAPACITY {
+            entries.remove(0);
+        }
+        entries.push((shape, device.clone(), constants.clone()));
+        constants
+    }
+}
+
+impl core::fmt::Debug for ConstantCache {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let len = self.0.lock().map_or(0, |entries| entries.len());
+        write!(f, "ConstantCache({len} shapes)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Distribution, Tensor};
+
+    use super::*;
+
+    /// The block as first written: q, k and v normalised, rotated, rolled and cut into windows
+    /// one by one, the windows merged and rolled back, the constants rebuilt on every call.
+    fn step_by_step(block: &AttentionBlock, x: Tensor<4>, cond: Option<&Tensor<2>>) -> Tensor<4> {
+        let [b, h, w, c] = x.dims();
+        let (nh, dh) = (block.n_heads, block.d_head);
+        let device = x.device();
+        let qkv = block.qkv.forward(block.norm.forward(x.clone(), cond)).reshape([b, h * w, 3 * nh, dh]);
+        let grid: Vec<usize> = (0..h * w).collect();
+        let rotation = Rotation::new(h, w, nh, dh, &grid, 1, &device);
+        let sqrt_scale = block.scale.val().sqrt().reshape([1, 1, nh, 1]);
+        let cosine = |t: Tensor<4>| {
+            let norm = t.clone().square().sum_dim(3).add_scalar(COSINE_EPS).sqrt();
+            rotation.apply(t / norm * sqrt_scale.clone())
+        };
+        let q = cosine(qkv.clone().narrow(2, 0, nh));
+        let k = cosine(qkv.clone().narrow(2, nh, nh));
+        let v = qkv.narrow(2, 2 * nh, nh);
+        let options = AttentionModuleOptions { scale: Some(1.0), softcap: None, is_causal: false };
+        let y = match block.windows(h, w) {
+            None => {
+                let heads = |t: Tensor<4>| t.swap_dims(1, 2);
+                attention(heads(q), heads(k), heads(v), None, None, options).swap_dims(1, 2).reshape([b, h, w, c])
+            }
+            Some(win) => {
+                let (ws, s) = (win.ws, win.shift as i64);
+                let split = |t: Tensor<4>| {
+                    let mut t = t.reshape([b, h, w, c]);
+                    if s > 0 {
+                        t = t.roll(&[-s, -s], &[1, 2]);
+                    }
+                    t.reshape([b, h / ws, ws, w / ws, ws, c])
+                        .permute([0, 1, 3, 2, 4, 5])
+                        .reshape([b * win.count(), ws * ws, nh, dh])
+                        .swap_dims(1, 2)
+                };
+                let bias = (s > 0).then(|| {
+                    let (nw, n) = (win.count(), ws * ws);
+                    Tensor::<4>::from_data(TensorData::new(win.shift_bias(), [1, nw, n, n]), &device)
+                        .unsqueeze_dim::<5>(2)
+                        .expand([b, nw, nh, n, n])
+                        .reshape([b * nw, nh, n, n])
+                });
+                let y = attention(split(q), split(k), split(v), None, bias, options);
+                let y = y
+                    .swap_dims(1, 2)
+                    .reshape([b, h / ws, w / ws, ws, ws, c])
+                    .permute([0, 1, 3, 2, 4, 5])
+                    .reshape([b, h, w, c]);
+                if s > 0 { y.roll(&[s, s], &[1, 2]) } else { y }
+            }
+        };
+        x + block.out.forward(y)
+    }
+
+    fn random_block(
+        width: usize,
+        d_head: usize,
+        kind: AttentionKind,
+        shifted: bool,
+        device: &Device,
+    ) -> AttentionBlock {
+        let mut block = AttentionBlock::new(width, d_head, kind, shifted, Some(8), device);
+        // The output projection and the norm's modulation start at zero; give them weights.
+        let random = |p: &Param<Tensor<2>>| {
+            Param::from_tensor(Tensor::random(p.val().dims(), Distribution::Normal(0.0, 0.3), device))
+        };
+        block.out.weight = random(&block.out.weight);
+        if let Some(linear) = block.norm.linear.as_mut() {
+            linear.weight = random(&linear.weight);
+        }
+        block.scale = Param::from_tensor(Tensor::random([block.n_heads], Distribution::Uniform(2.0, 12.0), device));
+        block
+    }
+
+    #[test]
+    fn the_block_matches_its_step_by_step_form() {
+        let device = crate::testing::cpu();
+        let cases = [
+            (AttentionKind::Global, false, 4, 4),
+            (AttentionKind::Window { size: 4 }, false, 8, 8),
+            (AttentionKind::Window { size: 4 }, true, 8, 12),
+            (AttentionKind::Window { size: 2 }, true, 4, 6),
+            (AttentionKind::Window { size: 8 }, true, 8, 8), // one window: global
+        ];
+        for (kind, shifted, h, w) in cases {
+            let block = random_block(32, 16, kind, shifted, &device);
+            let x = Tensor::<4>::random([2, h, w, 32], Distribution::Normal(0.0, 1.0), &device);
+            let cond = Tensor::<2>::random([2, 8], Distribution::Normal(0.0, 1.0), &device);
+            let reference = step_by_step(&block, x.clone(), Some(&cond));
+            for call in 0..2 {
+                // The second call takes its constants from the cache.
+                let ours = block.forward(x.clone(), Some(&cond));
+                let diff = (ours - reference.clone()).abs().max().into_scalar::<f32>();
+                // Exact on the CPU backend: the same operations on the same values.
+                assert!(diff == 0.0, "{kind:?} shifted {shifted} {h}×{w}, call {call}: max difference {diff}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_cache_is_keyed_by_shape_and_bounded() {
+        let device = crate::testing::cpu();
+        let block = random_block(32, 16, AttentionKind::Window { size: 2 }, true, &device);
+        for b in 1..=ConstantCache::CAPACITY + 3 {
+            let x = Tensor::<4>::random([b, 4, 4, 32], Distribution::Normal(0.0, 1.0), &device);
+            assert_eq!(block.forward(x, None).dims(), [b, 4, 4, 32]);
+        }
+        assert_eq!(block.constants.0.lock().expect("not poisoned").len(), ConstantCache::CAPACITY);
+        // A clone (an EMA copy) shares the entries.
+        assert_eq!(block.clone().constants.0.lock().expect("not poisoned").len(), ConstantCache::CAPACITY);
     }
 }
