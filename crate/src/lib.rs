@@ -5,6 +5,13 @@
 //! 2. core: [`losses`], [`pipeline`], [`weights`], [`model_io`];
 //! 3. faces: the CLI (`cli`), the trainer (`train`), the evaluation and the wasm API (`web`).
 
+// Under `fusion`, burn's cubecl tensors are lazy fusion handles, which our kernels do not launch on
+// (they would need burn's backend-extension macros); the training build does not need them.
+#[cfg(all(feature = "fusion", feature = "kernels"))]
+compile_error!(
+    "`fusion` cannot be combined with `kernels` (or `webgpu`): build the trainer with `cuda,fusion,autotune`"
+);
+
 #[cfg(feature = "native")]
 pub mod data;
 pub mod kernels;
