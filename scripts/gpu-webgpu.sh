@@ -8,7 +8,7 @@
 #   node.xz            a stripped Node 20 binary (Node is not installed there)
 #   webgpu-node.tgz    bench/webgpu-node/node_modules with Dawn for linux-x64 only
 #   pkg.tgz            web/pkg, the browser build
-#   usage: scripts/gpu-webgpu.sh
+#   usage: [SKIP_LOAD=1] scripts/gpu-webgpu.sh
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/gpu-prelude.sh"
@@ -16,8 +16,10 @@ unpack_browser_bench
 models="--model ../models/landscapes-64.ldf --model ../models/baseline-64.ldf"
 run() { echo; echo "== $*"; timeout "${STEP_SECONDS:-150}" "$@" 2>&1 | grep -v '^\s*$' | tail -40; }
 {
-  run ./lediflow bench-load --backend wgpu --model ../models/landscapes-64.ldf --dequantize gpu,burn,host
-  run ./lediflow bench-load --backend cuda --model ../models/landscapes-64.ldf --dequantize burn,host
+  if [ "${SKIP_LOAD:-0}" != 1 ]; then
+    run ./lediflow bench-load --backend wgpu --model ../models/landscapes-64.ldf --dequantize gpu,burn,host
+    run ./lediflow bench-load --backend cuda --model ../models/landscapes-64.ldf --dequantize burn,host
+  fi
   for batch in 1 16; do
     run ./node ../bench/webgpu-node/bench.mjs --pkg ../web/pkg $models --batch $batch --repeats 7 \
       --configs lediflow:heun:2,baseline:heun:2,baseline:heun:32 --json "$OUT/dawn-batch$batch.json"

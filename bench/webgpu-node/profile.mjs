@@ -43,6 +43,30 @@ for (const [type, methods] of Object.entries(watched)) {
   }
 }
 
+// Dispatches per compute pipeline, named by its label (cubecl labels a pipeline with its kernel's
+// entry point), to see which kernels make up the dispatch count.
+const pipelineLabels = new WeakMap();
+const dispatchesByKernel = {};
+{
+  const create = globals.GPUDevice.prototype.createComputePipeline;
+  globals.GPUDevice.prototype.createComputePipeline = function (descriptor) {
+    const pipeline = create.call(this, descriptor);
+    pipelineLabels.set(pipeline, descriptor.label || descriptor.compute?.entryPoint || '(no label)');
+    return pipeline;
+  };
+  const setPipeline = globals.GPUComputePassEncoder.prototype.setPipeline;
+  globals.GPUComputePassEncoder.prototype.setPipeline = function (pipeline) {
+    this.lediflowKernel = pipelineLabels.get(pipeline) ?? '(unknown)';
+    return setPipeline.call(this, pipeline);
+  };
+  const dispatch = globals.GPUComputePassEncoder.prototype.dispatchWorkgroups;
+  globals.GPUComputePassEncoder.prototype.dispatchWorkgroups = function (...rest) {
+    const kernel = this.lediflowKernel ?? '(unknown)';
+    dispatchesByKernel[kernel] = (dispatchesByKernel[kernel] ?? 0) + 1;
+    return dispatch.apply(this, rest);
+  };
+}
+
 const wasm = await loadBrowserBuild(args.pkg);
 const generator = await wasm.Generator.create({ backend: 'webgpu' });
 generator.load(readFileSync(args.model));
@@ -57,6 +81,7 @@ for (const spec of args.configs.split(',')) {
   const options = { seed: 0, count: args.batch, method, solver, steps: Number(steps) };
   await generator.sample(options); // compiles the shaders
   for (const key of Object.keys(counts)) delete counts[key];
+  for (const key of Object.keys(dispatchesByKernel)) delete dispatchesByKernel[key];
   await session.post('Profiler.start');
   const started = performance.now();
   const result = await generator.sample(options);
@@ -66,6 +91,10 @@ for (const spec of args.configs.split(',')) {
   writeFileSync(out, JSON.stringify(profile));
   console.log(`${spec}, batch ${args.batch}: ${ms.toFixed(0)} ms, stages ${JSON.stringify(result.times)}`);
   console.log(`  WebGPU calls: ${JSON.stringify(counts)}`);
+  console.log('  dispatches by kernel:');
+  for (const [kernel, n] of Object.entries(dispatchesByKernel).sort((a, b) => b[1] - a[1]).slice(0, args.top)) {
+    console.log(`  ${String(n).padStart(6)}  ${kernel}`);
+  }
   console.log(`  static constructor runs: ${wasm.staticConstructorRuns()} (must be 1)`);
   console.log(`  profile: ${out}; self time by function:`);
   for (const [name, share] of topSelfTime(profile, args.top)) console.log(`  ${share.toFixed(1).padStart(5)} %  ${name}`);

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine (device tool), one GPU (issue 4: where a training step's time goes).
+# `carry` names `.gl` and `carry`; carry/lediflow.xz is the default GPU build, and every
+# carry/lediflow-NAME.xz another build to compare with it (e.g. `--features cuda,fusion,autotune`:
+# burn's kernel fusion and cubecl's autotune). For each, on the s64 baseline stage, batch BATCH
+# (64), CUDA, f32:
+#   1. a plain run of STEPS steps, with `nvidia-smi dmon` sampling the GPU's utilisation;
+#   2. a run of PROFILE_STEPS steps with cubecl's profiling logger (to stderr), which times every
+#      kernel (serialising them), summarised by kernel name (scripts/kernel-profile.py);
+# then the PyTorch twin at the same batch (bench/pytorch_twin.py), for the ratio in one call.
+#   usage: STEPS=150 PROFILE_STEPS=40 [SKIP_TWIN=1] scripts/gpu-train-profile.sh
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/gpu-prelude.sh" > /dev/null
+steps=${STEPS:-150}
+batch=${BATCH:-64}
+builds=lediflow
+for packed in ../carry/lediflow-*.xz; do
+  [ -f "$packed" ] || continue
+  name=$(basename "$packed" .xz)
+  python3 -c "import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2],'wb'))" "$packed" "$name"
+  chmod +x "$name"
+  builds="$builds $name"
+done
+
+devrun=$PWD
+train() { # build run-dir steps log
+  timeout "${RUN_SECONDS:-200}" "$devrun/$1" train --run "$2" --stage baseline --config s64 --steps "$3" --seed 0 \
+    --batch "$batch" --checkpoint-every 100000 --sample-every 100000 --backend cuda > "$4" 2>&1
+}
+
+for build in $builds; do
+  nvidia-smi dmon -s u -d 1 > "$build.dmon" 2>&1 & dmon=$!
+  start=$SECONDS
+  train "$build" "plain-$build" "$steps" "plain-$build.log"
+  echo "$build plain: exit $? after $((SECONDS - start)) s"
+  kill $dmon 2>/dev/null
+  mkdir -p results && cp "plain-$build/log.csv" "results/$build.csv" 2>/dev/null
+  cp "$build.dmon" "results/$build.dmon" 2>/dev/null
+  tr '\r' '\n' < "plain-$build.log" | grep -iE 'error|panic' | head -3
+
+  # The profiling logger is configured per process from ./cubecl.toml: a directory of its own,
+  # sharing the kernel cache.
+  mkdir -p "prof-$build"
+  cat > "prof-$build/cubecl.toml" <<TOML
+[compilation]
+cache = true
+[autotune]
+level = "minimal"
+[environment]
+path = { directory = "$devrun/cache" }
+[profiling.logger]
+level = "basic"
+stderr = true
+TOML
+  start=$SECONDS
+  (cd "prof-$build" && train "$build" run "${PROFILE_STEPS:-40}" train.log)
+  echo "$build profiled: exit $? after $((SECONDS - start)) s"
+  cp "prof-$build/run/log.csv" "results/$build-profiled.csv" 2>/dev/null
+  tr '\r' '\n' < "prof-$build/train.log" > "prof-$build/kernels.log"
+  head -c 20000 "prof-$build/kernels.log" > "results/$build-profile-head.txt"
+  python3 "$here/kernel-profile.py" "prof-$build/kernels.log" "prof-$build/run/log.csv" \
+    | tee "results/$build-kernels.txt" | head -32
+done
+
+[ "${SKIP_TWIN:-0}" = 1 ] || env -u LD_LIBRARY_PATH python3 "$here/../bench/pytorch_twin.py" --all --batch "$batch" \
+  --steps 120 --warmup 20 2>&1 | grep "img/s"
+python3 - results <<'PY'
+import csv, os, statistics, sys
+d = sys.argv[1]
+for f in sorted(os.listdir(d)):
+    if f.endswith(".csv") and "profiled" not in f:
+        rows = list(csv.DictReader(open(os.path.join(d, f))))
+        steady = [float(r["images_per_second"]) for r in rows[2:]]
+        if steady:
+            print(f"{f[:-4]}: median {statistics.median(steady):.0f} images/s over {len(steady)} windows; "
+                  f"first logged step at {rows[0]['seconds']} s; last loss {rows[-1]['loss']}")
+    if f.endswith(".dmon"):
+        sm = [int(l.split()[1]) for l in open(os.path.join(d, f)) if l.strip() and not l.startswith("#") and l.split()[1].isdigit()]
+        busy = sorted(sm)[len(sm) // 2] if sm else None
+        print(f"{f}: median SM utilisation {busy} % over {len(sm)} one-second samples")
+PY
+tar czf "$OUT/train-profile.tgz" results
