@@ -40,7 +40,7 @@ for build in $builds; do
   tr '\r' '\n' < "plain-$build.log" | grep -iE 'error|panic' | head -3
 
   # The profiling logger is configured per process from ./cubecl.toml: a directory of its own,
-  # sharing the kernel cache.
+  # with the same settings as gpu-prelude.sh's otherwise.
   mkdir -p "prof-$build"
   cat > "prof-$build/cubecl.toml" <<TOML
 [compilation]
