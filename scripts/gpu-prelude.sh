@@ -2,8 +2,8 @@
 # root, with `carry` naming `.gl` and `carry`. Sets up the Vulkan loader (.gl debs), CUDA's NCCL
 # and NVRTC, unpacks carry/lediflow.xz (a stripped release build) into .devrun (ignored, not
 # carried, kept between calls while the machine stays warm), writes cubecl's configuration
-# (minimal autotune; a persistent kernel cache, which only a build with burn's `persistence`
-# feature writes, and none of ours has it yet) and restores carry/cubecl-cache.tgz. Leaves the
+# (minimal autotune; a persistent kernel cache in .devrun/cache, which only a build with the
+# crate's `persistence` feature reads and writes) and restores carry/cubecl-cache.tgz. Leaves the
 # shell in .devrun.
 for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
 export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json

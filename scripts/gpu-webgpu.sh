@@ -8,11 +8,19 @@
 #   node.xz            a stripped Node 20 binary (Node is not installed there)
 #   webgpu-node.tgz    bench/webgpu-node/node_modules with Dawn for linux-x64 only
 #   pkg.tgz            web/pkg, the browser build
-#   usage: [SKIP_LOAD=1] scripts/gpu-webgpu.sh
+#   pkg-NAME.tgz       (any number, optional) other browser builds, timed on Dawn beside web/pkg
+#   usage: [SKIP_LOAD=1] [CONFIGS=lediflow:heun:2,...] scripts/gpu-webgpu.sh
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/gpu-prelude.sh"
 unpack_browser_bench
+pkgs=../web/pkg
+for packed in ../carry/pkg-*.tgz; do
+  [ -f "$packed" ] || continue
+  name=$(basename "$packed" .tgz)
+  mkdir -p "../web/$name" && tar xzf "$packed" -C "../web/$name" --strip-components 1
+  pkgs="$pkgs ../web/$name"
+done
 models="--model ../models/landscapes-64.ldf --model ../models/baseline-64.ldf"
 run() { echo; echo "== $*"; timeout "${STEP_SECONDS:-150}" "$@" 2>&1 | grep -v '^\s*$' | tail -40; }
 {
@@ -21,8 +29,23 @@ run() { echo; echo "== $*"; timeout "${STEP_SECONDS:-150}" "$@" 2>&1 | grep -v '
     run ./lediflow bench-load --backend cuda --model ../models/landscapes-64.ldf --dequantize burn,host
   fi
   for batch in 1 16; do
-    run ./node ../bench/webgpu-node/bench.mjs --pkg ../web/pkg $models --batch $batch --repeats 7 \
-      --configs lediflow:heun:2,baseline:heun:2,baseline:heun:32 --json "$OUT/dawn-batch$batch.json"
+    for pkg in $pkgs; do
+      run ./node ../bench/webgpu-node/bench.mjs --pkg "$pkg" $models --batch $batch --repeats 7 \
+        --configs "${CONFIGS:-lediflow:heun:2,baseline:heun:2,baseline:heun:32}" --json "$OUT/dawn-$(basename "$pkg")-batch$batch.json" \
+        --save "pixels-$(basename "$pkg")-batch$batch"
+    done
+    # Every other build's pixels against web/pkg's, same seeds (0 = the same image bytes).
+    python3 - pixels-pkg-batch$batch-*.rgba <<'PY'
+import glob, sys
+for ref in sys.argv[1:]:
+    a = open(ref, 'rb').read()
+    for other in sorted(glob.glob(ref.replace('pixels-pkg-', 'pixels-pkg-*-'))):
+        b = open(other, 'rb').read()
+        if len(a) != len(b):
+            print(f"{other}: {len(b)} bytes against {len(a)}"); continue
+        d = [abs(x - y) for x, y in zip(a, b)]
+        print(f"{other} vs {ref}: max |Δ| {max(d)} of 255, mean {sum(d) / len(d):.3f}, {sum(x > 8 for x in d)} bytes off by more than 8")
+PY
     run ./lediflow bench --backend wgpu $models --batch $batch --repeats 7 --solver heun --steps 2,32
     run ./lediflow bench --backend cuda $models --batch $batch --repeats 7 --solver heun --steps 2,32
   done

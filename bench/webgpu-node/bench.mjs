@@ -4,7 +4,10 @@
 //
 //   node bench/webgpu-node/bench.mjs --model models/landscapes-64.ldf --model models/baseline-64.ldf \
 //     [--pkg web/pkg] [--batch 16] [--repeats 5] [--configs lediflow:heun:2,baseline:heun:32] [--json out.json]
-//     [--dequantize gpu|burn|host] [--dawn <Dawn toggle>]...
+//     [--dequantize gpu|burn|host] [--dawn <Dawn toggle>]... [--save PREFIX]
+//
+// `--save PREFIX` writes each configuration's last images, RGBA8 one after another, to
+// PREFIX-METHOD-SOLVER-STEPS.rgba: to compare two builds' pixels (scripts/gpu-webgpu.sh does).
 //
 // Prints a table in `lediflow bench`'s units (ms per image, the whole chain up to RGBA8 on the
 // host), the load time and the first call's time (which pays for shader compilation).
@@ -13,7 +16,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { installDawn, loadBrowserBuild } from './dawn.mjs';
 
 function parseArgs(argv) {
-  const args = { model: [], pkg: 'web/pkg', batch: 16, repeats: 5, configs: 'lediflow:heun:2,baseline:heun:32', dawn: [], json: '', dequantize: 'host', loads: 1 };
+  const args = { model: [], pkg: 'web/pkg', batch: 16, repeats: 5, configs: 'lediflow:heun:2,baseline:heun:32', dawn: [], json: '', dequantize: 'host', loads: 1, save: '' };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '');
     const value = argv[i + 1];
@@ -42,6 +45,9 @@ phase('requesting an adapter');
 const adapter = await navigator.gpu.requestAdapter();
 phase(`adapter: ${JSON.stringify(adapter?.info ?? null)}`);
 const info = adapter?.info ?? {};
+// `subgroups` decides whether burn's kernels may use subgroup operations (third_party/wgpu/PATCH.md).
+const features = [...(adapter?.features ?? [])].sort();
+phase(`features: ${features.join(' ')}; subgroup sizes ${info.subgroupMinSize}..${info.subgroupMaxSize}`);
 const t0 = performance.now();
 const generator = await wasm.Generator.create({ backend: 'webgpu', dequantize: args.dequantize });
 const createMs = performance.now() - t0;
@@ -80,13 +86,14 @@ for (const spec of args.configs === 'none' ? [] : args.configs.split(',')) {
     if (call === 0 && firstCallMs === null) firstCallMs = ms;
     if (call > 0) times.push(ms / args.batch);
   }
+  if (args.save) writeFileSync(`${args.save}-${method}-${solver}-${steps}.rgba`, last.pixels);
   const ms = median(times);
   rows.push({ method, solver, steps: Number(steps), nfe: last.nfe, msPerImage: ms, imagesPerSecond: 1000 / ms, stageTimes: last.times });
 }
 
 const result = {
   engine: 'Dawn (npm webgpu 0.6.2) in Node ' + process.version,
-  adapter: { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description },
+  adapter: { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description, subgroups: features.includes('subgroups') },
   burnAdapterName: generator.adapterName,
   wgslKernels: generator.wgslKernels,
   createMs,

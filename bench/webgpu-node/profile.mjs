@@ -67,6 +67,18 @@ const dispatchesByKernel = {};
   };
 }
 
+// Shader modules, and those that use subgroup operations: cubecl emits `enable subgroups;` only
+// when the device has the feature (third_party/wgpu/PATCH.md) and a kernel uses them.
+const shaderModules = { all: 0, subgroups: 0 };
+{
+  const create = globals.GPUDevice.prototype.createShaderModule;
+  globals.GPUDevice.prototype.createShaderModule = function (descriptor) {
+    shaderModules.all += 1;
+    if (/enable\s+subgroups/.test(descriptor.code ?? '')) shaderModules.subgroups += 1;
+    return create.call(this, descriptor);
+  };
+}
+
 const wasm = await loadBrowserBuild(args.pkg);
 const generator = await wasm.Generator.create({ backend: 'webgpu' });
 generator.load(readFileSync(args.model));
@@ -95,6 +107,7 @@ for (const spec of args.configs.split(',')) {
   for (const [kernel, n] of Object.entries(dispatchesByKernel).sort((a, b) => b[1] - a[1]).slice(0, args.top)) {
     console.log(`  ${String(n).padStart(6)}  ${kernel}`);
   }
+  console.log(`  shader modules so far: ${shaderModules.all}, ${shaderModules.subgroups} with subgroup operations`);
   console.log(`  static constructor runs: ${wasm.staticConstructorRuns()} (must be 1)`);
   console.log(`  profile: ${out}; self time by function:`);
   for (const [name, share] of topSelfTime(profile, args.top)) console.log(`  ${share.toFixed(1).padStart(5)} %  ${name}`);

@@ -60,6 +60,17 @@ fn corrupt_or_missing_checkpoints_are_clear_errors() {
 }
 
 #[test]
+fn half_precision_on_the_cpu_is_a_clear_error_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = dir.path().join("run");
+    let mut half = request(&run, vec![Stage::Aux], 2, false);
+    half.precision = lediflow::model::precision::Precision::Bf16;
+    let err = train(half).err().expect("ndarray has no bf16");
+    assert!(matches!(&err, TrainError::Invalid(message) if message.contains("bf16")), "{err}");
+    assert!(!run.exists(), "no run directory for a run that never started");
+}
+
+#[test]
 fn a_run_moved_with_only_its_ema_weights_continues_training() {
     let dir = tempfile::tempdir().expect("tempdir");
     train(request(dir.path(), vec![Stage::Aux], 4, false)).expect("train");

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{Backend, CliResult};
+use crate::model::precision::Precision;
 use crate::train::replicas::GradSync;
 use crate::train::{DataSpec, Stage, TrainRequest, TrainSettings, parse_stage_steps, train};
 
@@ -65,6 +66,10 @@ pub struct TrainArgs {
     /// see BENCHMARKS.md, "Several GPUs".
     #[arg(long, default_value = "bucket")]
     pub grad_sync: GradSync,
+    /// The matmuls' element type: f32, or f16 / bf16 operands with the weights, gradients and
+    /// optimiser kept in f32 (mixed precision; ARCHITECTURE.md, "GPU backend"). GPU backends only.
+    #[arg(long, default_value = "f32")]
+    pub precision: Precision,
 }
 
 pub fn run(args: TrainArgs) -> CliResult {
@@ -99,6 +104,7 @@ pub fn run(args: TrainArgs) -> CliResult {
         devices,
         step_timeout: (args.step_timeout > 0.0).then(|| std::time::Duration::from_secs_f64(args.step_timeout)),
         grad_sync: args.grad_sync,
+        precision: args.precision,
         progress: true,
     })?;
     if let Some(state) = &report.state {

@@ -10,6 +10,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::config::AttentionKind;
 use super::norm::{AdaRmsNorm, linear, zero_linear};
+use super::precision::{self, operand, result};
 use super::rope::Rotation;
 
 const COSINE_EPS: f64 = 1e-6;
@@ -80,7 +81,7 @@ impl AttentionBlock {
         let windows = self.windows(h, w);
         let constants = self.constants.get(Shape { b, h, w, n_heads: nh, d_head: dh, windows }, &x.device());
 
-        let mut qkv = self.qkv.forward(self.norm.forward(x.clone(), cond)).reshape([b, h * w, 3 * nh * dh]);
+        let mut qkv = precision::linear(&self.qkv, self.norm.forward(x.clone(), cond)).reshape([b, h * w, 3 * nh * dh]);
         if let Some(gather) = &constants.gather {
             qkv = qkv.select(1, gather.clone());
         }
@@ -96,12 +97,13 @@ impl AttentionBlock {
         let heads = |t: Tensor<4>| t.reshape([b * (h * w / n), n, nh, dh]).swap_dims(1, 2);
         let (q, k, v) = (qk.clone().narrow(2, 0, nh), qk.narrow(2, nh, nh), qkv.narrow(2, 2 * nh, nh));
         let options = AttentionModuleOptions { scale: Some(1.0), softcap: None, is_causal: false };
-        let y = attention(heads(q), heads(k), heads(v), None, constants.bias.clone(), options);
+        let (q, k, v) = (operand(heads(q)), operand(heads(k)), operand(heads(v)));
+        let y = result(attention(q, k, v, None, constants.bias.clone().map(operand), options));
         let mut y = y.swap_dims(1, 2).reshape([b, h * w, c]);
         if let Some(scatter) = &constants.scatter {
             y = y.select(1, scatter.clone());
         }
-        x + self.out.forward(y.reshape([b, h, w, c]))
+        x + precision::linear(&self.out, y.reshape([b, h, w, c]))
     }
 
     /// The windows of an `h`×`w` grid, or `None` where attention is global (no window, or one

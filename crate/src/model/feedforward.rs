@@ -6,6 +6,7 @@ use burn::tensor::activation::gelu;
 use burn::tensor::{Device, Tensor};
 
 use super::norm::{AdaRmsNorm, linear, zero_linear};
+use super::precision;
 
 /// `Linear(d → 2·d_ff)`, then `a · gelu(gate)`.
 #[derive(Module, Debug)]
@@ -21,7 +22,7 @@ impl Geglu {
     }
 
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        let h = self.proj.forward(x);
+        let h = precision::linear(&self.proj, x);
         let a = h.clone().narrow(D - 1, 0, self.d_ff);
         let gate = h.narrow(D - 1, self.d_ff, self.d_ff);
         a * gelu(gate)
@@ -47,6 +48,6 @@ impl FeedForwardBlock {
 
     pub fn forward(&self, x: Tensor<4>, cond: Option<&Tensor<2>>) -> Tensor<4> {
         let h = self.norm.forward(x.clone(), cond);
-        x + self.down.forward(self.up.forward(h))
+        x + precision::linear(&self.down, self.up.forward(h))
     }
 }

@@ -9,6 +9,7 @@ use super::config::{BackboneConfig, LevelConfig};
 use super::feedforward::FeedForwardBlock;
 use super::mapping::MappingNetwork;
 use super::norm::{RmsNorm, linear, zero_linear};
+use super::precision;
 
 #[derive(Module, Debug)]
 pub struct Block {
@@ -131,22 +132,22 @@ impl Backbone {
             _ => None,
         };
         let cond = cond.as_ref();
-        let mut x = self.patch_in.forward(patchify(x, self.p_in));
+        let mut x = precision::linear(&self.patch_in, patchify(x, self.p_in));
         let mut skips = Vec::with_capacity(self.down.len());
         for (level, merge) in self.down.iter().zip(&self.merges) {
             x = level.forward(x, cond);
             skips.push(x.clone());
-            x = merge.forward(merge_2x2(x));
+            x = precision::linear(merge, merge_2x2(x));
         }
         x = self.mid.forward(x, cond);
         for (i, skip) in skips.into_iter().enumerate().rev() {
             let split = &self.splits[i];
-            let up = split_2x2(split.proj.forward(x), self.widths[i]);
+            let up = split_2x2(precision::linear(&split.proj, x), self.widths[i]);
             let fac = split.fac.val().reshape([1, 1, 1, 1]);
             x = skip.clone() + (up - skip) * fac;
             x = self.up[i].forward(x, cond);
         }
-        let x = self.patch_out.forward(self.out_norm.forward(x));
+        let x = precision::linear(&self.patch_out, self.out_norm.forward(x));
         unpatchify(x, self.p_out, self.out_channels)
     }
 }

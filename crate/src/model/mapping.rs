@@ -7,6 +7,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use super::config::MappingConfig;
 use super::feedforward::Geglu;
 use super::norm::{RmsNorm, linear, zero_linear};
+use super::precision;
 
 /// Fixed (not learned) log-spaced angular frequencies from 1 to 1000 rad per unit of t.
 /// k-diffusion draws random Fourier features instead; fixed ones need no weights and are
@@ -68,10 +69,10 @@ impl MappingNetwork {
     }
 
     pub fn forward(&self, t: Tensor<1>) -> Tensor<2> {
-        let mut x = self.in_norm.forward(self.time_in.forward(fourier_features(t, self.width)));
+        let mut x = self.in_norm.forward(precision::linear(&self.time_in, fourier_features(t, self.width)));
         for block in &self.blocks {
             let h = block.up.forward(block.norm.forward(x.clone()));
-            x = x + block.down.forward(h);
+            x = x + precision::linear(&block.down, h);
         }
         self.out_norm.forward(x)
     }

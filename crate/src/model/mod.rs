@@ -9,6 +9,7 @@ pub mod hourglass;
 pub mod mapping;
 pub mod networks;
 pub mod norm;
+pub mod precision;
 pub mod rope;
 
 pub use config::{AttentionKind, BackboneConfig, LeDiFlowConfig, LevelConfig, LossConfig, MappingConfig};

@@ -80,6 +80,9 @@ pub struct TrainRequest {
     pub step_timeout: Option<std::time::Duration>,
     /// With several devices: how the replicas average their gradients.
     pub grad_sync: replicas::GradSync,
+    /// The matmuls' element type ([`crate::model::precision`]); weights, gradients and the
+    /// optimiser stay f32 whatever it is.
+    pub precision: crate::model::precision::Precision,
     pub progress: bool,
 }
 
@@ -163,6 +166,9 @@ fn optimizer(settings: &TrainSettings) -> burn::optim::ModuleOptimizer {
 
 /// Trains the requested stages, checkpointing every `checkpoint_every` steps and at the end.
 pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
+    for device in &request.devices {
+        crate::model::precision::check(request.precision, device).map_err(TrainError::Invalid)?;
+    }
     let dir = RunDir::new(&request.run);
     let mut state = if request.resume {
         let state = dir.read_state()?;
@@ -256,8 +262,16 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
         }
         // The frozen auxiliary networks, without autodiff: the EMA weights that ship.
         let frozen = ema.clone();
-        let mut replicas =
-            Replicas::new(model, frozen, optim, &config, &request.devices, request.step_timeout, request.grad_sync)?;
+        let mut replicas = Replicas::new(
+            model,
+            frozen,
+            optim,
+            &config,
+            &request.devices,
+            request.step_timeout,
+            request.grad_sync,
+            request.precision,
+        )?;
         let prefetch = batches::Prefetcher::start(
             source.clone(),
             settings.data.clone(),

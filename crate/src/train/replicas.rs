@@ -21,6 +21,7 @@ use super::batches::StepBatch;
 use super::bucket::{flatten_gradients, unflatten_gradients};
 use super::stage::{LossValue, StageLoss, stage_loss_parts};
 use super::watchdog::{Watchdog, abort_hung_step};
+use crate::model::precision::{Precision, autocast};
 use crate::model::{LeDiFlowConfig, LeDiFlowModel};
 
 /// Marks every parameter as distributed, so that autodiff syncs its gradient.
@@ -69,6 +70,7 @@ struct Replica {
     sync: GradSync,
     /// Every replica's plain device, for [`GradSync::Bucket`]'s collective.
     peers: Vec<Device>,
+    precision: Precision,
 }
 
 impl Replica {
@@ -76,6 +78,9 @@ impl Replica {
         let side = self.config.image_size;
         let b = batch.draws.count;
         let y = Tensor::<4>::from_data(TensorData::new(batch.images.clone(), [b, 3, side, side]), &self.device);
+        // The forward pass records the casts; the backward pass, later and outside this scope,
+        // follows them.
+        let _precision = autocast(self.precision);
         stage_loss_parts(&self.model, &self.frozen, &self.config, y, &batch.draws)
     }
 
@@ -206,6 +211,7 @@ impl Replicas {
         devices: &[Device],
         step_timeout: Option<std::time::Duration>,
         sync: GradSync,
+        precision: Precision,
     ) -> Result<Self, TrainError> {
         let Some(first) = devices.first() else {
             return Err(TrainError::Invalid("training needs at least one device".into()));
@@ -219,6 +225,7 @@ impl Replicas {
                 config: config.clone(),
                 sync,
                 peers: devices.to_vec(),
+                precision,
             };
             return Ok(Self {
                 main,
@@ -241,6 +248,7 @@ impl Replicas {
             config: config.clone(),
             sync,
             peers: devices.to_vec(),
+            precision,
         });
         let main = replicas.next().ok_or_else(|| TrainError::Invalid("no device".into()))?;
         let workers = replicas.map(Worker::start).collect();

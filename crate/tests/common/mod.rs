@@ -38,6 +38,7 @@ pub fn request(run: &std::path::Path, stages: Vec<Stage>, steps: u64, resume: bo
         devices: vec![cpu()],
         step_timeout: None,
         grad_sync: Default::default(),
+        precision: Default::default(),
         progress: false,
     }
 }
