@@ -53,6 +53,10 @@ pub enum TrainError {
     MissingStage { stage: Stage, needs: Stage },
     #[error("{0}")]
     Invalid(String),
+    /// A kernel failed on the device (seen: a cubecl matmul refusing bf16 tile shapes). The run
+    /// keeps its last checkpoint; `--resume` continues from it.
+    #[error("{0}")]
+    Device(String),
 }
 
 /// What to train, where, and for how long.

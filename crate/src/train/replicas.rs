@@ -106,9 +106,9 @@ impl Replica {
     }
 
     /// One optimiser step on `batch`; the loss when `read_loss`.
-    fn step(&mut self, batch: &StepBatch, lr: f64, read_loss: bool) -> Option<LossValue> {
+    fn step(&mut self, batch: &StepBatch, lr: f64, read_loss: bool) -> Result<Option<LossValue>, String> {
         let loss = self.loss(batch);
-        let value = read_loss.then(|| loss.read());
+        let value = if read_loss { Some(loss.read()?) } else { None };
         let mut grads = GradientsParams::from_grads(loss.total.backward(), &self.model);
         if self.sync == GradSync::Bucket && self.peers.len() > 1 {
             grads = self.through_bucket(grads, |bucket| {
@@ -116,7 +116,7 @@ impl Replica {
             });
         }
         self.model = self.optim.step(lr, self.model.clone(), grads);
-        value
+        Ok(value)
     }
 
     /// `grads` flattened into one bucket, passed through `exchange`, and cut back out.
@@ -162,12 +162,13 @@ impl Worker {
                 let result = catch_unwind(AssertUnwindSafe(|| {
                     if job.warm_up {
                         replica.warm_up(&job.batch);
-                        None
+                        Ok(None)
                     } else {
                         replica.step(&job.batch, job.lr, job.read_loss)
                     }
                 }))
-                .map_err(panic_message);
+                .map_err(panic_message)
+                .and_then(|result| result);
                 let failed = result.is_err();
                 if result_sender.send(result).is_err() || failed {
                     return;
@@ -297,7 +298,7 @@ impl Replicas {
             self.main.warm_up(&mine);
             None
         } else {
-            self.main.step(&mine, lr, read_loss)
+            self.main.step(&mine, lr, read_loss).map_err(TrainError::Device)?
         }];
         for (k, worker) in self.workers.iter().enumerate() {
             let result = worker.results.recv().map_err(|_| format!("the training thread of device {} stopped", k + 1));
@@ -311,7 +312,7 @@ impl Replicas {
     pub fn step(&mut self, batch: StepBatch, lr: f64, read_loss: bool) -> Result<Option<LossValue>, TrainError> {
         let n = self.devices();
         if n == 1 {
-            return Ok(self.main.step(&batch, lr, read_loss));
+            return self.main.step(&batch, lr, read_loss).map_err(TrainError::Device);
         }
         if batch.draws.count % n != 0 {
             return Err(TrainError::Invalid(format!(

@@ -87,17 +87,21 @@ pub struct LossValue {
 }
 
 impl StageLoss {
-    /// Reads the loss (and its parts, in the same readback) back to the host.
-    pub fn read(&self) -> LossValue {
+    /// Reads the loss (and its parts, in the same readback) back to the host. This is where a
+    /// failed kernel of the step surfaces (the device reports it at the next read), so it is an
+    /// error for the caller, not a panic.
+    pub fn read(&self) -> Result<LossValue, String> {
+        let failed = |e| format!("the device failed during the training step: {e:?}");
         let Some((vgl, kl, fit)) = &self.aux else {
-            return LossValue { total: self.total.clone().into_scalar::<f32>() as f64, parts: None };
+            let total = self.total.clone().try_into_scalar::<f32>().map_err(failed)?;
+            return Ok(LossValue { total: total as f64, parts: None });
         };
         let all = [self.total.clone(), vgl.clone(), kl.clone(), fit.gaussian_nll(), fit.mean_sigma()];
         let values = Tensor::cat(all.into_iter().map(|t| t.without_autodiff()).collect(), 0)
             .try_to_vec_as::<f32>()
-            .unwrap_or_else(|e| panic!("cannot read the loss back: {e:?}"));
+            .map_err(failed)?;
         let v = |k: usize| values[k] as f64;
-        LossValue { total: v(0), parts: Some(AuxParts { nll: v(1), kl: v(2), gaussian_nll: v(3), sigma: v(4) }) }
+        Ok(LossValue { total: v(0), parts: Some(AuxParts { nll: v(1), kl: v(2), gaussian_nll: v(3), sigma: v(4) }) })
     }
 }
 
