@@ -45,7 +45,8 @@ phase('requesting an adapter');
 const adapter = await navigator.gpu.requestAdapter();
 phase(`adapter: ${JSON.stringify(adapter?.info ?? null)}`);
 const info = adapter?.info ?? {};
-// `subgroups` decides whether burn's kernels may use subgroup operations (third_party/wgpu/PATCH.md).
+// `subgroups` would let cubecl use subgroup operations, but wgpu 30's WebGPU backend does not pass
+// the feature on (gfx-rs/wgpu#10146; BENCHMARKS.md, "Where Dawn's time goes").
 const features = [...(adapter?.features ?? [])].sort();
 phase(`features: ${features.join(' ')}; subgroup sizes ${info.subgroupMinSize}..${info.subgroupMaxSize}`);
 const t0 = performance.now();

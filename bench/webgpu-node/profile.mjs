@@ -68,7 +68,8 @@ const dispatchesByKernel = {};
 }
 
 // Shader modules, and those that use subgroup operations: cubecl emits `enable subgroups;` only
-// when the device has the feature (third_party/wgpu/PATCH.md) and a kernel uses them.
+// when wgpu reports the feature (wgpu 30 does not in the browser: gfx-rs/wgpu#10146) and a
+// kernel uses them.
 const shaderModules = { all: 0, subgroups: 0 };
 {
   const create = globals.GPUDevice.prototype.createShaderModule;

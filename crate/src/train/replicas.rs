@@ -301,8 +301,9 @@ impl Replicas {
             self.main.step(&mine, lr, read_loss).map_err(TrainError::Device)?
         }];
         for (k, worker) in self.workers.iter().enumerate() {
-            let result = worker.results.recv().map_err(|_| format!("the training thread of device {} stopped", k + 1));
-            losses.push(result.and_then(|r| r).map_err(TrainError::Invalid)?);
+            // A worker's step failed on its device (a kernel error or a panic), or its thread is gone.
+            let result = worker.results.recv().map_err(|_| "its training thread stopped".to_string());
+            losses.push(result.and_then(|r| r).map_err(|e| TrainError::Device(format!("device {}: {e}", k + 1)))?);
         }
         Ok(losses)
     }
