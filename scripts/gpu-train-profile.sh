@@ -65,19 +65,5 @@ done
 
 [ "${SKIP_TWIN:-0}" = 1 ] || env -u LD_LIBRARY_PATH python3 "$here/../bench/pytorch_twin.py" --all --batch "$batch" \
   --steps 120 --warmup 20 2>&1 | grep "img/s"
-python3 - results <<'PY'
-import csv, os, statistics, sys
-d = sys.argv[1]
-for f in sorted(os.listdir(d)):
-    if f.endswith(".csv") and "profiled" not in f:
-        rows = list(csv.DictReader(open(os.path.join(d, f))))
-        steady = [float(r["images_per_second"]) for r in rows[2:]]
-        if steady:
-            print(f"{f[:-4]}: median {statistics.median(steady):.0f} images/s over {len(steady)} windows; "
-                  f"first logged step at {rows[0]['seconds']} s; last loss {rows[-1]['loss']}")
-    if f.endswith(".dmon"):
-        sm = [int(l.split()[1]) for l in open(os.path.join(d, f)) if l.strip() and not l.startswith("#") and l.split()[1].isdigit()]
-        busy = sorted(sm)[len(sm) // 2] if sm else None
-        print(f"{f}: median SM utilisation {busy} % over {len(sm)} one-second samples")
-PY
+python3 "$here/train-summary.py" results
 tar czf "$OUT/train-profile.tgz" results

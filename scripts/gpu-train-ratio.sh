@@ -31,16 +31,5 @@ done
 
 [ "${SKIP_TWIN:-0}" = 1 ] || env -u LD_LIBRARY_PATH python3 "$here/../bench/pytorch_twin.py" --all --batch "$batch" \
   --steps 120 --warmup 20 2>&1 | grep "img/s" | tee results/twin.txt
-python3 - results <<'PY'
-import csv, os, statistics, sys
-d = sys.argv[1]
-for f in sorted(os.listdir(d)):
-    if f.endswith(".csv"):
-        rows = list(csv.DictReader(open(os.path.join(d, f))))
-        steady = [float(r["images_per_second"]) for r in rows[2:]]
-        if steady:
-            print(f"{f[:-4]}: median {statistics.median(steady):.0f} images/s over {len(steady)} windows; "
-                  f"first logged step at {rows[0]['seconds']} s; last loss {rows[-1]['loss']} at step {rows[-1]['step']}")
-PY
-ls -la "$OUT"
+python3 "$here/train-summary.py" results
 tar czf "$OUT/train-ratio.tgz" results

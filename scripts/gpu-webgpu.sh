@@ -9,6 +9,8 @@
 #   webgpu-node.tgz    bench/webgpu-node/node_modules with Dawn for linux-x64 only
 #   pkg.tgz            web/pkg, the browser build
 #   pkg-NAME.tgz       (any number, optional) other browser builds, timed on Dawn beside web/pkg
+# Output: $OUT/webgpu.md (everything printed) and $OUT/dawn-json.tgz (bench.mjs --json per build
+# and batch).
 #   usage: [SKIP_LOAD=1] [CONFIGS=lediflow:heun:2,...] scripts/gpu-webgpu.sh
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,6 +23,8 @@ for packed in ../carry/pkg-*.tgz; do
   mkdir -p "../web/$name" && tar xzf "$packed" -C "../web/$name" --strip-components 1
   pkgs="$pkgs ../web/$name"
 done
+# $OUT takes at most 8 files: the JSON of every Dawn run comes back in one tgz.
+mkdir -p dawn
 models="--model ../models/landscapes-64.ldf --model ../models/baseline-64.ldf"
 run() { echo; echo "== $*"; timeout "${STEP_SECONDS:-150}" "$@" 2>&1 | grep -v '^\s*$' | tail -40; }
 {
@@ -31,7 +35,7 @@ run() { echo; echo "== $*"; timeout "${STEP_SECONDS:-150}" "$@" 2>&1 | grep -v '
   for batch in 1 16; do
     for pkg in $pkgs; do
       run ./node ../bench/webgpu-node/bench.mjs --pkg "$pkg" $models --batch $batch --repeats 7 \
-        --configs "${CONFIGS:-lediflow:heun:2,baseline:heun:2,baseline:heun:32}" --json "$OUT/dawn-$(basename "$pkg")-batch$batch.json" \
+        --configs "${CONFIGS:-lediflow:heun:2,baseline:heun:2,baseline:heun:32}" --json "dawn/$(basename "$pkg")-batch$batch.json" \
         --save "pixels-$(basename "$pkg")-batch$batch"
     done
     # Every other build's pixels against web/pkg's, same seeds (0 = the same image bytes).
@@ -50,4 +54,5 @@ PY
     run ./lediflow bench --backend cuda $models --batch $batch --repeats 7 --solver heun --steps 2,32
   done
 } | tee "$OUT/webgpu.md"
+tar czf "$OUT/dawn-json.tgz" dawn
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm --format=csv,noheader
