@@ -492,6 +492,49 @@ def make_optimizer(params):
         return torch.optim.AdamW(params, foreach=True, **kwargs), "foreach"
 
 
+def kernel_category(name):
+    """A coarse class of a CUDA kernel's name, to set beside burn's per-kernel profile."""
+    n = name.lower()
+    if "flash" in n or "fmha" in n or "attention" in n or "efficient" in n:
+        return "attention"
+    if "gemm" in n or "cutlass" in n or "sm90" in n or "xmma" in n or "matmul" in n:
+        return "matmul"
+    if "adam" in n:
+        return "optimizer"
+    if "reduce" in n or "norm" in n or "softmax" in n:
+        return "reduction"
+    if "elementwise" in n or "foreach" in n or "vectorized" in n or "unrolled" in n:
+        return "element-wise"
+    return "other"
+
+
+def profile_steps(step, first, count):
+    """Times `count` more steps under torch.profiler: kernel time per step by class, and the top
+    kernels, the counterpart of scripts/kernel-profile.py's table for burn."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for i in range(first, first + count):
+            step(i)
+        torch.cuda.synchronize()
+    totals, launches, by_class = {}, {}, {}
+    for event in prof.events():
+        if event.device_type.name != "CUDA":
+            continue
+        us = event.device_time if hasattr(event, "device_time") else event.cuda_time
+        totals[event.name] = totals.get(event.name, 0.0) + us
+        launches[event.name] = launches.get(event.name, 0) + 1
+        cls = kernel_category(event.name)
+        by_class[cls] = by_class.get(cls, 0.0) + us
+    total = sum(totals.values())
+    print(f"  profile, {count} steps: {sum(launches.values()) / count:.0f} kernels and "
+          f"{total / count / 1000:.2f} ms of kernel time per step")
+    for cls, us in sorted(by_class.items(), key=lambda kv: -kv[1]):
+        print(f"    {cls:<13} {us / count / 1000:7.3f} ms/step  {100 * us / total:5.1f}%")
+    for name, us in sorted(totals.items(), key=lambda kv: -kv[1])[:12]:
+        print(f"    {us / count / 1000:7.3f} ms/step  {launches[name] / count:6.1f}/step  {name[:110]}")
+
+
 def run_benchmark(precision, sdpa, args):
     device = torch.device("cuda")
     gc.collect()
@@ -558,6 +601,8 @@ def run_benchmark(precision, sdpa, args):
     torch.cuda.synchronize()
     elapsed = time.perf_counter() - t0
     final_loss = loss.item()
+    if args.profile:
+        profile_steps(step, args.steps, args.profile)
     wall = time.perf_counter() - wall0
     result = {
         "precision": precision,
@@ -758,6 +803,8 @@ def main():
     p.add_argument("--log-every", type=int, default=TRAIN["log_every"], help="read the loss back every N steps (0: never)")
     p.add_argument("--batches", type=int, default=4, help="pre-generated batches on the GPU, cycled")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--profile", type=int, default=0, metavar="N",
+                   help="after the timed steps, profile N more with torch.profiler (kernel time by class)")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--count-only", action="store_true", help="print the parameter counts and exit (no GPU needed)")
     p.add_argument("--verify", metavar="LDF", help="check the twin against burn on a lediflow .ldf file instead")

@@ -2,9 +2,9 @@
 # root, with `carry` naming `.gl` and `carry`. Sets up the Vulkan loader (.gl debs), CUDA's NCCL
 # and NVRTC, unpacks carry/lediflow.xz (a stripped release build) into .devrun (ignored, not
 # carried, kept between calls while the machine stays warm), writes cubecl's configuration
-# (minimal autotune; a persistent kernel cache in .devrun/cache, which only a build with the
-# crate's `persistence` feature reads and writes) and restores carry/cubecl-cache.tgz. Leaves the
-# shell in .devrun.
+# (autotune level AUTOTUNE_LEVEL, default minimal; a persistent kernel cache in .devrun/cache,
+# which only a build with the crate's `persistence` feature reads and writes) and restores
+# carry/cubecl-cache.tgz. Leaves the shell in .devrun.
 for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
 export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 # NVLink multicast stays off (the device README's KINDS.md says why).
@@ -19,11 +19,11 @@ export LD_LIBRARY_PATH="$PWD/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 echo "nccl: ${nccl:-not found}"
 python3 -c "import lzma,shutil; shutil.copyfileobj(lzma.open('../carry/lediflow.xz'), open('lediflow','wb'))"
 chmod +x lediflow
-cat > cubecl.toml <<'TOML'
+cat > cubecl.toml <<TOML
 [compilation]
 cache = true
 [autotune]
-level = "minimal"
+level = "${AUTOTUNE_LEVEL:-minimal}"
 [environment]
 path = { directory = "cache" }
 TOML

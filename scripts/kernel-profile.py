@@ -29,6 +29,7 @@ def main() -> None:
     p.add_argument("log")
     p.add_argument("train_csv")
     p.add_argument("--top", type=int, default=40)
+    p.add_argument("--names", type=int, default=0, help="also list the N costliest kernels by full name")
     a = p.parse_args()
 
     rows = list(csv.DictReader(open(a.train_csv)))
@@ -38,6 +39,8 @@ def main() -> None:
     first = tables[0] if tables else 0
     steps = last_step if tables else last_step + 1
     totals: dict[str, float] = collections.defaultdict(float)
+    by_name: dict[str, float] = collections.defaultdict(float)
+    by_name_n: dict[str, int] = collections.defaultdict(int)
     counts: dict[str, int] = collections.defaultdict(int)
     seen: set[str] = set()
     for raw in lines[first:]:
@@ -52,6 +55,8 @@ def main() -> None:
         name = family(m.group(3))
         totals[name] += ms
         counts[name] += 1
+        by_name[m.group(3)] += ms
+        by_name_n[m.group(3)] += 1
     if steps <= 0 or not totals:
         print(f"nothing to summarise (steps {steps}, {len(totals)} kernel names, {len(lines)} lines); the log begins:")
         for raw in lines[:8]:
@@ -64,6 +69,10 @@ def main() -> None:
     print(f"{'ms/step':>8} {'share':>6} {'launches/step':>13}  kernel")
     for name, ms in sorted(totals.items(), key=lambda kv: -kv[1])[: a.top]:
         print(f"{ms / steps:8.3f} {100 * ms / all_ms:5.1f}% {counts[name] / steps:13.1f}  {name}")
+    if a.names:
+        print(f"the {a.names} costliest kernels by full name:")
+        for name, ms in sorted(by_name.items(), key=lambda kv: -kv[1])[: a.names]:
+            print(f"{ms / steps:8.3f} {by_name_n[name] / steps:6.1f}/step  {name[:220]}")
 
 
 if __name__ == "__main__":
