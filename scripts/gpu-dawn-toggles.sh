@@ -20,7 +20,7 @@ dawn() { # name, Dawn options...
   local opts=()
   for o in "$@"; do opts+=(--dawn "$o"); done
   echo "== Dawn, $name"
-  timeout 120 ./node ../bench/webgpu-node/bench.mjs --pkg ../web/pkg $models --batch "$batch" --repeats 7 \
+  timeout 120 ./node ../bench/webgpu-node/bench.mjs --pkg ../web/pkg/webgpu $models --batch "$batch" --repeats 7 \
     --configs lediflow:heun:2 "${opts[@]}" 2>/dev/null | grep -E '^\| lediflow|first call'
 }
 {

@@ -15,7 +15,7 @@ model=../models/landscapes-64.ldf
   timeout 60 ./lediflow bench-load --backend cuda --model $model --dequantize burn,host --repeats 9 2>&1
   for path in gpu burn host; do
     echo "== Dawn, dequantize $path"
-    timeout 60 ./node ../bench/webgpu-node/bench.mjs --pkg ../web/pkg --model $model --configs none --loads 9 \
+    timeout 60 ./node ../bench/webgpu-node/bench.mjs --pkg ../web/pkg/webgpu --model $model --configs none --loads 9 \
       --dequantize $path --json "$OUT/dawn-load-$path.json" 2>&1 | grep -E '^load|^create'
   done
 } | tee "$OUT/dequant.md"

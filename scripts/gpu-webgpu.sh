@@ -7,7 +7,7 @@
 #                      shader path of Firefox's engine; cuda = burn's fastest native backend)
 #   node.xz            a stripped Node 20 binary (Node is not installed there)
 #   webgpu-node.tgz    bench/webgpu-node/node_modules with Dawn for linux-x64 only
-#   pkg.tgz            web/pkg, the browser build
+#   pkg.tgz            web/pkg, the browser build (its WebGPU module, pkg/webgpu, is timed)
 #   pkg-NAME.tgz       (any number, optional) other browser builds, timed on Dawn beside web/pkg
 # Output: $OUT/webgpu.md (everything printed) and $OUT/dawn-json.tgz (bench.mjs --json per build
 # and batch).
@@ -16,16 +16,19 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/gpu-prelude.sh"
 unpack_browser_bench
-pkgs=../web/pkg
+pkgs=../web/pkg/webgpu
 for packed in ../carry/pkg-*.tgz; do
   [ -f "$packed" ] || continue
   name=$(basename "$packed" .tgz)
   mkdir -p "../web/$name" && tar xzf "$packed" -C "../web/$name" --strip-components 1
-  pkgs="$pkgs ../web/$name"
+  # A build of today's layout holds the WebGPU module in webgpu/; an older one is the module.
+  if [ -d "../web/$name/webgpu" ]; then pkgs="$pkgs ../web/$name/webgpu"; else pkgs="$pkgs ../web/$name"; fi
 done
 # $OUT takes at most 8 files: the JSON of every Dawn run comes back in one tgz.
 mkdir -p dawn
 models="--model ../models/landscapes-64.ldf --model ../models/baseline-64.ldf"
+# The name a build's results carry: pkg for web/pkg, NAME for carry/pkg-NAME.tgz.
+label() { case "$1" in ../web/pkg/webgpu) echo pkg ;; */webgpu) basename "$(dirname "$1")" ;; *) basename "$1" ;; esac; }
 run() { echo; echo "== $*"; timeout "${STEP_SECONDS:-150}" "$@" 2>&1 | grep -v '^\s*$' | tail -40; }
 {
   if [ "${SKIP_LOAD:-0}" != 1 ]; then
@@ -35,8 +38,8 @@ run() { echo; echo "== $*"; timeout "${STEP_SECONDS:-150}" "$@" 2>&1 | grep -v '
   for batch in 1 16; do
     for pkg in $pkgs; do
       run ./node ../bench/webgpu-node/bench.mjs --pkg "$pkg" $models --batch $batch --repeats 7 \
-        --configs "${CONFIGS:-lediflow:heun:2,baseline:heun:2,baseline:heun:32}" --json "dawn/$(basename "$pkg")-batch$batch.json" \
-        --save "pixels-$(basename "$pkg")-batch$batch"
+        --configs "${CONFIGS:-lediflow:heun:2,baseline:heun:2,baseline:heun:32}" --json "dawn/$(label "$pkg")-batch$batch.json" \
+        --save "pixels-$(label "$pkg")-batch$batch"
     done
     # Every other build's pixels against web/pkg's, same seeds (0 = the same image bytes).
     python3 - pixels-pkg-batch$batch-*.rgba <<'PY'

@@ -1,9 +1,9 @@
-// Times the browser build (web/pkg: wasm-bindgen `--target web`, WebGPU through burn's wgpu
+// Times the browser build (web/pkg/webgpu: wasm-bindgen `--target web`, WebGPU through burn's wgpu
 // backend) on Dawn, Chrome's WebGPU engine, through npm `webgpu` in Node: the same wasm, the
 // same API calls and the same WGSL a Chrome tab would run, without a browser around it.
 //
 //   node bench/webgpu-node/bench.mjs --model models/landscapes-64.ldf --model models/baseline-64.ldf \
-//     [--pkg web/pkg] [--batch 16] [--repeats 5] [--configs lediflow:heun:2,baseline:heun:32] [--json out.json]
+//     [--pkg web/pkg/webgpu] [--batch 16] [--repeats 5] [--configs lediflow:heun:2,baseline:heun:32] [--json out.json]
 //     [--dequantize gpu|burn|host] [--dawn <Dawn toggle>]... [--save PREFIX]
 //
 // `--save PREFIX` writes each configuration's last images, RGBA8 one after another, to
@@ -16,7 +16,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { installDawn, loadBrowserBuild } from './dawn.mjs';
 
 function parseArgs(argv) {
-  const args = { model: [], pkg: 'web/pkg', batch: 16, repeats: 5, configs: 'lediflow:heun:2,baseline:heun:32', dawn: [], json: '', dequantize: 'host', loads: 1, save: '' };
+  const args = { model: [], pkg: 'web/pkg/webgpu', batch: 16, repeats: 5, configs: 'lediflow:heun:2,baseline:heun:32', dawn: [], json: '', dequantize: 'host', loads: 1, save: '' };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '');
     const value = argv[i + 1];

@@ -13,8 +13,8 @@ export function installDawn(toggles = []) {
   return globals;
 }
 
-/** The browser build in `pkg` (default `web/pkg`), instantiated: its module's exports. */
-export async function loadBrowserBuild(pkg = 'web/pkg') {
+/** The browser build in `pkg` (default `web/pkg/webgpu`, the WebGPU module), instantiated: its module's exports. */
+export async function loadBrowserBuild(pkg = 'web/pkg/webgpu') {
   const dir = resolve(pkg);
   const wasm = await import(pathToFileURL(`${dir}/lediflow.js`).href);
   wasm.initSync({ module: readFileSync(`${dir}/lediflow_bg.wasm`) });

@@ -3,7 +3,7 @@
 // (open it in Chrome's devtools, or summarise it with `--top N`).
 //
 //   VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json \
-//     node bench/webgpu-node/profile.mjs --model models/tiny-test.ldf [--pkg web/pkg] \
+//     node bench/webgpu-node/profile.mjs --model models/tiny-test.ldf [--pkg web/pkg/webgpu] \
 //     [--batch 1] [--configs lediflow:heun:2] [--out steady.cpuprofile] [--top 25]
 //
 // The first call (shader compilation) is not profiled. For function names, profile a build with
@@ -14,7 +14,7 @@ import { Session } from 'node:inspector/promises';
 
 import { installDawn, loadBrowserBuild } from './dawn.mjs';
 
-const args = { model: 'models/tiny-test.ldf', pkg: 'web/pkg', batch: 1, configs: 'lediflow:heun:2', out: 'steady.cpuprofile', top: 25 };
+const args = { model: 'models/tiny-test.ldf', pkg: 'web/pkg/webgpu', batch: 1, configs: 'lediflow:heun:2', out: 'steady.cpuprofile', top: 25 };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i += 2) {
   const key = argv[i].replace(/^--/, '');

@@ -25,6 +25,11 @@ import { REFERENCES, loadReference } from './references.js';
 
 test('the page loads, streams the weights with progress, falls back to the CPU and shows the native samples', async ({ page }) => {
   const started = Date.now();
+  // Without WebGPU only the CPU module is downloaded (web/build-wasm.sh builds two).
+  const wasmFetched: Promise<number>[] = [];
+  page.on('response', (response) => {
+    if (new URL(response.url()).pathname.endsWith('.wasm')) wasmFetched.push(response.body().then((b) => b.length));
+  });
   await openDemo(page);
   await expect(page.locator('h1')).toContainText('LeDiFlow');
   await expectReady(page);
@@ -32,6 +37,12 @@ test('the page loads, streams the weights with progress, falls back to the CPU a
 
   await expect(page.locator('#backend')).toContainText('CPU fallback');
   expect(await page.evaluate(() => (window as any).lediflowDemo.session.current.wgslKernels)).toBe(false);
+  const worker = page.workers().find((w) => /worker[^/]*\.js/.test(w.url()));
+  expect(await worker?.evaluate(() => (self as any).lediflowModule)).toBe('cpu');
+  const wasmSizes = await Promise.all(wasmFetched);
+  console.log(`[measure] chromium without WebGPU: fetched wasm of ${wasmSizes.join(', ')} bytes`);
+  expect(wasmSizes).toHaveLength(1);
+  expect(wasmSizes[0], 'the WebGPU module was fetched').toBeLessThan(6_000_000);
   await expect(page.locator('#model-info')).toContainText('64×64');
   const progress: string[] = await page.evaluate(() => (window as any).progressLog);
   expect(progress.length, 'the weights line never changed').toBeGreaterThan(1);

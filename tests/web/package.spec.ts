@@ -20,10 +20,9 @@ const EXPECTED_FILES = [
   'models/landscapes-64.ldf',
   'models/baseline-64.ldf',
   'models/manifest.json',
-  'web/pkg/lediflow.js',
-  'web/pkg/lediflow.d.ts',
-  'web/pkg/lediflow_bg.wasm',
-  'web/pkg/lediflow_bg.wasm.d.ts',
+  ...['webgpu', 'cpu'].flatMap((m) =>
+    ['lediflow.js', 'lediflow.d.ts', 'lediflow_bg.wasm', 'lediflow_bg.wasm.d.ts'].map((f) => `web/pkg/${m}/${f}`),
+  ),
   'web/lib/index.js',
   'web/lib/index.d.ts',
   'web/lib/worker.js',

@@ -55,6 +55,8 @@ test('WebGPU (SwiftShader) warms up at load, runs the tiny model and matches the
   // calls (every WebGPU object crosses it) happened by now (crate/src/web/constructors.rs).
   const worker = await generatorWorker(page);
   expect(await worker.evaluate(() => (self as any).lediflowStaticConstructorRuns())).toBe(1);
+  // The WebGPU module ran it (web/pkg/webgpu), not the CPU one.
+  expect(await worker.evaluate(() => (self as any).lediflowModule)).toBe('webgpu');
 });
 
 test('WebGPU inpainting keeps unmasked pixels bit-exact', async ({ page }) => {
@@ -76,6 +78,7 @@ test("backend 'webgpu' is honoured and 'cpu' forces the fallback", async ({ page
   await expectReady(page);
   await expect(page.locator('#backend')).toContainText('CPU fallback');
   await expect(page.locator('#backend')).toContainText('asked for');
+  expect(await (await generatorWorker(page)).evaluate(() => (self as any).lediflowModule)).toBe('cpu');
 });
 
 /** The generator's module worker (the demo has exactly one at a time). */

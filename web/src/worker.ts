@@ -9,9 +9,12 @@
  * result computed on a lost device or alongside a GPU error (out of memory, validation).
  * Disposing is terminating the worker, which frees the wasm memory and the GPU device with it;
  * nothing here destroys the device.
+ *
+ * The runtime comes as two wasm modules with the same API (web/build-wasm.sh): `pkg/webgpu`
+ * (burn's WebGPU backend and our WGSL) and `pkg/cpu` (burn's ndarray backend). The worker loads
+ * only the one it needs: a visitor without WebGPU never downloads the larger WebGPU module.
  */
 
-import init, { Generator as WasmGeneratorClass, staticConstructorRuns } from '../pkg/lediflow.js';
 import { FATAL_KINDS, LeDiFlowError, toErrorPayload, type ErrorPayload } from './errors.js';
 import { lossReported, watchGpuDevices } from './gpu.js';
 import type {
@@ -24,8 +27,15 @@ import type {
   RunResult,
   WeightsSource,
 } from './protocol.js';
-import type { Backend, LoadProgress, ModelInfo } from './types.js';
+import type { Backend, BackendChoice, LoadProgress, ModelInfo } from './types.js';
 import { cachedWeights, deleteStaleWeights, fetchManifest, fetchOk, forgetWeights, pickEntry, storeWeights } from './weights.js';
+
+/** What the worker uses of either wasm module (web/pkg/webgpu, web/pkg/cpu). */
+interface WasmModule {
+  default(init: { module_or_path: URL }): Promise<unknown>;
+  Generator: { create(options: object): Promise<unknown> };
+  staticConstructorRuns(): number;
+}
 
 /** The slice of the wasm API this worker uses (crate/src/web/bindings.rs). */
 interface WasmGenerator {
@@ -155,20 +165,69 @@ function takeGpuError(): ErrorPayload | null {
   return error;
 }
 
-async function initialise(request: InitRequest & { id: number }): Promise<InitResult> {
-  if (generator) throw new LeDiFlowError('InvalidState', 'this worker already holds a generator');
+/** Downloads, compiles and starts one of the two wasm modules. */
+async function startModule(backend: Backend): Promise<WasmModule> {
   try {
-    await init({ module_or_path: new URL('../pkg/lediflow_bg.wasm', import.meta.url) });
+    // Literal paths, so that bundlers (Vite) see both modules and their .wasm files.
+    const module: WasmModule =
+      backend === 'webgpu' ? await import('../pkg/webgpu/lediflow.js') : await import('../pkg/cpu/lediflow.js');
+    const wasm =
+      backend === 'webgpu'
+        ? new URL('../pkg/webgpu/lediflow_bg.wasm', import.meta.url)
+        : new URL('../pkg/cpu/lediflow_bg.wasm', import.meta.url);
+    await module.default({ module_or_path: wasm });
+    // Diagnostics, like `lediflowGpuDevice` (gpu.ts): how often the wasm's static constructors
+    // ran, which must stay 1 (crate/src/web/constructors.rs; checked by tests/web/webgpu.spec.ts).
+    Object.defineProperty(self, 'lediflowStaticConstructorRuns', { value: module.staticConstructorRuns, configurable: true });
+    Object.defineProperty(self, 'lediflowModule', { value: backend, configurable: true });
+    return module;
   } catch (e) {
     // A failed download of the .wasm is a network problem; a module that does not compile is not.
     const message = (e as Error).message;
-    const kind = e instanceof TypeError || /fetch/i.test(message) ? 'Network' : 'Backend';
-    throw new LeDiFlowError(kind, `cannot start the WebAssembly runtime: ${message}`);
+    const kind = e instanceof TypeError || /fetch|import/i.test(message) ? 'Network' : 'Backend';
+    throw new LeDiFlowError(kind, `cannot start the WebAssembly runtime (${backend} module): ${message}`);
   }
-  // Diagnostics, like `lediflowGpuDevice` (gpu.ts): how often the wasm's static constructors
-  // ran, which must stay 1 (crate/src/web/constructors.rs; checked by tests/web/webgpu.spec.ts).
-  Object.defineProperty(self, 'lediflowStaticConstructorRuns', { value: staticConstructorRuns, configurable: true });
-  const created = (await WasmGeneratorClass.create({ backend: request.backend, dequantize: request.dequantize })) as unknown as WasmGenerator;
+}
+
+async function createIn(module: WasmModule, backend: BackendChoice, dequantize: InitRequest['dequantize']): Promise<WasmGenerator> {
+  return (await module.Generator.create({ backend, dequantize })) as unknown as WasmGenerator;
+}
+
+/** Why WebGPU cannot be used here, or `null` when an adapter exists. */
+async function webgpuMissing(): Promise<string | null> {
+  const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+  if (!gpu) return 'no WebGPU adapter: this browser has no WebGPU (navigator.gpu is missing)';
+  try {
+    return (await gpu.requestAdapter()) ? null : 'no WebGPU adapter: requestAdapter() found none';
+  } catch (e) {
+    return `no WebGPU adapter: ${(e as Error).message}`;
+  }
+}
+
+/**
+ * The generator for `backend`: 'cpu' and 'webgpu' load their module; 'auto' asks the browser for
+ * an adapter first and loads the WebGPU module only when there is one, falling back to the CPU
+ * module when there is none or when the WebGPU module cannot get a device from it.
+ */
+async function createGenerator(request: InitRequest): Promise<{ created: WasmGenerator; fallbackReason: string | null }> {
+  if (request.backend === 'cpu') return { created: await createIn(await startModule('cpu'), 'cpu', request.dequantize), fallbackReason: null };
+  let fallbackReason = request.backend === 'auto' ? await webgpuMissing() : null;
+  if (fallbackReason === null) {
+    const module = await startModule('webgpu');
+    try {
+      return { created: await createIn(module, request.backend, request.dequantize), fallbackReason: null };
+    } catch (e) {
+      const failed = toErrorPayload(e);
+      if (request.backend !== 'auto' || failed.kind !== 'NoAdapter') throw e;
+      fallbackReason = failed.message;
+    }
+  }
+  return { created: await createIn(await startModule('cpu'), 'cpu', request.dequantize), fallbackReason };
+}
+
+async function initialise(request: InitRequest & { id: number }): Promise<InitResult> {
+  if (generator) throw new LeDiFlowError('InvalidState', 'this worker already holds a generator');
+  const { created, fallbackReason } = await createGenerator(request);
   generator = created;
   const onProgress = progressPoster(request.id);
   const model = await loadWeights(created, request.source, onProgress);
@@ -187,7 +246,7 @@ async function initialise(request: InitRequest & { id: number }): Promise<InitRe
     warmUpMs,
     backend: created.backend,
     adapterName: created.backend === 'webgpu' ? await describeAdapter(created.adapterName) : '',
-    fallbackReason: created.fallbackReason ?? null,
+    fallbackReason: fallbackReason ?? created.fallbackReason ?? null,
     wgslKernels: created.wgslKernels,
     model,
   };

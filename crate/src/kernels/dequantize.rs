@@ -60,6 +60,8 @@ mod gpu {
         shape: [usize; D],
         device: &Device,
     ) -> Option<Tensor<D>> {
+        // Irrefutable in the WebGPU-only browser module, which has no other backend.
+        #[allow(irrefutable_let_patterns)]
         let DispatchDevice::Cube(cube_device) = device.as_dispatch() else { return None };
         let elements = shape.iter().product::<usize>();
         let cols = shape.get(1..)?.iter().product::<usize>();

@@ -165,14 +165,19 @@ impl Generator {
         console_error_panic_hook::set_once();
         let request: CreateRequest = parse(&options, &[]).map_err(to_js)?;
         let (device, backend, adapter, fallback_reason) = match request.backend {
-            BackendChoice::Cpu => (cpu_device(), "cpu", String::new(), None),
+            BackendChoice::Cpu => (cpu_device().map_err(to_js)?, "cpu", String::new(), None),
             BackendChoice::Webgpu => {
                 let (device, name) = webgpu_device().await.map_err(to_js)?;
                 (device, "webgpu", name, None)
             }
+            // A module with only one backend answers 'auto' with it, or with its error: the
+            // worker then loads the other module (web/src/worker.ts).
             BackendChoice::Auto => match webgpu_device().await {
                 Ok((device, name)) => (device, "webgpu", name, None),
-                Err(e) => (cpu_device(), "cpu", String::new(), Some(e.to_string())),
+                Err(e) if cfg!(feature = "cpu") => {
+                    (cpu_device().map_err(to_js)?, "cpu", String::new(), Some(e.to_string()))
+                }
+                Err(e) => return Err(to_js(e)),
             },
         };
         let inner = Inner {
@@ -377,7 +382,14 @@ impl Generator {
 }
 
 /// burn's ndarray backend: tested in wasm here (BROWSER.md); `Device::flex()` is its successor.
+#[cfg(feature = "cpu")]
 #[allow(deprecated)]
-fn cpu_device() -> Device {
-    Device::ndarray()
+fn cpu_device() -> Result<Device, WebError> {
+    Ok(Device::ndarray())
+}
+
+/// The WebGPU module leaves the CPU backend to the CPU module (web/build-wasm.sh).
+#[cfg(not(feature = "cpu"))]
+fn cpu_device() -> Result<Device, WebError> {
+    Err(WebError::State("this module has no CPU backend: the CPU fallback is the other module (web/pkg/cpu)".into()))
 }
