@@ -293,6 +293,9 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
         let seconds_before = progress.seconds;
         let mut window = (Instant::now(), 0u64);
         let mut step_seconds = 0.0f64;
+        // The step whose state is on disk: the stage's last step checkpoints inside the loop, so
+        // the save after it is only for a stop by budget.
+        let mut saved_step = progress.step;
         while progress.step < target {
             if let Some(budget) = budget {
                 // Leave room for one more step and the checkpoint.
@@ -352,6 +355,7 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
                 state.stages.insert(stage, progress.clone());
                 Checkpointer { dir: &dir }.save(&state, replicas.model(), &ema, replicas.optimizer(), stage)?;
                 log::append(&dir.log_path(), &std::mem::take(&mut rows))?;
+                saved_step = progress.step;
             }
             if progress.step % settings.sample_every.max(1) == 0 || done {
                 let grid = grids::stage_grid(stage, &ema, &config, &trained_stages(&state), &plain)
@@ -362,10 +366,12 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
         if let Some(bar) = bar {
             bar.finish();
         }
-        progress.seconds = seconds_before + stage_start.elapsed().as_secs_f64();
-        state.stages.insert(stage, progress.clone());
-        Checkpointer { dir: &dir }.save(&state, replicas.model(), &ema, replicas.optimizer(), stage)?;
-        log::append(&dir.log_path(), &rows)?;
+        if saved_step != progress.step {
+            progress.seconds = seconds_before + stage_start.elapsed().as_secs_f64();
+            state.stages.insert(stage, progress.clone());
+            Checkpointer { dir: &dir }.save(&state, replicas.model(), &ema, replicas.optimizer(), stage)?;
+            log::append(&dir.log_path(), &rows)?;
+        }
         model = replicas.into_model();
         if report.stopped_by_budget {
             break;
