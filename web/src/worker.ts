@@ -165,16 +165,16 @@ function takeGpuError(): ErrorPayload | null {
   return error;
 }
 
+/** Each module's bindings and its .wasm, as literal paths so that bundlers (Vite) see both. */
+const MODULES: Record<Backend, () => Promise<[WasmModule, URL]>> = {
+  webgpu: async () => [await import('../pkg/webgpu/lediflow.js'), new URL('../pkg/webgpu/lediflow_bg.wasm', import.meta.url)],
+  cpu: async () => [await import('../pkg/cpu/lediflow.js'), new URL('../pkg/cpu/lediflow_bg.wasm', import.meta.url)],
+};
+
 /** Downloads, compiles and starts one of the two wasm modules. */
 async function startModule(backend: Backend): Promise<WasmModule> {
   try {
-    // Literal paths, so that bundlers (Vite) see both modules and their .wasm files.
-    const module: WasmModule =
-      backend === 'webgpu' ? await import('../pkg/webgpu/lediflow.js') : await import('../pkg/cpu/lediflow.js');
-    const wasm =
-      backend === 'webgpu'
-        ? new URL('../pkg/webgpu/lediflow_bg.wasm', import.meta.url)
-        : new URL('../pkg/cpu/lediflow_bg.wasm', import.meta.url);
+    const [module, wasm] = await MODULES[backend]();
     await module.default({ module_or_path: wasm });
     // Diagnostics, like `lediflowGpuDevice` (gpu.ts): how often the wasm's static constructors
     // ran, which must stay 1 (crate/src/web/constructors.rs; checked by tests/web/webgpu.spec.ts).
