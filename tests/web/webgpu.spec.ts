@@ -57,6 +57,12 @@ test('WebGPU (SwiftShader) warms up at load, runs the tiny model and matches the
   expect(await worker.evaluate(() => (self as any).lediflowStaticConstructorRuns())).toBe(1);
   // The WebGPU module ran it (web/pkg/webgpu), not the CPU one.
   expect(await worker.evaluate(() => (self as any).lediflowModule)).toBe('webgpu');
+  // Our WGSL matmul (shaders/matmul.wgsl), which the sample above ran for every linear layer and
+  // both products of the attention, against its host reference: sizes off its 64 block, a
+  // broadcast batch axis, a transposed view and a fused bias (crate/src/kernels/matmul.rs).
+  const matmulError = await worker.evaluate(() => (self as any).lediflowCheckMatmul());
+  console.log(`[measure] WGSL matmul against the host reference: largest relative error ${matmulError}`);
+  expect(matmulError).toBeLessThan(1e-5);
 });
 
 test('WebGPU inpainting keeps unmasked pixels bit-exact', async ({ page }) => {

@@ -53,12 +53,18 @@ pub fn cube<const D: usize>(t: Tensor<D>) -> Option<CubeTensor> {
 }
 
 pub fn launch(kernel: WgslKernel, count: CubeCount, buffers: &[&CubeTensor], info: [u32; 4]) {
+    launch_words(kernel, count, buffers, &info)
+}
+
+/// [`launch`] with an `info` uniform of any multiple of 4 words (`array<vec4<u32>, N>` in WGSL).
+pub fn launch_words(kernel: WgslKernel, count: CubeCount, buffers: &[&CubeTensor], info: &[u32]) {
+    debug_assert!(info.len() % 4 == 0, "a uniform is whole vec4<u32>s");
     let client = buffers[0].client.clone();
     let mut args = KernelArguments::new();
     for b in buffers {
         args = args.with_buffer(b.handle.clone().binding());
     }
-    let words = vec![info[0] as u64 | (info[1] as u64) << 32, info[2] as u64 | (info[3] as u64) << 32];
+    let words = info.chunks(2).map(|w| w[0] as u64 | (w.get(1).copied().unwrap_or(0) as u64) << 32).collect();
     args = args.with_info(MetadataBindingInfo::custom(words));
     client.launch(Box::new(kernel), count, args);
 }

@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use burn::module::{Module, Param};
 use burn::nn::{Initializer, Linear};
+use burn::tensor::activation::softmax;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -98,7 +99,7 @@ impl AttentionBlock {
         let (q, k, v) = (qk.clone().narrow(2, 0, nh), qk.narrow(2, nh, nh), qkv.narrow(2, 2 * nh, nh));
         let options = AttentionModuleOptions { scale: Some(1.0), softcap: None, is_causal: false };
         let (q, k, v) = (operand(heads(q)), operand(heads(k)), operand(heads(v)));
-        let y = result(attention(q, k, v, None, constants.bias.clone().map(operand), options));
+        let y = result(attend(q, k, v, constants.bias.clone().map(operand), options));
         let mut y = y.swap_dims(1, 2).reshape([b, h * w, c]);
         if let Some(scatter) = &constants.scatter {
             y = y.select(1, scatter.clone());
@@ -113,6 +114,20 @@ impl AttentionBlock {
         let shift = if self.shifted { ws / 2 } else { 0 };
         (ws != 0 && !(ws == h && ws == w)).then_some(Windows { h, w, ws, shift })
     }
+}
+
+/// `softmax(q·kᵀ + bias)·v` (the scale is already in `q` and `k`): burn's attention, or where our
+/// WGSL matmul runs (the browser build; `kernels::matmul` says why) that matmul on both sides of
+/// burn's softmax, with `kᵀ` read through its strides.
+fn attend(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, bias: Option<Tensor<4>>, options: AttentionModuleOptions) -> Tensor<4> {
+    if crate::kernels::matmul_runs_wgsl(&q.device()) && precision::current() == precision::Precision::F32 {
+        let mut scores = crate::kernels::matmul(q, k.swap_dims(2, 3));
+        if let Some(bias) = bias {
+            scores = scores + bias;
+        }
+        return crate::kernels::matmul(softmax(scores, 3), v);
+    }
+    attention(q, k, v, None, bias, options)
 }
 
 /// The partition of an `h`×`w` token grid into `ws`×`ws` windows, after rolling it by `-shift`

@@ -47,7 +47,7 @@ impl AdaRmsNorm {
         let x = rms_norm(x);
         match (&self.linear, cond) {
             (Some(linear), Some(cond)) => {
-                let scale = linear.forward(cond.clone()).add_scalar(1.0);
+                let scale = super::precision::linear(linear, cond.clone()).add_scalar(1.0);
                 x * scale.unsqueeze_dims::<4>(&[1, 2])
             }
             _ => x,

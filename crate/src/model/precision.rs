@@ -102,7 +102,8 @@ pub fn current() -> Precision {
 /// `layer.forward(x)`, with the matmul in the current precision and the bias added in f32.
 pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
     let Some(dtype) = current().compute_dtype() else {
-        return layer.forward(x);
+        // In the browser build this is our WGSL matmul with the bias fused (kernels::linear).
+        return crate::kernels::linear(x, layer.weight.val(), layer.bias.as_ref().map(|b| b.val()));
     };
     let y = linear_op(x.cast(dtype), layer.weight.val().cast(dtype), None).cast(FloatDType::F32);
     match &layer.bias {

@@ -212,6 +212,13 @@ impl Generator {
         crate::kernels::wgsl_available(&self.inner.device)
     }
 
+    /// Checks our WGSL matmul (`shaders/matmul.wgsl`) against its host reference on this
+    /// generator's device: resolves to the largest relative error (for the browser tests).
+    #[wasm_bindgen(js_name = checkMatmul)]
+    pub async fn check_matmul(&self) -> Result<f32, JsValue> {
+        crate::kernels::check_matmul(&self.inner.device).await.map_err(|e| to_js(WebError::from_backend(e.0)))
+    }
+
     /// Why `'auto'` fell back to the CPU, if it did.
     #[wasm_bindgen(getter, js_name = fallbackReason)]
     pub fn fallback_reason(&self) -> Option<String> {
