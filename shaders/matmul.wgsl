@@ -47,7 +47,7 @@ fn load_b(base: u32, row: u32, col: u32) -> f32 {
 }
 
 @compute @workgroup_size(16, 16, 1)
-fn main(
+fn matmul(
     @builtin(workgroup_id) group: vec3<u32>,
     @builtin(local_invocation_id) local: vec3<u32>,
     @builtin(local_invocation_index) flat: u32,

@@ -57,12 +57,15 @@ test('WebGPU (SwiftShader) warms up at load, runs the tiny model and matches the
   expect(await worker.evaluate(() => (self as any).lediflowStaticConstructorRuns())).toBe(1);
   // The WebGPU module ran it (web/pkg/webgpu), not the CPU one.
   expect(await worker.evaluate(() => (self as any).lediflowModule)).toBe('webgpu');
-  // Our WGSL matmul (shaders/matmul.wgsl), which the sample above ran for every linear layer and
-  // both products of the attention, against its host reference: sizes off its 64 block, a
-  // broadcast batch axis, a transposed view and a fused bias (crate/src/kernels/matmul.rs).
-  const matmulError = await worker.evaluate(() => (self as any).lediflowCheckMatmul());
-  console.log(`[measure] WGSL matmul against the host reference: largest relative error ${matmulError}`);
-  expect(matmulError).toBeLessThan(1e-5);
+  // Our WGSL matmul and row norm (shaders/matmul.wgsl, shaders/row_norm.wgsl), which the sample
+  // above ran for every linear layer, both products of the attention and every norm, against their
+  // host references: sizes off the matmul's 64 block, a broadcast batch axis, a transposed view, a
+  // fused bias; rows wider than a workgroup, a scale, a modulation per image, the unit norm
+  // (crate/src/kernels/matmul.rs, row_norm.rs).
+  const errors = await worker.evaluate(() => (self as any).lediflowCheckKernels());
+  console.log(`[measure] WGSL kernels against their host references, largest relative error: ${JSON.stringify(errors)}`);
+  expect(errors.matmul).toBeLessThan(1e-5);
+  expect(errors.rowNorm).toBeLessThan(1e-5);
 });
 
 test('WebGPU inpainting keeps unmasked pixels bit-exact', async ({ page }) => {

@@ -43,7 +43,7 @@ interface WasmGenerator {
   readonly adapterName: string;
   readonly fallbackReason: string | undefined;
   readonly wgslKernels: boolean;
-  checkMatmul(): Promise<number>;
+  checkKernels(): Promise<{ matmul: number; rowNorm: number }>;
   load(chunk: Uint8Array): { bytesReceived: number; totalBytes: number | null; tensorsReady: number; tensorsTotal: number | null };
   finishLoad(): Promise<{
     name: string;
@@ -230,9 +230,9 @@ async function initialise(request: InitRequest & { id: number }): Promise<InitRe
   if (generator) throw new LeDiFlowError('InvalidState', 'this worker already holds a generator');
   const { created, fallbackReason } = await createGenerator(request);
   generator = created;
-  // Diagnostics for the browser tests: our WGSL matmul against its host reference on this device
-  // (tests/web/webgpu.spec.ts); it rejects on the CPU, where the shader does not run.
-  Object.defineProperty(self, 'lediflowCheckMatmul', { value: () => created.checkMatmul(), configurable: true });
+  // Diagnostics for the browser tests: our WGSL matmul and row norm against their host references
+  // on this device (tests/web/webgpu.spec.ts); it rejects on the CPU, where the shaders do not run.
+  Object.defineProperty(self, 'lediflowCheckKernels', { value: () => created.checkKernels(), configurable: true });
   const onProgress = progressPoster(request.id);
   const model = await loadWeights(created, request.source, onProgress);
   imageSize = model.imageSize;

@@ -55,6 +55,7 @@ mod gpu {
         let kernel = WgslKernel {
             id: KernelId::new::<Composite>(),
             source: include_str!("../../../shaders/composite.wgsl"),
+            entry: "main",
             workgroup: Dim3::new_1d(256),
         };
         launch(

@@ -97,6 +97,7 @@ mod gpu {
         let kernel = WgslKernel {
             id: KernelId::new::<Dequantize>(),
             source: include_str!("../../../shaders/dequantize.wgsl"),
+            entry: "main",
             workgroup: Dim3::new_1d(256),
         };
         let blocks = elements.div_ceil(256) as u32;

@@ -85,7 +85,10 @@ impl Plan {
         let fits = |v: usize| u32::try_from(v).ok();
         let largest_a = (0..4).map(|i| a.strides[i] * (a.dims[i] - 1)).sum::<usize>();
         let largest_b = (0..4).map(|i| b.strides[i] * (b.dims[i] - 1)).sum::<usize>();
-        if batch[0] * batch[1] > MAX_WORKGROUPS || m.div_ceil(BLOCK) > MAX_WORKGROUPS || n.div_ceil(BLOCK) > MAX_WORKGROUPS {
+        if batch[0] * batch[1] > MAX_WORKGROUPS
+            || m.div_ceil(BLOCK) > MAX_WORKGROUPS
+            || n.div_ceil(BLOCK) > MAX_WORKGROUPS
+        {
             return None;
         }
         fits(elements)?;
@@ -106,18 +109,28 @@ impl Plan {
     pub fn info(&self, has_bias: bool) -> [u32; 16] {
         let [a, b] = [self.a, self.b];
         [
-            self.m, self.n, self.k, self.batch[1], a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3],
-            has_bias as u32, 0, 0, 0,
+            self.m,
+            self.n,
+            self.k,
+            self.batch[1],
+            a[0],
+            a[1],
+            a[2],
+            a[3],
+            b[0],
+            b[1],
+            b[2],
+            b[3],
+            has_bias as u32,
+            0,
+            0,
+            0,
         ]
     }
 
     /// Workgroups: blocks of n, blocks of m, batch entries.
     pub fn workgroups(&self) -> [u32; 3] {
-        [
-            self.n.div_ceil(BLOCK as u32),
-            self.m.div_ceil(BLOCK as u32),
-            self.batch[0] * self.batch[1],
-        ]
+        [self.n.div_ceil(BLOCK as u32), self.m.div_ceil(BLOCK as u32), self.batch[0] * self.batch[1]]
     }
 }
 
@@ -196,7 +209,9 @@ pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f3
     if !runs_wgsl(device) {
         return Err(super::KernelError("our WGSL matmul does not run on this device".into()));
     }
-    let data = |n: usize, seed: usize| -> Vec<f32> { (0..n).map(|i| (((i + seed) * 7919 % 113) as f32 - 56.0) / 37.0).collect() };
+    let data = |n: usize, seed: usize| -> Vec<f32> {
+        (0..n).map(|i| (((i + seed) * 7919 % 113) as f32 - 56.0) / 37.0).collect()
+    };
     let tensor = |v: &[f32], shape: Vec<usize>| Tensor::<4>::from_data(TensorData::new(v.to_vec(), shape), device);
     let read = |t: Tensor<4>| async move {
         let data = t.into_data_async().await.map_err(|e| super::KernelError(e.to_string()))?;
@@ -215,8 +230,9 @@ pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f3
     // Plain, sizes off the block; and a broadcast batch axis.
     for (sa, sb) in [([1, 1, 67, 19], [1, 1, 19, 70]), ([2, 3, 5, 8], [1, 3, 8, 3])] {
         let (a, b) = (data(sa.iter().product(), 1), data(sb.iter().product(), 2));
-        let plan = Plan::new(Operand::contiguous(&sa).ok_or_else(refuse)?, Operand::contiguous(&sb).ok_or_else(refuse)?)
-            .ok_or_else(refuse)?;
+        let plan =
+            Plan::new(Operand::contiguous(&sa).ok_or_else(refuse)?, Operand::contiguous(&sb).ok_or_else(refuse)?)
+                .ok_or_else(refuse)?;
         let got = read(matmul(tensor(&a, sa.to_vec()), tensor(&b, sb.to_vec()))).await?;
         compare(&got, &matmul_reference(&plan, &a, &b, None));
     }
@@ -234,8 +250,11 @@ pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f3
     // A linear layer with its bias.
     let (rows, d_in, d_out) = (10, 33, 17);
     let (x, w, bias) = (data(rows * d_in, 5), data(d_in * d_out, 6), data(d_out, 7));
-    let plan = Plan::new(Operand::contiguous(&[rows, d_in]).ok_or_else(refuse)?, Operand::contiguous(&[d_in, d_out]).ok_or_else(refuse)?)
-        .ok_or_else(refuse)?;
+    let plan = Plan::new(
+        Operand::contiguous(&[rows, d_in]).ok_or_else(refuse)?,
+        Operand::contiguous(&[d_in, d_out]).ok_or_else(refuse)?,
+    )
+    .ok_or_else(refuse)?;
     let weight = Tensor::<2>::from_data(TensorData::new(w.clone(), [d_in, d_out]), device);
     let bias_t = Tensor::<1>::from_data(TensorData::new(bias.clone(), [d_out]), device);
     let y = linear(tensor(&x, vec![1, 2, 5, d_in]), weight, Some(bias_t));
@@ -317,6 +336,7 @@ mod gpu {
         let kernel = WgslKernel {
             id: KernelId::new::<Matmul>(),
             source: include_str!("../../../shaders/matmul.wgsl"),
+            entry: "matmul",
             workgroup: Dim3::new_2d(16, 16),
         };
         let [x, y, z] = plan.workgroups();
@@ -373,11 +393,8 @@ mod tests {
         let (m, k, n) = (5, 8, 3);
         let a = values(2 * 3 * m * k, 3);
         let b = values(3 * k * n, 4);
-        let plan = Plan::new(
-            Operand::contiguous(&[2, 3, m, k]).unwrap(),
-            Operand::contiguous(&[1, 3, k, n]).unwrap(),
-        )
-        .unwrap();
+        let plan = Plan::new(Operand::contiguous(&[2, 3, m, k]).unwrap(), Operand::contiguous(&[1, 3, k, n]).unwrap())
+            .unwrap();
         assert_eq!((plan.batch, plan.b[0]), ([2, 3], 0));
         let expected = burn_matmul(&a, [2, 3, m, k], &b, [1, 3, k, n]);
         close(&matmul_reference(&plan, &a, &b, None), &expected);

@@ -7,6 +7,7 @@
 mod composite;
 mod dequantize;
 mod matmul;
+mod row_norm;
 mod to_rgba8;
 #[cfg(feature = "kernels")]
 mod wgsl;
@@ -14,8 +15,10 @@ mod wgsl;
 pub use composite::{composite, composite_reference};
 pub use dequantize::{Codes, dequantize_on_device};
 pub use matmul::{
-    Operand, Plan, check_against_reference as check_matmul, linear, matmul, matmul_reference, runs_wgsl as matmul_runs_wgsl,
+    Operand, Plan, check_against_reference as check_matmul, linear, matmul, matmul_reference,
+    runs_wgsl as matmul_runs_wgsl,
 };
+pub use row_norm::{RowNorm, check_against_reference as check_row_norm, row_norm, row_norm_reference};
 pub use to_rgba8::{quantize, to_rgba8_packed, to_rgba8_reference};
 
 /// A kernel could not run or its result could not be read back.

@@ -63,6 +63,7 @@ mod gpu {
         let kernel = WgslKernel {
             id: KernelId::new::<ToRgba8>(),
             source: include_str!("../../../shaders/to_rgba8.wgsl"),
+            entry: "main",
             workgroup: Dim3::new_2d(8, 8),
         };
         let count = CubeCount::Static(w.div_ceil(8) as u32, h.div_ceil(8) as u32, n as u32);

@@ -16,6 +16,8 @@ use burn::tensor::{DType, Device, Tensor};
 pub struct WgslKernel {
     pub id: KernelId,
     pub source: &'static str,
+    /// The shader's entry point; it also labels the pipeline in WebGPU profiles.
+    pub entry: &'static str,
     pub workgroup: Dim3,
 }
 
@@ -35,7 +37,7 @@ impl CubeKernel for WgslKernel {
         KernelDefinition { body: Scope::root(settings.clone()), settings, info: Info::default() }
     }
     fn source(&self) -> Option<PrecompiledSource> {
-        Some(PrecompiledSource { source: self.source.into(), entrypoint_name: "main".into(), lang: "wgsl" })
+        Some(PrecompiledSource { source: self.source.into(), entrypoint_name: self.entry.into(), lang: "wgsl" })
     }
 }
 

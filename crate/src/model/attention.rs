@@ -13,6 +13,7 @@ use super::config::AttentionKind;
 use super::norm::{AdaRmsNorm, linear, zero_linear};
 use super::precision::{self, operand, result};
 use super::rope::Rotation;
+use crate::kernels::RowNorm;
 
 const COSINE_EPS: f64 = 1e-6;
 /// Added to the logits of token pairs that a shifted window must keep apart. Logits of
@@ -89,9 +90,15 @@ impl AttentionBlock {
         let qkv = qkv.reshape([b, h * w, 3 * nh, dh]);
         let sqrt_scale = self.scale.val().sqrt().reshape([1, 1, 1, nh, 1]);
         let qk = qkv.clone().narrow(2, 0, 2 * nh);
-        let norm = qk.clone().square().sum_dim(3).add_scalar(COSINE_EPS).sqrt();
+        let unit = match crate::kernels::row_norm(&qk, RowNorm::Unit { eps: COSINE_EPS as f32 }, None, None) {
+            Some(unit) => unit,
+            None => {
+                let norm = qk.clone().square().sum_dim(3).add_scalar(COSINE_EPS).sqrt();
+                qk / norm
+            }
+        };
         // Queries and keys share the per-head scale: broadcast it over both halves.
-        let qk = ((qk / norm).reshape([b, h * w, 2, nh, dh]) * sqrt_scale).reshape([b, h * w, 2 * nh, dh]);
+        let qk = (unit.reshape([b, h * w, 2, nh, dh]) * sqrt_scale).reshape([b, h * w, 2 * nh, dh]);
         let qk = constants.rotation.apply(qk);
 
         let n = windows.map_or(h * w, |win| win.ws * win.ws);
@@ -119,7 +126,13 @@ impl AttentionBlock {
 /// `softmax(q·kᵀ + bias)·v` (the scale is already in `q` and `k`): burn's attention, or where our
 /// WGSL matmul runs (the browser build; `kernels::matmul` says why) that matmul on both sides of
 /// burn's softmax, with `kᵀ` read through its strides.
-fn attend(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, bias: Option<Tensor<4>>, options: AttentionModuleOptions) -> Tensor<4> {
+fn attend(
+    q: Tensor<4>,
+    k: Tensor<4>,
+    v: Tensor<4>,
+    bias: Option<Tensor<4>>,
+    options: AttentionModuleOptions,
+) -> Tensor<4> {
     if crate::kernels::matmul_runs_wgsl(&q.device()) && precision::current() == precision::Precision::F32 {
         let mut scores = crate::kernels::matmul(q, k.swap_dims(2, 3));
         if let Some(bias) = bias {

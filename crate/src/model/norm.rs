@@ -4,10 +4,17 @@ use burn::module::{Module, Param};
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
-const EPS: f64 = 1e-6;
+use crate::kernels::{RowNorm, row_norm};
 
-/// `x / sqrt(mean(x², last axis) + eps)`.
+const EPS: f64 = 1e-6;
+const RMS: RowNorm = RowNorm::Rms { eps: EPS as f32 };
+
+/// `x / sqrt(mean(x², last axis) + eps)`. In the browser build one dispatch of our WGSL
+/// (`kernels::row_norm`), like the two norms below with their scale and modulation.
 pub fn rms_norm<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if let Some(y) = row_norm(&x, RMS, None, None) {
+        return y;
+    }
     let ms = x.clone().square().mean_dim(D - 1);
     x * ms.add_scalar(EPS).sqrt().recip()
 }
@@ -24,7 +31,11 @@ impl RmsNorm {
     }
 
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        rms_norm(x) * self.scale.val().unsqueeze()
+        let scale = self.scale.val();
+        if let Some(y) = row_norm(&x, RMS, Some(&scale), None) {
+            return y;
+        }
+        rms_norm(x) * scale.unsqueeze()
     }
 }
 
@@ -44,13 +55,15 @@ impl AdaRmsNorm {
 
     /// `x`: `[B, H, W, C]`; `cond`: `[B, C_cond]`.
     pub fn forward(&self, x: Tensor<4>, cond: Option<&Tensor<2>>) -> Tensor<4> {
-        let x = rms_norm(x);
         match (&self.linear, cond) {
             (Some(linear), Some(cond)) => {
-                let scale = super::precision::linear(linear, cond.clone()).add_scalar(1.0);
-                x * scale.unsqueeze_dims::<4>(&[1, 2])
+                let modulation = super::precision::linear(linear, cond.clone());
+                if let Some(y) = row_norm(&x, RMS, None, Some(&modulation)) {
+                    return y;
+                }
+                rms_norm(x) * modulation.add_scalar(1.0).unsqueeze_dims::<4>(&[1, 2])
             }
-            _ => x,
+            _ => rms_norm(x),
         }
     }
 }

@@ -212,11 +212,20 @@ impl Generator {
         crate::kernels::wgsl_available(&self.inner.device)
     }
 
-    /// Checks our WGSL matmul (`shaders/matmul.wgsl`) against its host reference on this
-    /// generator's device: resolves to the largest relative error (for the browser tests).
-    #[wasm_bindgen(js_name = checkMatmul)]
-    pub async fn check_matmul(&self) -> Result<f32, JsValue> {
-        crate::kernels::check_matmul(&self.inner.device).await.map_err(|e| to_js(WebError::from_backend(e.0)))
+    /// Checks our WGSL kernels that the networks run (`shaders/matmul.wgsl`,
+    /// `shaders/row_norm.wgsl`) against their host references on this generator's device:
+    /// resolves to `{ matmul, rowNorm }`, the largest relative error of each (for the browser tests).
+    #[wasm_bindgen(js_name = checkKernels)]
+    pub async fn check_kernels(&self) -> Result<JsValue, JsValue> {
+        let device = &self.inner.device;
+        let fail = |e: crate::kernels::KernelError| to_js(WebError::from_backend(e.0));
+        let matmul = crate::kernels::check_matmul(device).await.map_err(fail)?;
+        let row_norm = crate::kernels::check_row_norm(device).await.map_err(fail)?;
+        let out = Object::new();
+        for (key, value) in [("matmul", matmul), ("rowNorm", row_norm)] {
+            Reflect::set(&out, &key.into(), &JsValue::from_f64(value as f64))?;
+        }
+        Ok(out.into())
     }
 
     /// Why `'auto'` fell back to the CPU, if it did.
