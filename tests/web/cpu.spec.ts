@@ -39,6 +39,14 @@ test('the page loads, streams the weights with progress, falls back to the CPU a
   expect(await page.evaluate(() => (window as any).lediflowDemo.session.current.wgslKernels)).toBe(false);
   const worker = page.workers().find((w) => /worker[^/]*\.js/.test(w.url()));
   expect(await worker?.evaluate(() => (self as any).lediflowModule)).toBe('cpu');
+  // The kernels' self-check has nothing to check on the CPU: a typed error, not a number.
+  const check = await worker?.evaluate(() =>
+    (self as any).lediflowCheckKernels().then(
+      () => 'resolved',
+      (e: any) => `${e?.kind}: ${e?.message}`,
+    ),
+  );
+  expect(check).toMatch(/^Backend: .*does not run on this device/);
   const wasmSizes = await Promise.all(wasmFetched);
   console.log(`[measure] chromium without WebGPU: fetched wasm of ${wasmSizes.join(', ')} bytes`);
   expect(wasmSizes).toHaveLength(1);

@@ -164,7 +164,7 @@ pub fn matmul_reference(plan: &Plan, a: &[f32], b: &[f32], bias: Option<&[f32]>)
 /// burn's matmul everywhere else.
 pub fn matmul<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
     #[cfg(feature = "kernels")]
-    if gpu::enabled(&a) {
+    if super::network_kernels_run(&a.device()) {
         return gpu::matmul(a, b, None);
     }
     a.matmul(b)
@@ -174,7 +174,7 @@ pub fn matmul<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
 /// same kernel where the shader runs.
 pub fn linear<const D: usize>(x: Tensor<D>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<D> {
     #[cfg(feature = "kernels")]
-    if gpu::enabled(&x) {
+    if super::network_kernels_run(&x.device()) {
         let dims = x.dims();
         let d_in = dims[D - 1];
         let rows = x.shape().num_elements() / d_in.max(1);
@@ -187,31 +187,16 @@ pub fn linear<const D: usize>(x: Tensor<D>, weight: Tensor<2>, bias: Option<Tens
     burn::tensor::module::linear(x, weight, bias)
 }
 
-/// Whether [`matmul`] and [`linear`] run our shader on `device`.
-pub fn runs_wgsl(device: &burn::tensor::Device) -> bool {
-    #[cfg(feature = "kernels")]
-    {
-        gpu::enabled_on(device)
-    }
-    #[cfg(not(feature = "kernels"))]
-    {
-        let _ = device;
-        false
-    }
-}
-
 /// Our shader against [`matmul_reference`] on `device`, over shapes that reach its edges: sizes
 /// off the 64 block, a broadcast batch axis, a transposed view read through its strides, and a
 /// fused bias. Returns the largest error relative to `1 + |reference|`. For the browser tests
 /// (`Generator.checkMatmul`); an error where the shader does not run on `device`.
 pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f32, super::KernelError> {
     use burn::tensor::TensorData;
-    if !runs_wgsl(device) {
+    if !super::network_kernels_run(device) {
         return Err(super::KernelError("our WGSL matmul does not run on this device".into()));
     }
-    let data = |n: usize, seed: usize| -> Vec<f32> {
-        (0..n).map(|i| (((i + seed) * 7919 % 113) as f32 - 56.0) / 37.0).collect()
-    };
+    let data = super::check_values;
     let tensor = |v: &[f32], shape: Vec<usize>| Tensor::<4>::from_data(TensorData::new(v.to_vec(), shape), device);
     let read = |t: Tensor<4>| async move {
         let data = t.into_data_async().await.map_err(|e| super::KernelError(e.to_string()))?;
@@ -265,40 +250,17 @@ pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f3
 
 #[cfg(feature = "kernels")]
 mod gpu {
-    use std::sync::OnceLock;
-
     use burn::backend::Cube;
     use burn::backend::wgpu::CubeTensor;
     use burn::cubecl::CubeCount;
     use burn::cubecl::ir::settings::Dim3;
     use burn::cubecl::prelude::KernelId;
-    use burn::tensor::{DType, Device, Shape, Tensor};
+    use burn::tensor::{DType, Shape, Tensor};
 
-    use super::super::wgsl::{WgslKernel, accepts_wgsl, launch_words};
+    use super::super::wgsl::{WgslKernel, launch_words};
     use super::{Operand, Plan};
 
     enum Matmul {}
-
-    /// The browser always runs the shader. Native wgpu runs cubecl's WGSL without bounds checks,
-    /// where burn's matmul was never the problem and the shader has not been timed against it,
-    /// so there it is opt-in: `LEDIFLOW_WGSL_MATMUL=1`.
-    fn switched_on() -> bool {
-        static ON: OnceLock<bool> = OnceLock::new();
-        *ON.get_or_init(|| {
-            #[cfg(target_family = "wasm")]
-            return true;
-            #[cfg(not(target_family = "wasm"))]
-            std::env::var("LEDIFLOW_WGSL_MATMUL").is_ok_and(|v| v == "1")
-        })
-    }
-
-    pub fn enabled_on(device: &Device) -> bool {
-        switched_on() && accepts_wgsl(device)
-    }
-
-    pub fn enabled<const D: usize>(t: &Tensor<D>) -> bool {
-        enabled_on(&t.device()) && t.dtype() == DType::F32
-    }
 
     fn operand(t: &CubeTensor) -> Option<Operand> {
         Operand::new(t.meta.shape(), t.meta.strides())
@@ -360,11 +322,8 @@ mod tests {
     use burn::tensor::{Tensor, TensorData};
 
     use super::*;
+    use crate::kernels::check_values as values;
     use crate::testing::cpu;
-
-    fn values(n: usize, seed: usize) -> Vec<f32> {
-        (0..n).map(|i| (((i + seed) * 7919 % 113) as f32 - 56.0) / 37.0).collect()
-    }
 
     fn burn_matmul<const D: usize>(a: &[f32], a_shape: [usize; D], b: &[f32], b_shape: [usize; D]) -> Vec<f32> {
         let ta = Tensor::<D>::from_data(TensorData::new(a.to_vec(), a_shape), &cpu());
@@ -436,7 +395,7 @@ mod tests {
     fn the_cpu_path_is_burns() {
         let a = Tensor::<3>::from_data(TensorData::new(values(2 * 3 * 4, 7), [2, 3, 4]), &cpu());
         let b = Tensor::<3>::from_data(TensorData::new(values(2 * 4 * 5, 8), [2, 4, 5]), &cpu());
-        assert!(!runs_wgsl(&cpu()));
+        assert!(!crate::kernels::network_kernels_run(&cpu()));
         let ours = matmul(a.clone(), b.clone()).into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(ours, a.matmul(b).into_data().try_to_vec::<f32>().unwrap());
     }

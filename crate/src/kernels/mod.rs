@@ -14,10 +14,7 @@ mod wgsl;
 
 pub use composite::{composite, composite_reference};
 pub use dequantize::{Codes, dequantize_on_device};
-pub use matmul::{
-    Operand, Plan, check_against_reference as check_matmul, linear, matmul, matmul_reference,
-    runs_wgsl as matmul_runs_wgsl,
-};
+pub use matmul::{Operand, Plan, check_against_reference as check_matmul, linear, matmul, matmul_reference};
 pub use row_norm::{RowNorm, check_against_reference as check_row_norm, row_norm, row_norm_reference};
 pub use to_rgba8::{quantize, to_rgba8_packed, to_rgba8_reference};
 
@@ -39,4 +36,24 @@ pub fn wgsl_available(device: &Device) -> bool {
         let _ = device;
         false
     }
+}
+
+/// Whether the networks' own kernels (`matmul.wgsl`, `row_norm.wgsl`) replace burn's on `device`.
+/// The browser always runs them: its bounds checks made burn's matmul many times slower, and it
+/// is bound by dispatches. Native wgpu runs cubecl's WGSL without bounds checks and they have not
+/// been timed against burn's there, so natively they are opt-in: `LEDIFLOW_WGSL_NETWORK=1`.
+pub fn network_kernels_run(device: &Device) -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let on = *ON.get_or_init(|| {
+        #[cfg(target_family = "wasm")]
+        return true;
+        #[cfg(not(target_family = "wasm"))]
+        std::env::var("LEDIFLOW_WGSL_NETWORK").is_ok_and(|v| v == "1")
+    });
+    on && wgsl_available(device)
+}
+
+/// Deterministic test values in about [-1.5, 1.5], for the kernels' checks against their references.
+pub(crate) fn check_values(n: usize, seed: usize) -> Vec<f32> {
+    (0..n).map(|i| (((i + seed) * 7919 % 113) as f32 - 56.0) / 37.0).collect()
 }

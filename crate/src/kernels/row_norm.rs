@@ -59,7 +59,7 @@ pub fn row_norm_reference(
 
 /// `norm` of each row of `x` (its last axis), times `scale` (`[C]`) and `1 + modulation`
 /// (`[G, C]`, one row per `x.rows / G` consecutive rows) where given: our shader where it runs
-/// (the same devices as `kernels::matmul`), `None` elsewhere, so that the caller spells it in burn.
+/// ([`super::network_kernels_run`]), `None` elsewhere, so that the caller spells it in burn.
 pub fn row_norm<const D: usize>(
     x: &Tensor<D>,
     norm: RowNorm,
@@ -67,7 +67,7 @@ pub fn row_norm<const D: usize>(
     modulation: Option<&Tensor<2>>,
 ) -> Option<Tensor<D>> {
     #[cfg(feature = "kernels")]
-    if super::matmul::runs_wgsl(&x.device()) {
+    if super::network_kernels_run(&x.device()) {
         return gpu::row_norm(x, norm, scale, modulation);
     }
     let _ = (x, norm, scale, modulation);
@@ -78,9 +78,7 @@ pub fn row_norm<const D: usize>(
 /// modulation per group of rows, and the unit norm, on rows of 150 values. Returns the largest error relative to `1 + |reference|` (for the browser tests).
 pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f32, super::KernelError> {
     use burn::tensor::TensorData;
-    let data = |n: usize, seed: usize| -> Vec<f32> {
-        (0..n).map(|i| (((i + seed) * 7919 % 113) as f32 - 56.0) / 37.0).collect()
-    };
+    let data = super::check_values;
     let (b, hw, c) = (3, 5, 150);
     let (x, scale, m) = (data(b * hw * c, 1), data(c, 2), data(b * c, 3));
     let tx = Tensor::<3>::from_data(TensorData::new(x.clone(), [b, hw, c]), device);
@@ -193,11 +191,8 @@ mod tests {
     use burn::tensor::{Tensor, TensorData};
 
     use super::*;
+    use crate::kernels::check_values as values;
     use crate::testing::cpu;
-
-    fn values(n: usize, seed: usize) -> Vec<f32> {
-        (0..n).map(|i| (((i + seed) * 7919 % 113) as f32 - 56.0) / 37.0).collect()
-    }
 
     fn close(x: &[f32], y: &[f32]) {
         assert_eq!(x.len(), y.len());

@@ -133,7 +133,7 @@ fn attend(
     bias: Option<Tensor<4>>,
     options: AttentionModuleOptions,
 ) -> Tensor<4> {
-    if crate::kernels::matmul_runs_wgsl(&q.device()) && precision::current() == precision::Precision::F32 {
+    if crate::kernels::network_kernels_run(&q.device()) && precision::current() == precision::Precision::F32 {
         let mut scores = crate::kernels::matmul(q, k.swap_dims(2, 3));
         if let Some(bias) = bias {
             scores = scores + bias;
