@@ -22,6 +22,9 @@ pub enum LoadError {
     Format(#[from] FormatError),
     #[error("the file's network configuration is invalid: {0}")]
     Config(String),
+    /// The configuration in the header is outside what [`LeDiFlowConfig::validate`] accepts.
+    #[error("the file's network configuration is refused: {0}")]
+    InvalidConfig(#[from] crate::model::ConfigError),
     #[error("network '{network}' is missing {count} tensor(s), e.g. '{example}'")]
     Missing { network: String, count: usize, example: String },
     #[error("tensor '{name}' has shape {got:?}, the configuration needs {expected:?}")]
@@ -211,6 +214,9 @@ pub struct ModelLoader {
     parser: StreamParser,
     tensors: HashMap<String, ParsedTensor>,
     dequantize: Dequantize,
+    /// Whether the header's configuration has been validated (as soon as the header arrives,
+    /// so that a refused file stops before its data is read).
+    config_checked: bool,
 }
 
 impl Default for ModelLoader {
@@ -221,7 +227,12 @@ impl Default for ModelLoader {
 
 impl ModelLoader {
     pub fn new(limits: Limits) -> Self {
-        Self { parser: StreamParser::new(limits), tensors: HashMap::new(), dequantize: Dequantize::default() }
+        Self {
+            parser: StreamParser::new(limits),
+            tensors: HashMap::new(),
+            dequantize: Dequantize::default(),
+            config_checked: false,
+        }
     }
 
     /// Chooses where quantized tensors become f32 (default: [`Dequantize::Host`]).
@@ -233,6 +244,12 @@ impl ModelLoader {
     pub fn push(&mut self, chunk: &[u8]) -> Result<Progress, LoadError> {
         for tensor in self.parser.push(chunk)? {
             self.tensors.insert(tensor.name.clone(), tensor);
+        }
+        if !self.config_checked
+            && let Some(header) = self.parser.header()
+        {
+            parse_config(&header.config)?;
+            self.config_checked = true;
         }
         Ok(self.parser.progress())
     }
@@ -269,9 +286,7 @@ impl ModelLoader {
     fn verified_header(&mut self) -> Result<(LeDiFlowConfig, ModelHeader), LoadError> {
         let parser = core::mem::replace(&mut self.parser, StreamParser::new(Limits::default()));
         let header = parser.finish()?;
-        let config: LeDiFlowConfig =
-            serde_json::from_value(header.config.clone()).map_err(|e| LoadError::Config(e.to_string()))?;
-        config.check_image_side(config.image_size).map_err(LoadError::Config)?;
+        let config = parse_config(&header.config)?;
         Ok((config, header))
     }
 
@@ -299,6 +314,13 @@ impl ModelLoader {
         }
         Ok(LoadedModel { config, model, networks, header, dequantized: at.counts })
     }
+}
+
+/// The configuration of a file's header, validated before anything is built from it.
+fn parse_config(value: &serde_json::Value) -> Result<LeDiFlowConfig, LoadError> {
+    let config: LeDiFlowConfig = serde_json::from_value(value.clone()).map_err(|e| LoadError::Config(e.to_string()))?;
+    config.validate()?;
+    Ok(config)
 }
 
 /// Loads a whole in-memory file.

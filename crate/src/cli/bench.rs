@@ -21,13 +21,13 @@ pub struct BenchArgs {
     pub method: Vec<Method>,
     #[arg(long, value_delimiter = ',', default_value = "heun")]
     pub solver: Vec<Solver>,
-    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16,32")]
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16,32", value_parser = super::ranges::count(1, super::ranges::MAX_STEPS))]
     pub steps: Vec<usize>,
     /// Images per call.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = super::ranges::count(1, super::ranges::MAX_SAMPLES))]
     pub batch: usize,
     /// Timed calls per configuration (after one untimed warm-up call); the median is reported.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = super::ranges::count(1, 1000))]
     pub repeats: usize,
 }
 

@@ -24,7 +24,7 @@ pub struct BenchLoadArgs {
     #[arg(long, value_delimiter = ',', default_value = "gpu,burn,host")]
     pub dequantize: Vec<Dequantize>,
     /// Timed loads per path (after one untimed warm-up load); the median is reported.
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, default_value_t = 7, value_parser = super::ranges::count(1, 1000))]
     pub repeats: usize,
 }
 

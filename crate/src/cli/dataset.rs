@@ -18,9 +18,9 @@ pub struct DatasetArgs {
 pub enum DatasetCommand {
     /// Write a grid of landscapes a person can look at.
     Preview {
-        #[arg(long, default_value_t = 64)]
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::data::MAX_PREVIEW_IMAGES)))]
         n: u32,
-        #[arg(long, default_value_t = 64)]
+        #[arg(long, default_value_t = 64, value_parser = landscape_size())]
         size: u32,
         /// `train` or `heldout`.
         #[arg(long, default_value = "train")]
@@ -30,15 +30,20 @@ pub enum DatasetCommand {
     },
     /// Write PNGs and `attributes.csv`.
     Export {
-        #[arg(long)]
+        #[arg(long, value_parser = super::ranges::whole(1, super::ranges::MAX_IMAGES))]
         n: u64,
-        #[arg(long, default_value_t = 64)]
+        #[arg(long, default_value_t = 64, value_parser = landscape_size())]
         size: u32,
         #[arg(long, default_value = "train")]
         split: Split,
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// The sides the procedural landscapes render at.
+fn landscape_size() -> clap::builder::RangedI64ValueParser<u32> {
+    clap::value_parser!(u32).range(i64::from(crate::data::MIN_SIZE)..=i64::from(crate::data::MAX_SIZE))
 }
 
 pub fn run(args: DatasetArgs) -> CliResult {

@@ -24,31 +24,31 @@ pub struct EvalArgs {
     pub method: Vec<Method>,
     #[arg(long, value_delimiter = ',', default_value = "euler,midpoint,heun")]
     pub solver: Vec<Solver>,
-    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16,32")]
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16,32", value_parser = super::ranges::count(1, super::ranges::MAX_STEPS))]
     pub steps: Vec<usize>,
     /// Samples per configuration.
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = 5000, value_parser = super::ranges::count(2, 10_000_000))]
     pub n: usize,
     /// First seed of every configuration's samples (seeds `first_seed..first_seed + n`).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = super::ranges::seed())]
     pub first_seed: u64,
     /// Held-out reference images.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = super::ranges::count(2, 10_000_000))]
     pub reference: usize,
     /// Images per sampling call (at most 256).
-    #[arg(long, default_value_t = 250)]
+    #[arg(long, default_value_t = 250, value_parser = super::ranges::count(1, 256))]
     pub batch: usize,
     /// Images per set for the sliced Wasserstein distance.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, value_parser = super::ranges::count(1, 10_000_000))]
     pub swd_images: usize,
     /// Held-out images inpainted per mask kind (0 = skip).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = super::ranges::count(0, 10_000_000))]
     pub inpaint: usize,
     /// Seed pairs interpolated (0 = skip).
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = super::ranges::count(0, 1_000_000))]
     pub interpolation_pairs: usize,
     /// Steps of the inpainting and interpolation probes (Heun).
-    #[arg(long, value_delimiter = ',', default_value = "2,16")]
+    #[arg(long, value_delimiter = ',', default_value = "2,16", value_parser = super::ranges::count(1, super::ranges::MAX_STEPS))]
     pub probe_steps: Vec<usize>,
     /// Where the report, CSV and plots go.
     #[arg(long, default_value = "eval-out")]
@@ -128,19 +128,19 @@ pub struct EvalNetArgs {
     /// Output directory (weights and manifest).
     #[arg(long, default_value = "models/eval")]
     pub out: PathBuf,
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(8..=1024))]
     pub size: u32,
-    #[arg(long, default_value_t = 3000)]
+    #[arg(long, default_value_t = 3000, value_parser = super::ranges::whole(1, 10_000_000))]
     pub steps: u64,
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = super::ranges::count(1, 256))]
     pub batch: usize,
-    #[arg(long, default_value_t = 2e-3)]
+    #[arg(long, default_value_t = 2e-3, value_parser = super::ranges::learning_rate)]
     pub lr: f64,
     /// Held-out images for the R² of each attribute.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, value_parser = super::ranges::count(1, 10_000_000))]
     pub validation: usize,
     /// Held-out reference images that fix the MMD bandwidth (must match `eval --reference`).
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = super::ranges::count(2, 10_000_000))]
     pub reference: usize,
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: Backend,

@@ -26,7 +26,7 @@ pub struct ExportArgs {
     #[arg(long, value_delimiter = ',', default_value = "latent,decoder,encoder,flow,baseline")]
     pub networks: Vec<String>,
     /// Fixed seeds sampled with both the original and the exported weights.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = super::ranges::count(0, 256))]
     pub check_samples: usize,
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: Backend,

@@ -14,16 +14,34 @@ pub struct InfoArgs {
 }
 
 pub fn load_config(name_or_path: &str) -> CliResult<LeDiFlowConfig> {
-    if let Some(config) = LeDiFlowConfig::named(name_or_path) {
-        return Ok(config);
+    let config = match LeDiFlowConfig::named(name_or_path) {
+        Some(config) => config,
+        None => {
+            let text = read_bounded(name_or_path).map_err(|e| {
+                format!(
+                    "'{name_or_path}' is neither a shipped configuration ({}) nor a readable file: {e}",
+                    LeDiFlowConfig::NAMES.join(", ")
+                )
+            })?;
+            serde_json::from_str(&text).map_err(|e| format!("{name_or_path}: invalid configuration: {e}"))?
+        }
+    };
+    // Before anything is built from it (sample, export, train, info all come through here).
+    config.validate().map_err(|e| format!("{name_or_path}: invalid configuration: {e}"))?;
+    Ok(config)
+}
+
+/// A configuration is a few kilobytes of JSON; a larger file is refused before it is read.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+fn read_bounded(path: &str) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?.take(MAX_CONFIG_BYTES + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(std::io::Error::other(format!("larger than {MAX_CONFIG_BYTES} bytes")));
     }
-    let text = std::fs::read_to_string(name_or_path).map_err(|e| {
-        format!(
-            "'{name_or_path}' is neither a shipped configuration ({}) nor a readable file: {e}",
-            LeDiFlowConfig::NAMES.join(", ")
-        )
-    })?;
-    Ok(serde_json::from_str(&text).map_err(|e| format!("{name_or_path}: invalid configuration: {e}"))?)
+    Ok(text)
 }
 
 fn human(n: u64) -> String {

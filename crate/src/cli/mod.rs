@@ -8,6 +8,7 @@ mod eval;
 mod export;
 mod info;
 mod model_file;
+mod ranges;
 mod sample;
 mod train;
 

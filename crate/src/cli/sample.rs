@@ -20,20 +20,20 @@ pub struct SampleArgs {
     /// Configuration for an untrained model (tiny, s64, s128 or a JSON file).
     #[arg(long, default_value = "s64")]
     pub config: String,
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = super::ranges::count(1, super::ranges::MAX_SAMPLES))]
     pub n: usize,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = super::ranges::seed())]
     pub seed: u64,
     #[arg(long, default_value = "heun")]
     pub solver: Solver,
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = super::ranges::count(1, super::ranges::MAX_STEPS))]
     pub steps: usize,
     #[arg(long, default_value = "lediflow")]
     pub method: Method,
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: Backend,
     /// Solver steps of the latent sampler.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = super::ranges::count(1, super::ranges::MAX_STEPS))]
     pub latent_steps: usize,
     #[arg(long, default_value = "grid.png")]
     pub out: PathBuf,

@@ -22,7 +22,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub resume: bool,
     /// Stop cleanly, with a checkpoint, before this many minutes.
-    #[arg(long)]
+    #[arg(long, value_parser = super::ranges::minutes)]
     pub minutes: Option<f64>,
     /// Model configuration of a new run (tiny, s64, s128 or a JSON file).
     #[arg(long, default_value = "s64")]
@@ -34,32 +34,32 @@ pub struct TrainArgs {
     #[arg(long)]
     pub hflip: bool,
     /// Step target of every stage without its own (on --resume: the new default target).
-    #[arg(long)]
+    #[arg(long, value_parser = super::ranges::whole(0, 1_000_000_000))]
     pub steps: Option<u64>,
     /// Per-stage step targets, e.g. `flow=8000,baseline=8000`, taking precedence over --steps
     /// (on --resume: merged into the run's; a stage at its target is not re-opened).
     #[arg(long, value_parser = parse_stage_steps)]
     pub stage_steps: Option<BTreeMap<Stage, u64>>,
-    #[arg(long)]
+    #[arg(long, value_parser = super::ranges::count(1, 4096))]
     pub batch: Option<usize>,
-    #[arg(long)]
+    #[arg(long, value_parser = super::ranges::learning_rate)]
     pub lr: Option<f64>,
-    #[arg(long)]
+    #[arg(long, value_parser = super::ranges::seed())]
     pub seed: Option<u64>,
-    #[arg(long)]
+    #[arg(long, value_parser = super::ranges::whole(1, 1_000_000_000))]
     pub checkpoint_every: Option<u64>,
-    #[arg(long)]
+    #[arg(long, value_parser = super::ranges::whole(1, 1_000_000_000))]
     pub sample_every: Option<u64>,
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: Backend,
     /// Data-parallel training on this many devices of `--backend` (CUDA for more than one):
     /// each takes an equal share of `--batch`, gradients are averaged through NCCL.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = super::ranges::count(1, 64))]
     pub devices: usize,
     /// With several devices: seconds a step may make no progress before training stops with an
     /// error (a hung collective); 0 waits forever. The first step, which compiles kernels, is
     /// not timed.
-    #[arg(long, default_value_t = 300.0)]
+    #[arg(long, default_value_t = 300.0, value_parser = super::ranges::step_timeout)]
     pub step_timeout: f64,
     /// With several devices: average the gradients in one bucket after the backward pass (one
     /// all-reduce, the faster on two H100s) or per parameter during it (burn's autodiff sync);

@@ -28,6 +28,9 @@ pub struct ExportSummary {
 /// Images rendered and written per parallel chunk.
 const CHUNK: u64 = 256;
 
+/// The most images one preview grid holds (it is rendered in memory).
+pub const MAX_PREVIEW_IMAGES: u32 = 1024;
+
 /// Renders images `0..n` of `split` at `size` into `out_dir` (created if missing) as
 /// `00000.png`… (5 digits, more if needed) plus `attributes.csv` with the header
 /// `file,seed,index,<LandscapeAttributes::names()>`. Uses all cores.
@@ -94,6 +97,10 @@ pub fn export_dataset_with_progress(
 
 /// A near-square grid (2 px padding) of images `0..n` of `split` at `size`.
 pub fn preview_grid(split: Split, n: u32, size: u32) -> Result<RgbImage, DataError> {
+    if !(1..=MAX_PREVIEW_IMAGES).contains(&n) {
+        // The grid is rendered in memory: refused before anything is allocated for it.
+        return Err(DataError::InvalidArgument(format!("a preview holds 1..={MAX_PREVIEW_IMAGES} images, got {n}")));
+    }
     let src = Procedural::new(split, size, 0)?;
     let indices: Vec<u64> = (0..u64::from(n)).collect();
     let images = src.batch(&indices)?;
@@ -107,6 +114,14 @@ pub fn preview_grid(split: Split, n: u32, size: u32) -> Result<RgbImage, DataErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_preview_of_no_or_too_many_images_is_refused_before_rendering() {
+        // u32::MAX once aborted on a 34 GB allocation.
+        for n in [0, MAX_PREVIEW_IMAGES + 1, u32::MAX] {
+            assert!(matches!(preview_grid(Split::Train, n, 32), Err(DataError::InvalidArgument(_))), "{n}");
+        }
+    }
 
     #[test]
     fn export_writes_pngs_and_csv() {

@@ -160,9 +160,34 @@ fn walk(root: &Path, files: &mut Vec<PathBuf>, skipped: &mut Vec<(PathBuf, Strin
     Ok(())
 }
 
+/// Largest width or height of an image the loader decodes: a small file can claim a huge image
+/// (a 1.2 MB PNG decodes to 20000×20000, 4.7 GB), so it is refused from its header.
+pub const MAX_DECODE_SIDE: u32 = 8192;
+/// Largest allocation one decode may make (an 8192×8192 RGB8 image is 192 MiB).
+pub const MAX_DECODE_BYTES: u64 = 512 << 20;
+
+fn decode_limits() -> image::Limits {
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_DECODE_SIDE);
+    limits.max_image_height = Some(MAX_DECODE_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    limits
+}
+
+/// Says which limit a refused image broke, so the report names the file's problem.
+fn decode_error(stage: &str, e: image::ImageError) -> String {
+    match e {
+        image::ImageError::Limits(e) => format!(
+            "too large to decode (at most {MAX_DECODE_SIDE} pixels on a side and {MAX_DECODE_BYTES} bytes): {e}"
+        ),
+        e => format!("{stage}: {e}"),
+    }
+}
+
 fn reader(path: &Path) -> Result<ImageReader<std::io::BufReader<fs::File>>, String> {
     let r = ImageReader::open(path).map_err(|e| format!("cannot open: {e}"))?;
-    let r = r.with_guessed_format().map_err(|e| format!("cannot read: {e}"))?;
+    let mut r = r.with_guessed_format().map_err(|e| format!("cannot read: {e}"))?;
+    r.limits(decode_limits());
     match r.format() {
         Some(ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP) => Ok(r),
         Some(other) => Err(format!("unsupported image format {other:?}")),
@@ -172,9 +197,9 @@ fn reader(path: &Path) -> Result<ImageReader<std::io::BufReader<fs::File>>, Stri
 
 /// Decodes a file, applying its EXIF orientation.
 fn decode(path: &Path) -> Result<DynamicImage, String> {
-    let mut decoder = reader(path)?.into_decoder().map_err(|e| format!("invalid image: {e}"))?;
+    let mut decoder = reader(path)?.into_decoder().map_err(|e| decode_error("invalid image", e))?;
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| format!("corrupt image: {e}"))?;
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| decode_error("corrupt image", e))?;
     img.apply_orientation(orientation);
     if img.width() == 0 || img.height() == 0 {
         return Err("image has no pixels".into());
@@ -184,7 +209,7 @@ fn decode(path: &Path) -> Result<DynamicImage, String> {
 
 /// Width and height after orientation, reading only the header.
 fn header_dimensions(path: &Path) -> Result<(u32, u32), String> {
-    let mut decoder = reader(path)?.into_decoder().map_err(|e| format!("invalid image: {e}"))?;
+    let mut decoder = reader(path)?.into_decoder().map_err(|e| decode_error("invalid image", e))?;
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let (w, h) = decoder.dimensions();
     if w == 0 || h == 0 {
@@ -438,6 +463,23 @@ mod tests {
         // Ignored non-image.
         fs::write(root.join("readme.txt"), b"hello").unwrap();
         dir
+    }
+
+    #[test]
+    fn an_image_larger_than_the_decode_limits_is_skipped_and_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        write_png(&dir.path().join("fine.png"), &gradient(40, 40));
+        // A few kilobytes that claim more than MAX_DECODE_SIDE pixels on a side.
+        write_png(&dir.path().join("huge.png"), &gradient(MAX_DECODE_SIDE + 1, 2));
+        for verify in [true, false] {
+            let folder =
+                ImageFolder::open(dir.path(), 32, FolderOptions { verify, ..FolderOptions::default() }).unwrap();
+            let report = folder.report();
+            assert_eq!((report.found, report.usable), (2, 1), "verify {verify}: {report:?}");
+            let (path, reason) = &report.skipped[0];
+            assert!(path.ends_with("huge.png"), "{path:?}");
+            assert!(reason.contains("too large"), "verify {verify}: {reason}");
+        }
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub mod split;
 
 pub use self::attributes::{LandscapeAttributes, MAX_RIDGES};
 pub use self::error::DataError;
-pub use self::export::{ExportSummary, export_dataset, export_dataset_with_progress, preview_grid};
+pub use self::export::{ExportSummary, MAX_PREVIEW_IMAGES, export_dataset, export_dataset_with_progress, preview_grid};
 pub use self::folder::{FolderOptions, FolderReport, ImageFolder};
 pub use self::grid::make_grid;
 pub use self::landscape::{

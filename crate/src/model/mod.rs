@@ -11,9 +11,11 @@ pub mod networks;
 pub mod norm;
 pub mod precision;
 pub mod rope;
+pub mod validate;
 
 pub use config::{AttentionKind, BackboneConfig, LeDiFlowConfig, LevelConfig, LossConfig, MappingConfig};
 pub use networks::{Decoder, Encoder, LeDiFlowModel, VelocityNet};
+pub use validate::ConfigError;
 
 #[cfg(test)]
 mod tests;

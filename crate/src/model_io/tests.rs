@@ -1,3 +1,5 @@
+//! Tests of the model file layer: round trips, streaming, and typed errors for files that do not fit.
+
 use burn::tensor::Tensor;
 
 use super::*;
@@ -110,4 +112,62 @@ fn truncated_and_corrupted_files_are_typed_errors() {
     let last = flipped.len() - 5;
     flipped[last] ^= 0x10;
     assert!(matches!(load_bytes(&flipped, &cpu()), Err(LoadError::Format(_))));
+}
+
+/// The degenerate configurations of issue 24, each written into a file whose data is intact.
+#[test]
+fn degenerate_configurations_in_a_file_are_refused_as_soon_as_the_header_arrives() {
+    let (config, model) = perturbed_tiny(7);
+    let tensors = model_tensors(&model, &[Network::Flow]).expect("collect");
+    let edits: [(&str, serde_json::Value); 15] = [
+        ("/latent_downsample", 0.into()),
+        ("/encoder/patch_in", 0.into()),
+        ("/flow/levels/0/attention/size", 0.into()),
+        ("/decoder/levels", serde_json::json!([])),
+        ("/flow/levels/1/d_head", 0.into()),
+        ("/latent_channels", 0.into()),
+        ("/decoder/patch_out", (1u64 << 62).into()),
+        ("/image_size", (1u64 << 32).into()),
+        ("/image_size", 4096.into()),
+        ("/image_size", (1u64 << 20).into()),
+        ("/flow/levels/0/depth", 100_000.into()),
+        ("/flow/levels/0/depth", 1_000_000.into()),
+        ("/encoder/levels/0/depth", 1_000_000_000u64.into()),
+        ("/flow/levels/1/width", 1_000_000_000u64.into()),
+        ("/latent_sampler/mapping/width", 0.into()),
+    ];
+    for (pointer, value) in edits {
+        let mut json = serde_json::to_value(&config).expect("json");
+        *json.pointer_mut(pointer).expect("field of the tiny configuration") = value.clone();
+        let bytes = write_model(&json, &tensors, QuantPolicy::F32).expect("write");
+        let header_len = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
+        // The header alone: the file is refused before any of its data is read.
+        let mut loader = ModelLoader::default();
+        let early = loader.push(&bytes[..8 + header_len]);
+        assert!(matches!(early, Err(LoadError::InvalidConfig(_))), "{pointer} = {value}: {:?}", early.err());
+        let whole = load_bytes(&bytes, &cpu());
+        assert!(matches!(whole, Err(LoadError::InvalidConfig(_))), "{pointer} = {value}: {:?}", whole.err());
+    }
+}
+
+#[test]
+fn the_configurations_of_the_shipped_model_files_validate() {
+    let mut files = Vec::new();
+    let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("models/").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "ldf") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() >= 3, "shipped model files: {files:?}");
+    for path in files {
+        let bytes = std::fs::read(&path).expect("read");
+        let mut loader = ModelLoader::default();
+        loader.push(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
 }

@@ -49,6 +49,8 @@ pub enum TrainError {
     Load(#[from] LoadError),
     #[error(transparent)]
     Data(#[from] crate::data::DataError),
+    #[error("invalid model configuration: {0}")]
+    Config(#[from] crate::model::ConfigError),
     #[error("stage '{stage}' needs stage '{needs}' to have trained first")]
     MissingStage { stage: Stage, needs: Stage },
     #[error("{0}")]
@@ -176,6 +178,8 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
     let dir = RunDir::new(&request.run);
     let mut state = if request.resume {
         let state = dir.read_state()?;
+        // The run's state file is data from disk like any configuration file.
+        state.config.validate()?;
         // A run carried between machines may arrive without its sample folder.
         dir.create()?;
         state
@@ -186,7 +190,8 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
                 dir.root.display()
             )));
         }
-        request.config.check_image_side(request.config.image_size).map_err(TrainError::Invalid)?;
+        request.config.validate()?;
+        request.settings.check().map_err(TrainError::Invalid)?;
         dir.create()?;
         RunState {
             format: RunState::FORMAT,
@@ -208,6 +213,7 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
     }
     let config = state.config.clone();
     let settings = state.settings.clone();
+    settings.check().map_err(TrainError::Invalid)?;
     let Some(plain) = request.devices.first().cloned() else {
         return Err(TrainError::Invalid("training needs at least one device".into()));
     };

@@ -63,7 +63,34 @@ impl Default for TrainSettings {
     }
 }
 
+/// Largest batch one training step takes (images, over all devices).
+pub const MAX_BATCH: usize = 4096;
+
 impl TrainSettings {
+    /// Refuses settings no step can run with (they come from the command line or a run's state
+    /// file): a batch outside 1..=[`MAX_BATCH`], or a rate, decay or clip that is not a finite
+    /// number in its range. Returns what is wrong, naming the setting.
+    pub fn check(&self) -> Result<(), String> {
+        if !(1..=MAX_BATCH).contains(&self.batch) {
+            return Err(format!("batch is {}, must be in 1..={MAX_BATCH}", self.batch));
+        }
+        let unit = |v: f64| (0.0..1.0).contains(&v);
+        let numbers: [(&str, f64, &str, bool); 6] = [
+            ("lr", self.lr, "in (0, 1]", self.lr > 0.0 && self.lr <= 1.0),
+            ("weight_decay", self.weight_decay, "in [0, 1]", (0.0..=1.0).contains(&self.weight_decay)),
+            ("beta1", self.beta1, "in [0, 1)", unit(self.beta1)),
+            ("beta2", self.beta2, "in [0, 1)", unit(self.beta2)),
+            ("ema_decay", self.ema_decay, "in [0, 1)", unit(self.ema_decay)),
+            ("grad_clip", self.grad_clip.unwrap_or(1.0), "> 0", self.grad_clip.is_none_or(|c| c > 0.0)),
+        ];
+        for (name, value, bound, ok) in numbers {
+            if !value.is_finite() || !ok {
+                return Err(format!("{name} is {value}, must be a finite number {bound}"));
+            }
+        }
+        Ok(())
+    }
+
     /// The step count `stage` trains to: its own target, or else `steps`.
     pub fn steps_for(&self, stage: Stage) -> u64 {
         self.stage_steps.get(&stage).copied().unwrap_or(self.steps)
@@ -109,6 +136,24 @@ mod tests {
         assert_eq!(parse_stage_steps("").expect("empty"), BTreeMap::new());
         for bad in ["flow", "flow=x", "nope=3", "aux=1,aux=2", "flow=-1"] {
             assert!(parse_stage_steps(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn settings_no_step_can_run_with_are_refused_naming_the_setting() {
+        assert_eq!(TrainSettings::default().check(), Ok(()));
+        let cases: [(&str, TrainSettings); 7] = [
+            ("batch", TrainSettings { batch: 0, ..TrainSettings::default() }),
+            ("batch", TrainSettings { batch: usize::MAX, ..TrainSettings::default() }),
+            ("lr", TrainSettings { lr: f64::NAN, ..TrainSettings::default() }),
+            ("lr", TrainSettings { lr: 0.0, ..TrainSettings::default() }),
+            ("beta2", TrainSettings { beta2: 1.0, ..TrainSettings::default() }),
+            ("ema_decay", TrainSettings { ema_decay: f64::INFINITY, ..TrainSettings::default() }),
+            ("grad_clip", TrainSettings { grad_clip: Some(-1.0), ..TrainSettings::default() }),
+        ];
+        for (name, settings) in cases {
+            let error = settings.check().expect_err(name);
+            assert!(error.starts_with(name), "{name}: {error}");
         }
     }
 

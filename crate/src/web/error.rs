@@ -77,6 +77,14 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_model_configuration_is_bad_weights_not_a_crash() {
+        let mut config = crate::model::LeDiFlowConfig::tiny();
+        config.latent_downsample = 0;
+        let refused = config.validate().expect_err("a zero divisor");
+        assert_eq!(WebError::from(LoadError::from(refused)).kind(), "BadWeights");
+    }
+
+    #[test]
     fn pipeline_shape_errors_are_option_errors() {
         let e: WebError = PipelineError::Shape("mask is 3×3".into()).into();
         assert_eq!(e.kind(), "InvalidOptions");
