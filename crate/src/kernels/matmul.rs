@@ -391,12 +391,35 @@ mod tests {
         assert_eq!(Operand::new(&[2, 3, 4, 5, 6], &[1, 1, 1, 1, 1]), None, "rank 5");
     }
 
+    /// `a @ b (+ bias)` by three loops in f64: a reference shared with none of the code under test.
+    fn naive(a: &[f32], b: &[f32], [batch, m, k, n]: [usize; 4], bias: Option<&[f32]>) -> Vec<f32> {
+        let mut out = Vec::with_capacity(batch * m * n);
+        for z in 0..batch {
+            for i in 0..m {
+                for j in 0..n {
+                    let dot: f64 = (0..k).map(|l| a[(z * m + i) * k + l] as f64 * b[(z * k + l) * n + j] as f64).sum();
+                    out.push((dot + bias.map_or(0.0, |bias| bias[j] as f64)) as f32);
+                }
+            }
+        }
+        out
+    }
+
     #[test]
-    fn the_cpu_path_is_burns() {
-        let a = Tensor::<3>::from_data(TensorData::new(values(2 * 3 * 4, 7), [2, 3, 4]), &cpu());
-        let b = Tensor::<3>::from_data(TensorData::new(values(2 * 4 * 5, 8), [2, 4, 5]), &cpu());
+    fn the_cpu_path_computes_the_product() {
+        let (batch, m, k, n) = (2, 3, 4, 5);
+        let (a, b) = (values(batch * m * k, 7), values(batch * k * n, 8));
+        let ta = Tensor::<3>::from_data(TensorData::new(a.clone(), [batch, m, k]), &cpu());
+        let tb = Tensor::<3>::from_data(TensorData::new(b.clone(), [batch, k, n]), &cpu());
         assert!(!crate::kernels::network_kernels_run(&cpu()));
-        let ours = matmul(a.clone(), b.clone()).into_data().try_to_vec::<f32>().unwrap();
-        assert_eq!(ours, a.matmul(b).into_data().try_to_vec::<f32>().unwrap());
+        let ours = matmul(ta, tb).into_data().try_to_vec::<f32>().unwrap();
+        close(&ours, &naive(&a, &b, [batch, m, k, n], None));
+        // `linear`: every row of x through one weight, plus the bias per column.
+        let bias = values(n, 9);
+        let x = Tensor::<3>::from_data(TensorData::new(a.clone(), [batch, m, k]), &cpu());
+        let weight = Tensor::<2>::from_data(TensorData::new(b[..k * n].to_vec(), [k, n]), &cpu());
+        let bias_tensor = Tensor::<1>::from_data(TensorData::new(bias.clone(), [n]), &cpu());
+        let ours = linear(x, weight, Some(bias_tensor)).into_data().try_to_vec::<f32>().unwrap();
+        close(&ours, &naive(&a, &b[..k * n], [1, batch * m, k, n], Some(&bias)));
     }
 }

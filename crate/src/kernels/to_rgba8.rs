@@ -88,10 +88,32 @@ mod tests {
     }
 
     #[test]
-    fn the_cpu_path_is_the_reference() {
-        let values: Vec<f32> = (0..2 * 3 * 5 * 5).map(|i| ((i * 7919) % 101) as f32 / 50.0 - 1.0).collect();
-        let t = Tensor::<4>::from_data(TensorData::new(values.clone(), [2, 3, 5, 5]), &crate::testing::cpu());
-        let rgba = pollster::block_on(to_rgba8_packed(t)).unwrap();
-        assert_eq!(rgba, to_rgba8_reference(&values, [2, 3, 5, 5]));
+    fn the_packed_bytes_are_the_pixels_in_rgba_order() {
+        // Each value is the exact centre of a known byte (b / 127.5 − 1), so the expected output
+        // is known by construction, not computed by the code under test; two values lie outside
+        // [-1, 1] and must clamp.
+        let [b, c, h, w] = [2usize, 3, 5, 7];
+        let byte = |i: usize, ch: usize, y: usize, x: usize| ((i * 101 + ch * 37 + y * 11 + x * 3) % 256) as u8;
+        let mut values = vec![0f32; b * c * h * w];
+        let mut expected = vec![0u8; b * h * w * 4];
+        for i in 0..b {
+            for y in 0..h {
+                for x in 0..w {
+                    for ch in 0..c {
+                        let v = byte(i, ch, y, x);
+                        values[((i * c + ch) * h + y) * w + x] = v as f32 / 127.5 - 1.0;
+                        expected[((i * h + y) * w + x) * 4 + ch] = v;
+                    }
+                    expected[((i * h + y) * w + x) * 4 + 3] = 255;
+                }
+            }
+        }
+        values[0] = -5.0;
+        expected[0] = 0;
+        values[((c + 2) * h + 4) * w + 6] = 9.0;
+        expected[((h + 4) * w + 6) * 4 + 2] = 255;
+        let t = Tensor::<4>::from_data(TensorData::new(values.clone(), [b, c, h, w]), &crate::testing::cpu());
+        assert_eq!(pollster::block_on(to_rgba8_packed(t)).unwrap(), expected);
+        assert_eq!(to_rgba8_reference(&values, [b, c, h, w]), expected);
     }
 }

@@ -92,7 +92,7 @@ mod tests {
     use super::*;
     use crate::model::{LeDiFlowConfig, LeDiFlowModel};
     use crate::testing::cpu;
-    use burn::tensor::{Distribution, TensorData};
+    use burn::tensor::TensorData;
 
     /// Gradients of the tiny flow network: a plain loss on its parameters' squares.
     fn some_gradients(model: &LeDiFlowModel) -> GradientsParams {
@@ -146,24 +146,43 @@ mod tests {
 
     #[test]
     fn a_bucket_of_scaled_values_scales_every_gradient() {
-        // What an all-reduce does to the bucket (here: the mean of two copies that differ)
-        // must land on the right parameters.
+        // What an all-reduce does to the bucket must land on the right parameters. Each value is
+        // scaled by its own factor (0.5 + position / len), so a gradient cut from the wrong place,
+        // or one that skipped the bucket, no longer matches.
         let device = cpu().autodiff();
         let model = LeDiFlowModel::new(&LeDiFlowConfig::tiny(), &device);
         let mut grads = some_gradients(&model);
         let reference = some_gradients(&model);
         let (bucket, layout) = flatten_gradients(&model.flow, &mut grads).expect("gradients");
-        let noise = Tensor::<1>::random([layout.len()], Distribution::Normal(0.0, 1.0), &bucket.device());
-        let mean = ((bucket.clone() + noise.clone()) + (bucket - noise)) / 2.0;
-        let back = unflatten_gradients(&model.flow, &mean, &layout);
-        struct Close<'a>(&'a GradientsParams, &'a GradientsParams);
-        impl ModuleVisitor for Close<'_> {
+        let len = layout.len();
+        let factors: Vec<f32> = (0..len).map(|i| 0.5 + i as f32 / len as f32).collect();
+        let factors = Tensor::<1>::from_data(TensorData::new(factors, [len]), &bucket.device());
+        let back = unflatten_gradients(&model.flow, &(bucket * factors.clone()), &layout);
+        // The expectation walks the parameters itself, in the module's visiting order, instead
+        // of trusting the layout under test.
+        struct Scaled<'a> {
+            back: &'a GradientsParams,
+            reference: &'a GradientsParams,
+            factors: &'a Tensor<1>,
+            offset: usize,
+            checked: usize,
+        }
+        impl ModuleVisitor for Scaled<'_> {
             fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-                let a: TensorData = self.0.get::<D>(param.id).expect("back").into_data();
-                let b: TensorData = self.1.get::<D>(param.id).expect("reference").into_data();
-                a.assert_approx_eq::<f32>(&b, burn::tensor::Tolerance::absolute(1e-5));
+                let Some(reference) = self.reference.get::<D>(param.id) else { return };
+                let dims = reference.dims();
+                let count: usize = dims.iter().product();
+                let expected =
+                    (reference.reshape([count]) * self.factors.clone().narrow(0, self.offset, count)).reshape(dims);
+                self.offset += count;
+                let got: TensorData = self.back.get::<D>(param.id).expect("back").into_data();
+                got.assert_approx_eq::<f32>(&expected.into_data(), burn::tensor::Tolerance::absolute(1e-5));
+                self.checked += 1;
             }
         }
-        model.flow.visit(&mut Close(&back, &reference));
+        let mut scaled = Scaled { back: &back, reference: &reference, factors: &factors, offset: 0, checked: 0 };
+        model.flow.visit(&mut scaled);
+        assert_eq!(scaled.offset, len, "every value of the bucket was checked");
+        assert_eq!(scaled.checked, back.len());
     }
 }
