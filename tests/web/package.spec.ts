@@ -3,20 +3,25 @@
  * (the way a user installs it) that generates an image in the browser.
  */
 
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { expect, test } from '@playwright/test';
 
 import { difference, record, TOLERANCE } from './helpers.js';
-import { CONSUMER, ORIGIN, REPO } from './paths.js';
+import { CONSUMER, ORIGIN, REPO, WORK } from './paths.js';
 import { loadReference } from './references.js';
 
+
+/** The images README.md shows: shipped, so that the registry's page shows them too. */
+const README_IMAGES = readmeImages(readFileSync(join(REPO, 'README.md'), 'utf8'));
 
 const EXPECTED_FILES = [
   'package.json',
   'README.md',
+  'LICENSE',
+  ...README_IMAGES.filter((src) => !/^https?:/.test(src)),
   'models/landscapes-64.ldf',
   'models/baseline-64.ldf',
   'models/manifest.json',
@@ -25,6 +30,8 @@ const EXPECTED_FILES = [
   ),
   'web/lib/index.js',
   'web/lib/index.d.ts',
+  'web/lib/baseline.js',
+  'web/lib/baseline.d.ts',
   'web/lib/worker.js',
   'web/lib/worker.d.ts',
   'web/lib/errors.js',
@@ -46,13 +53,91 @@ test('npm pack ships the library, its types, the worker, the wasm and the model,
   console.log(`[measure] npm pack: ${files.length} files, ${pack.size} bytes packed, ${pack.unpackedSize} unpacked`);
 });
 
-test('a Vite app built against the packed tarball generates an image', async ({ page }) => {
-  rmSync(CONSUMER, { recursive: true, force: true });
-  const installed = join(CONSUMER, 'node_modules', 'lediflow');
+function readmeImages(markdown: string): string[] {
+  return [...markdown.matchAll(/!\[[^\]]*\]\(([^)\s]+)\)/g)].map((m) => m[1]);
+}
+
+/** What `npm install lediflow-x.y.z.tgz` does for a package without dependencies, into `app`. */
+function installPacked(app: string): void {
+  rmSync(app, { recursive: true, force: true });
+  const installed = join(app, 'node_modules', 'lediflow');
   mkdirSync(installed, { recursive: true });
-  // What `npm install lediflow-x.y.z.tgz` does for a package without dependencies.
-  const [pack] = JSON.parse(execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', CONSUMER], { cwd: REPO }).toString());
-  execFileSync('tar', ['-xzf', join(CONSUMER, pack.filename), '-C', installed, '--strip-components=1']);
+  const [pack] = JSON.parse(execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', app], { cwd: REPO }).toString());
+  execFileSync('tar', ['-xzf', join(app, pack.filename), '-C', installed, '--strip-components=1']);
+}
+
+test('the package ships an MIT LICENSE, and every image its README shows', () => {
+  const packageJson = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8'));
+  expect(packageJson.license).toBe('MIT');
+  const license = readFileSync(join(REPO, 'LICENSE'), 'utf8');
+  expect(license).toMatch(/^MIT License\n/);
+  expect(license).toContain('Permission is hereby granted, free of charge');
+  // The registry shows the package's README.md: a relative image must be a file in the package.
+  expect(README_IMAGES.length).toBeGreaterThan(0);
+  const [pack] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO }).toString());
+  const packed = new Set(pack.files.map((f: { path: string }) => f.path));
+  for (const src of README_IMAGES) {
+    if (!/^https?:\/\//.test(src)) expect(packed.has(src), `README.md shows ${src}, which the package lacks`).toBe(true);
+  }
+});
+
+test('packing an unbuilt checkout fails and says how to build it', () => {
+  // A checkout with the sources but no web/pkg/ (the wasm) and no web/lib/.
+  const checkout = join(WORK, 'unbuilt');
+  rmSync(checkout, { recursive: true, force: true });
+  mkdirSync(checkout, { recursive: true });
+  for (const path of ['package.json', 'README.md', 'LICENSE', 'models', 'docs', 'web/src', 'web/scripts', 'web/tsconfig.json', 'web/tsconfig.lib.json']) {
+    cpSync(join(REPO, path), join(checkout, path), { recursive: true });
+  }
+  symlinkSync(join(REPO, 'node_modules'), join(checkout, 'node_modules'));
+  const packed = spawnSync('npm', ['pack', '--dry-run', '--json'], { cwd: checkout, encoding: 'utf8' });
+  console.log(`[npm pack, unbuilt] exit ${packed.status}: ${packed.stderr.split('\n').filter((l) => l.includes('prepack')).join(' | ')}`);
+  expect(packed.status, 'npm pack succeeded without the wasm').not.toBe(0);
+  expect(packed.stderr).toContain('web/build-wasm.sh');
+  expect(existsSync(join(checkout, 'web/lib/index.js')), 'the library was built although the pack had to fail').toBe(false);
+});
+
+test("the READMEs' snippets type-check verbatim in a strict TypeScript app against the packed types", () => {
+  const app = join(WORK, 'snippet');
+  installPacked(app);
+  // The compiler options of Vite's vanilla-ts template (create-vite), minus its vite/client types.
+  const tsconfig = {
+    compilerOptions: {
+      target: 'ES2022',
+      module: 'ESNext',
+      lib: ['ES2022', 'DOM', 'DOM.Iterable'],
+      moduleResolution: 'bundler',
+      moduleDetection: 'force',
+      verbatimModuleSyntax: true,
+      skipLibCheck: true,
+      noEmit: true,
+      strict: true,
+      noUnusedLocals: true,
+      noUnusedParameters: true,
+      noFallthroughCasesInSwitch: true,
+    },
+    include: ['src'],
+  };
+  writeFileSync(join(app, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2));
+  mkdirSync(join(app, 'src'));
+  const snippets: string[] = [];
+  for (const readme of ['README.md', 'web/README.md']) {
+    const blocks = [...readFileSync(join(REPO, readme), 'utf8').matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]);
+    const uses = blocks.filter((code) => code.includes("from 'lediflow'"));
+    expect(uses.length, `${readme} has no snippet that imports 'lediflow'`).toBeGreaterThan(0);
+    uses.forEach((code, k) => {
+      const name = `${readme.replace(/\W/g, '-')}-${k}.ts`;
+      writeFileSync(join(app, 'src', name), code);
+      snippets.push(name);
+    });
+  }
+  const checked = spawnSync(join(REPO, 'node_modules/.bin/tsc'), ['-p', app], { cwd: app, encoding: 'utf8' });
+  expect(checked.stdout + checked.stderr, `tsc on ${snippets.join(', ')}`).toBe('');
+  expect(checked.status).toBe(0);
+});
+
+test('a Vite app built against the packed tarball generates an image, and carries no baseline', async ({ page }) => {
+  installPacked(CONSUMER);
 
   writeFileSync(join(CONSUMER, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
   writeFileSync(
@@ -85,7 +170,32 @@ try {
   await build({ root: CONSUMER, base: './', logLevel: 'warn', configFile: false, build: { outDir: join(CONSUMER, 'dist'), target: 'es2022' } });
   const emitted = readdirSync(join(CONSUMER, 'dist', 'assets'));
   expect(emitted.some((f) => f.endsWith('.wasm')), `assets: ${emitted.join(', ')}`).toBe(true);
-  expect(emitted.some((f) => f.endsWith('.ldf')), `assets: ${emitted.join(', ')}`).toBe(true);
+  // The model, and not the baseline: an app that never compares does not carry it.
+  expect(emitted.filter((f) => f.endsWith('.ldf')).map((f) => f.split('-')[0]), `assets: ${emitted.join(', ')}`).toEqual(['landscapes']);
+
+  // An app that imports `lediflow/baseline` does carry it.
+  writeFileSync(
+    join(CONSUMER, 'compare.html'),
+    '<!doctype html><html><body><script type="module" src="./compare.js"></script></body></html>\n',
+  );
+  writeFileSync(
+    join(CONSUMER, 'compare.js'),
+    `import { createGenerator } from 'lediflow';
+import { shippedBaseline } from 'lediflow/baseline';
+const generator = await createGenerator();
+await generator.addWeights(shippedBaseline);
+`,
+  );
+  const compareOut = join(CONSUMER, 'dist-compare');
+  await build({
+    root: CONSUMER,
+    base: './',
+    logLevel: 'warn',
+    configFile: false,
+    build: { outDir: compareOut, target: 'es2022', rollupOptions: { input: join(CONSUMER, 'compare.html') } },
+  });
+  const withBaseline = readdirSync(join(compareOut, 'assets')).filter((f) => f.endsWith('.ldf'));
+  expect(withBaseline.map((f) => f.split('-')[0]).sort(), `assets: ${withBaseline.join(', ')}`).toEqual(['baseline', 'landscapes']);
 
   await page.goto(`${ORIGIN}/consumer/`);
   await page.waitForFunction(() => document.body.dataset.state !== 'loading', null, { timeout: 180_000 });

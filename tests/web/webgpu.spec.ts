@@ -14,7 +14,8 @@ import { REFERENCES, loadReference } from './references.js';
 if (!existsSync(TINY_MODEL)) console.log(`[skip] the WebGPU tests need ${TINY_MODEL}`);
 test.skip(!existsSync(TINY_MODEL), `the tiny test model ${TINY_MODEL} is missing`);
 
-const tinyPage = { autorun: '0', warmup: '0', weights: '/fixtures/tiny-test.ldf', manifest: '/fixtures/tiny-manifest.json' };
+/** SwiftShader is a fallback adapter, which 'auto' declines: these tests ask for WebGPU by name. */
+const tinyPage = { autorun: '0', warmup: '0', backend: 'webgpu', weights: '/fixtures/tiny-test.ldf', manifest: '/fixtures/tiny-manifest.json' };
 
 test('WebGPU (SwiftShader) warms up at load, runs the tiny model and matches the native reference', async ({ page }) => {
   // With the int8 weights dequantized by our WGSL kernel (the default is the host).
@@ -26,6 +27,9 @@ test('WebGPU (SwiftShader) warms up at load, runs the tiny model and matches the
   const warmUpMs = await page.evaluate(() => (window as any).lediflowDemo.session.current.warmUpMs);
   console.log(`[backend] ${adapter}`);
   expect(warmUpMs).toBeGreaterThan(0);
+  // The status line says what the load did, not what it was doing ("compiling the GPU shaders…").
+  await expect(page.locator('#weights-text')).toContainText('GPU shaders compiled in');
+  await expect(page.locator('#weights-text')).not.toContainText('compiling');
   // Our WGSL (shaders/to_rgba8.wgsl, shaders/composite.wgsl) really ran, not its fallback.
   const wgslKernels = await page.evaluate(() => (window as any).lediflowDemo.session.current.wgslKernels);
   expect(wgslKernels).toBe(true);
@@ -80,6 +84,34 @@ test('WebGPU inpainting keeps unmasked pixels bit-exact', async ({ page }) => {
     if (mask[p]) continue;
     for (let c = 0; c < 4; c++) expect(filled[p * 4 + c], `pixel ${p} channel ${c}`).toBe(source[p * 4 + c]);
   }
+});
+
+test("'auto' declines SwiftShader, a fallback adapter, for the faster CPU module, and says so", async ({ page }) => {
+  const wasmFetched: string[] = [];
+  page.on('request', (request) => {
+    if (new URL(request.url()).pathname.endsWith('.wasm')) wasmFetched.push(request.url());
+  });
+  await openDemo(page, { ...tinyPage, backend: 'auto' });
+  await expectReady(page);
+  // The premise: this Chromium's only adapter is SwiftShader, which calls itself a fallback.
+  const adapter = await page.evaluate(async () => {
+    const found = await (navigator as any).gpu.requestAdapter();
+    return { fallback: found?.info?.isFallbackAdapter ?? found?.isFallbackAdapter, vendor: found?.info?.vendor as string };
+  });
+  console.log(`[backend] the page's adapter: ${JSON.stringify(adapter)}`);
+  expect(adapter.fallback).toBe(true);
+  const session = await page.evaluate(() => {
+    const generator = (window as any).lediflowDemo.session.current;
+    return { backend: generator.backend as string, fallbackReason: generator.fallbackReason as string | null };
+  });
+  console.log(`[backend] 'auto': ${JSON.stringify(session)}`);
+  expect(session.backend).toBe('cpu');
+  expect(session.fallbackReason).toContain('isFallbackAdapter: true');
+  await expect(page.locator('#backend')).toContainText('CPU fallback');
+  await expect(page.locator('#backend')).toContainText('software renderer');
+  expect(await (await generatorWorker(page)).evaluate(() => (self as any).lediflowModule)).toBe('cpu');
+  // The WebGPU module was never downloaded: one .wasm, the CPU module's.
+  expect(wasmFetched, wasmFetched.join(', ')).toHaveLength(1);
 });
 
 test("backend 'webgpu' is honoured and 'cpu' forces the fallback", async ({ page }) => {

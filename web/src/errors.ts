@@ -14,6 +14,7 @@ export type ErrorKind =
   | 'Backend' // any other failure of the compute backend
   // Added by this wrapper.
   | 'Network' // the weights, the manifest or the wasm could not be fetched (offline, 404, CORS)
+  | 'Aborted' // the call's `signal` was aborted: the generator stays usable
   | 'Crashed'; // the wasm instance trapped or the worker died: create a new generator
 
 /** Kinds after which this generator is unusable and `createGenerator` must be called again. */
@@ -49,6 +50,7 @@ const KNOWN_KINDS = new Set<string>([
   'InvalidState',
   'Backend',
   'Network',
+  'Aborted',
   'Crashed',
 ]);
 

@@ -22,7 +22,6 @@ import type {
   InterpolateOptions,
   LoadProgress,
   ModelInfo,
-  RgbaImage,
   SampleOptions,
   StepCallback,
 } from './types.js';
@@ -30,13 +29,14 @@ import type {
 export { LeDiFlowError, type ErrorKind } from './errors.js';
 export type * from './types.js';
 
-/** The model this package ships, and its manifest (resolved by bundlers as assets). */
+/**
+ * The model this package ships, and its manifest (resolved by bundlers as assets). The baseline
+ * is not named here but in `lediflow/baseline` (baseline.ts), so that a bundler emits its 4.9 MB
+ * only for apps that import it.
+ */
 const SHIPPED_WEIGHTS = new URL('../../models/landscapes-64.ldf', import.meta.url);
 const SHIPPED_MANIFEST = new URL('../../models/manifest.json', import.meta.url);
 const SHIPPED_FILE = 'landscapes-64.ldf';
-/** The baseline flow model, a file of its own: only the comparison needs it. */
-const SHIPPED_BASELINE = new URL('../../models/baseline-64.ldf', import.meta.url);
-const SHIPPED_BASELINE_FILE = 'baseline-64.ldf';
 
 export interface Generator {
   readonly backend: Backend;
@@ -52,9 +52,10 @@ export interface Generator {
   readonly model: ModelInfo;
   /**
    * Streams another weight file whose networks join the model, e.g. the baseline flow model for
-   * `method: 'baseline'`. Without `weights`, loads the baseline this package ships.
+   * `method: 'baseline'`: `addWeights(shippedBaseline)` with `import { shippedBaseline } from
+   * 'lediflow/baseline'` loads the one this package ships. `weights` or `manifest` is required.
    */
-  addWeights(options?: AddWeightsOptions): Promise<ModelInfo>;
+  addWeights(options: AddWeightsOptions): Promise<ModelInfo>;
   sample(options?: SampleOptions): Promise<GenerateResult>;
   /** Regenerates the masked pixels; the others come back exactly as given. */
   inpaint(options: InpaintOptions): Promise<GenerateResult>;
@@ -72,6 +73,8 @@ export interface Generator {
 
 interface Pending {
   resolve: (value: unknown) => void;
+  /** Called once the request leaves `pending`, answered or not (removes the abort listener). */
+  settled?: () => void;
   reject: (error: LeDiFlowError) => void;
   onProgress?: (progress: LoadProgress) => void;
   onStep?: StepCallback;
@@ -83,7 +86,7 @@ export async function createGenerator(options: CreateOptions = {}): Promise<Gene
     type: 'init',
     backend: options.backend ?? 'auto',
     dequantize: options.dequantize ?? 'host',
-    source: weightsSource(options, SHIPPED_WEIGHTS, SHIPPED_FILE),
+    source: weightsSource(options, { weights: SHIPPED_WEIGHTS, file: SHIPPED_FILE }),
     warmUp: options.warmUp ?? true,
   };
   const connection = new WorkerConnection();
@@ -100,18 +103,24 @@ export async function createGenerator(options: CreateOptions = {}): Promise<Gene
  * Resolves URLs against the page. Without `weights`: with a `manifest`, the manifest's entry names
  * the file; with neither, the shipped file and the shipped manifest.
  */
-function weightsSource(options: AddWeightsOptions & { cache?: boolean }, shipped: URL, shippedFile: string): WeightsSource {
+function weightsSource(options: AddWeightsOptions & { cache?: boolean }, shipped: { weights: URL; file: string } | null): WeightsSource {
   const base = typeof document !== 'undefined' ? document.baseURI : globalThis.location?.href;
   const resolve = (url: string | URL) => new URL(String(url), base).href;
   const useShipped = options.weights === undefined && options.manifest === undefined;
-  const weightsUrl = options.weights !== undefined ? resolve(options.weights) : useShipped ? shipped.href : null;
+  if (useShipped && !shipped) {
+    throw new LeDiFlowError(
+      'InvalidOptions',
+      "name the weights (or a manifest); for the shipped baseline: import { shippedBaseline } from 'lediflow/baseline', then addWeights(shippedBaseline)",
+    );
+  }
+  const weightsUrl = options.weights !== undefined ? resolve(options.weights) : useShipped ? shipped!.weights.href : null;
   const manifest = options.manifest ?? (useShipped ? SHIPPED_MANIFEST : undefined);
   return {
     weightsUrl,
     manifestUrl: manifest === undefined ? null : resolve(manifest),
     model: options.model ?? null,
     // A bundler may rename the shipped file (content hashes); the manifest knows it by this name.
-    weightsFile: useShipped ? shippedFile : weightsUrl && fileName(weightsUrl),
+    weightsFile: useShipped ? shipped!.file : weightsUrl && fileName(weightsUrl),
     cache: options.cache ?? true,
   };
 }
@@ -141,15 +150,28 @@ class WorkerConnection {
   call(
     request: InitRequest | AddWeightsRequest | RunRequest,
     handlers: { onProgress?: Pending['onProgress']; onStep?: StepCallback } = {},
+    signal?: AbortSignal,
   ): Promise<unknown> {
     if (this.closedBy) return Promise.reject(this.closedBy);
+    if (signal?.aborted) return Promise.reject(aborted());
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, ...handlers });
+      // The caller is answered at once; the worker is told, so that it skips or stops the request
+      // instead of keeping every later one waiting behind it.
+      const onAbort = () => {
+        if (!this.pending.delete(id)) return;
+        signal?.removeEventListener('abort', onAbort);
+        this.worker.postMessage({ type: 'cancel', target: id });
+        reject(aborted());
+      };
+      const settled = () => signal?.removeEventListener('abort', onAbort);
+      this.pending.set(id, { resolve, reject, settled, ...handlers });
+      signal?.addEventListener('abort', onAbort);
       try {
         this.worker.postMessage({ ...request, id });
       } catch (e) {
         this.pending.delete(id);
+        settled();
         reject(new LeDiFlowError('InvalidOptions', `the options cannot be sent to the worker: ${(e as Error).message}`));
       }
     });
@@ -165,7 +187,10 @@ class WorkerConnection {
       this.closedBy = error;
       this.resolveEnded(error);
     }
-    for (const pending of this.pending.values()) pending.reject(this.closedBy);
+    for (const pending of this.pending.values()) {
+      pending.settled?.();
+      pending.reject(this.closedBy);
+    }
     this.pending.clear();
   }
 
@@ -191,10 +216,12 @@ class WorkerConnection {
         break;
       case 'done':
         this.pending.delete(message.id);
+        pending.settled?.();
         pending.resolve(message.value);
         break;
       case 'failed':
         this.pending.delete(message.id);
+        pending.settled?.();
         pending.reject(fromErrorPayload(message.error));
         break;
     }
@@ -224,8 +251,8 @@ class WorkerGenerator implements Generator {
     this.ended = connection.ended;
   }
 
-  async addWeights(options: AddWeightsOptions = {}): Promise<ModelInfo> {
-    const source = weightsSource({ ...options, cache: this.cache }, SHIPPED_BASELINE, SHIPPED_BASELINE_FILE);
+  async addWeights(options: AddWeightsOptions): Promise<ModelInfo> {
+    const source = weightsSource({ ...options, cache: this.cache }, null);
     const request: AddWeightsRequest = { type: 'addWeights', source };
     const added = (await this.connection.call(request, { onProgress: options.onProgress })) as ModelInfo;
     this.model = {
@@ -237,18 +264,19 @@ class WorkerGenerator implements Generator {
   }
 
   sample(options: SampleOptions = {}): Promise<GenerateResult> {
-    const { onStep, ...rest } = options;
-    return this.run('sample', rest, onStep);
+    const { onStep, signal, ...rest } = options;
+    return this.run('sample', rest, onStep, signal);
   }
 
   inpaint(options: InpaintOptions): Promise<GenerateResult> {
-    const { onStep, image, ...rest } = options;
+    const { onStep, signal, image, ...rest } = options;
     const pixels = image instanceof Uint8Array || image instanceof Uint8ClampedArray ? image : image?.data;
-    return this.run('inpaint', { ...rest, image: pixels }, onStep);
+    return this.run('inpaint', { ...rest, image: pixels }, onStep, signal);
   }
 
   interpolate(options: InterpolateOptions): Promise<GenerateResult> {
-    return this.run('interpolate', { ...options });
+    const { signal, ...rest } = options;
+    return this.run('interpolate', rest, undefined, signal);
   }
 
   dispose(): void {
@@ -256,12 +284,17 @@ class WorkerGenerator implements Generator {
     this.connection.close();
   }
 
-  private async run(type: RunRequest['type'], options: Record<string, unknown>, onStep?: StepCallback): Promise<GenerateResult> {
+  private async run(
+    type: RunRequest['type'],
+    options: Record<string, unknown>,
+    onStep?: StepCallback,
+    signal?: AbortSignal,
+  ): Promise<GenerateResult> {
     for (const [key, value] of Object.entries(options)) {
       if (typeof value === 'function') delete options[key];
     }
     const request: RunRequest = { type, options, preview: onStep !== undefined };
-    const result = (await this.connection.call(request, { onStep })) as RunResult;
+    const result = (await this.connection.call(request, { onStep }, signal)) as RunResult;
     return {
       images: toImages(result.pixels, result.width, result.height, result.count),
       nfe: result.nfe,
@@ -271,13 +304,14 @@ class WorkerGenerator implements Generator {
   }
 }
 
-/** Splits image-after-image RGBA8 bytes into one `ImageData` (or look-alike) per image. */
-function toImages(pixels: ArrayBuffer, width: number, height: number, count: number): RgbaImage[] {
+/** Splits image-after-image RGBA8 bytes into one `ImageData` per image. */
+function toImages(pixels: ArrayBuffer, width: number, height: number, count: number): ImageData[] {
   const size = width * height * 4;
-  return Array.from({ length: count }, (_, k) => {
-    const data = new Uint8ClampedArray(pixels.slice(k * size, (k + 1) * size));
-    return typeof ImageData === 'undefined' ? { width, height, data } : new ImageData(data, width, height);
-  });
+  return Array.from({ length: count }, (_, k) => new ImageData(new Uint8ClampedArray(pixels.slice(k * size, (k + 1) * size)), width, height));
+}
+
+function aborted(): LeDiFlowError {
+  return new LeDiFlowError('Aborted', 'the request was cancelled');
 }
 
 function fileName(url: string): string {

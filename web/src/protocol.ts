@@ -42,7 +42,16 @@ export interface RunRequest {
   preview: boolean;
 }
 
-export type Request = (InitRequest | AddWeightsRequest | RunRequest) & { id: number };
+/**
+ * The page no longer waits for request `target`: the worker skips it if it has not started, and
+ * stops it at its next solver step if it sends previews. Not queued, and never answered.
+ */
+export interface CancelRequest {
+  type: 'cancel';
+  target: number;
+}
+
+export type Request = ((InitRequest | AddWeightsRequest | RunRequest) & { id: number }) | CancelRequest;
 
 export interface InitResult {
   backend: Backend;

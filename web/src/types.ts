@@ -92,17 +92,26 @@ export type StepCallback = (preview: StepPreview) => void;
 export interface StepPreview {
   step: number;
   steps: number;
-  images: RgbaImage[];
+  images: ImageData[];
 }
 
-export interface SampleOptions extends SolveOptions {
+/**
+ * Stops a request early: with `signal.abort()` the call rejects at once with a
+ * `LeDiFlowError` of kind `Aborted`, and the worker drops the request if it has not started, or
+ * stops it at its next solver step when `onStep` is given (otherwise it runs to its end unseen).
+ */
+export interface Cancellable {
+  signal?: AbortSignal;
+}
+
+export interface SampleOptions extends SolveOptions, Cancellable {
   seed?: number;
   /** Number of images; image `k` uses seed `seed + k`. */
   count?: number;
   onStep?: StepCallback;
 }
 
-export interface InpaintOptions extends SolveOptions {
+export interface InpaintOptions extends SolveOptions, Cancellable {
   /** The image at the model's size: `ImageData`, or RGBA8 bytes (`imageSize² · 4`). */
   image: RgbaImage | Uint8Array | Uint8ClampedArray;
   /** One byte per pixel (`imageSize²`); non-zero where pixels are regenerated. */
@@ -112,14 +121,14 @@ export interface InpaintOptions extends SolveOptions {
   onStep?: StepCallback;
 }
 
-export interface InterpolateOptions extends SolveOptions {
+export interface InterpolateOptions extends SolveOptions, Cancellable {
   seedA: number;
   seedB: number;
   /** Positions along the path, each in [0, 1]; one image per alpha. */
   alphas: number[];
 }
 
-/** `ImageData` where the platform has it; the same three fields otherwise. */
+/** An RGBA8 image given to the generator: `ImageData`, or any object with its three fields. */
 export interface RgbaImage {
   readonly width: number;
   readonly height: number;
@@ -135,13 +144,15 @@ export interface Nfe {
 
 export interface StageTimes {
   latentMs: number;
+  /** With inpainting, the encoder's time too: the runtime times them as one stage. */
   decoderMs: number;
   flowMs: number;
   totalMs: number;
 }
 
 export interface GenerateResult {
-  images: RgbaImage[];
+  /** One `ImageData` per image, ready for `CanvasRenderingContext2D.putImageData`. */
+  images: ImageData[];
   nfe: Nfe;
   times: StageTimes;
   backend: Backend;

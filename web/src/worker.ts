@@ -19,6 +19,7 @@ import { FATAL_KINDS, LeDiFlowError, toErrorPayload, type ErrorPayload } from '.
 import { lossReported, watchGpuDevices } from './gpu.js';
 import type {
   AddWeightsRequest,
+  CancelRequest,
   InitRequest,
   InitResult,
   Request,
@@ -32,7 +33,7 @@ import { cachedWeights, deleteStaleWeights, fetchManifest, fetchOk, forgetWeight
 
 /** What the worker uses of either wasm module (web/pkg/webgpu, web/pkg/cpu). */
 interface WasmModule {
-  default(init: { module_or_path: URL }): Promise<unknown>;
+  default(init: { module_or_path: globalThis.Response }): Promise<unknown>;
   Generator: { create(options: object): Promise<unknown> };
   staticConstructorRuns(): number;
 }
@@ -78,6 +79,8 @@ let fatal: ErrorPayload | null = null;
 /** The first error WebGPU reported outside any error scope since the last request finished. */
 let gpuError: ErrorPayload | null = null;
 let queue: Promise<void> = Promise.resolve();
+/** Requests the page gave up on (`cancel` messages) that have not finished yet. */
+const cancelled = new Set<number>();
 
 /**
  * How long a failed request waits for a device loss to be reported before answering. In
@@ -126,16 +129,23 @@ function end(error: ErrorPayload): void {
 
 scope.onmessage = (event: MessageEvent<Request>) => {
   const request = event.data;
-  queue = queue.then(() => handle(request));
+  // Not queued: it must reach a request that is waiting in the queue or running.
+  if (request.type === 'cancel') cancelled.add(request.target);
+  else queue = queue.then(() => handle(request));
 };
+
+function abortedError(): LeDiFlowError {
+  return new LeDiFlowError('Aborted', 'the request was cancelled');
+}
 
 function post(message: Response, transfer: Transferable[] = []): void {
   scope.postMessage(message, transfer);
 }
 
-async function handle(request: Request): Promise<void> {
+async function handle(request: Exclude<Request, CancelRequest>): Promise<void> {
   try {
     if (fatal) throw new LeDiFlowError(fatal.kind, fatal.message);
+    if (cancelled.has(request.id)) throw abortedError();
     const value =
       request.type === 'init'
         ? await initialise(request)
@@ -150,13 +160,16 @@ async function handle(request: Request): Promise<void> {
   } catch (error) {
     // Once the generator has ended, whatever a request fails with (a poisoned device, a failed
     // buffer mapping, a trap) is a symptom: the error is what ended it, e.g. `DeviceLost`.
-    const failed = toErrorPayload(error);
+    // A request stopped by its cancel fails with whatever the runtime made of the stop.
+    const failed = cancelled.has(request.id) && !fatal ? toErrorPayload(abortedError()) : toErrorPayload(error);
     // A backend failure may be the first sign of a lost device: give the loss a moment to arrive.
     if (!fatal && (failed.kind === 'Backend' || failed.kind === 'Crashed')) await lossReported(LOSS_GRACE_MS);
     const reported = takeGpuError();
     const payload = fatal ?? (reported && failed.kind === 'Backend' ? reported : failed);
     if (FATAL_KINDS.includes(payload.kind)) end(payload);
     post({ id: request.id, type: 'failed', error: payload });
+  } finally {
+    cancelled.delete(request.id);
   }
 }
 
@@ -172,10 +185,26 @@ const MODULES: Record<Backend, () => Promise<[WasmModule, URL]>> = {
   cpu: async () => [await import('../pkg/cpu/lediflow.js'), new URL('../pkg/cpu/lediflow_bg.wasm', import.meta.url)],
 };
 
-/** Downloads, compiles and starts one of the two wasm modules. */
+/**
+ * Downloads, compiles and starts one of the two wasm modules. Only a failed download is
+ * `Network`: each step is tried on its own, because an error's text cannot tell them apart (a
+ * module that does not link says "Import #0 …", and V8 makes some link errors `TypeError`s).
+ */
 async function startModule(backend: Backend): Promise<WasmModule> {
+  const fail = (kind: 'Network' | 'Backend', message: string) =>
+    new LeDiFlowError(kind, `cannot start the WebAssembly runtime (${backend} module): ${message}`);
+  let module: WasmModule;
+  let wasm: globalThis.Response;
   try {
-    const [module, wasm] = await MODULES[backend]();
+    let url: URL;
+    [module, url] = await MODULES[backend]();
+    wasm = await fetch(url);
+  } catch (e) {
+    // A glue script that loaded but does not parse is broken, not offline.
+    throw fail(e instanceof SyntaxError ? 'Backend' : 'Network', (e as Error).message);
+  }
+  if (!wasm.ok) throw fail('Network', `HTTP ${wasm.status} ${wasm.statusText} for ${wasm.url}`.trim());
+  try {
     await module.default({ module_or_path: wasm });
     // Diagnostics, like `lediflowGpuDevice` (gpu.ts): how often the wasm's static constructors
     // ran, which must stay 1 (crate/src/web/constructors.rs; checked by tests/web/webgpu.spec.ts).
@@ -183,10 +212,10 @@ async function startModule(backend: Backend): Promise<WasmModule> {
     Object.defineProperty(self, 'lediflowModule', { value: backend, configurable: true });
     return module;
   } catch (e) {
-    // A failed download of the .wasm is a network problem; a module that does not compile is not.
+    // The response arrived; its body breaking off mid-stream is the one network failure left here
+    // (compile and link errors start "WebAssembly.instantiate…", never like these).
     const message = (e as Error).message;
-    const kind = e instanceof TypeError || /fetch|import/i.test(message) ? 'Network' : 'Backend';
-    throw new LeDiFlowError(kind, `cannot start the WebAssembly runtime (${backend} module): ${message}`);
+    throw fail(e instanceof TypeError && /network error|failed to fetch/i.test(message) ? 'Network' : 'Backend', message);
   }
 }
 
@@ -194,15 +223,42 @@ async function createIn(module: WasmModule, backend: BackendChoice, dequantize: 
   return (await module.Generator.create({ backend, dequantize })) as unknown as WasmGenerator;
 }
 
-/** Why WebGPU cannot be used here, or `null` when an adapter exists. */
+/** The parts of `GPUAdapter` read here (the DOM lib has no WebGPU types). */
+interface AdapterLike {
+  /** Where Chromium 131+ and the spec put it. */
+  info?: { isFallbackAdapter?: boolean; vendor?: string; architecture?: string; device?: string; description?: string };
+  /** Where older browsers put it. */
+  isFallbackAdapter?: boolean;
+}
+
+/** Opening words of the reason for a fallback adapter (the demo's badge and the tests key on them). */
+const SOFTWARE_ADAPTER_REASON = 'the WebGPU adapter is a fallback (software) adapter';
+
+/**
+ * Why 'auto' should not use WebGPU here, or `null` when a hardware adapter exists. A fallback
+ * adapter (`isFallbackAdapter`, e.g. Chromium's SwiftShader on a machine without a GPU) counts as
+ * none: it ran the demo's first grid in 41.6 s where the CPU module took 3.4 s (issue 23).
+ */
 async function webgpuMissing(): Promise<string | null> {
-  const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+  const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<AdapterLike | null> } }).gpu;
   if (!gpu) return 'no WebGPU adapter: this browser has no WebGPU (navigator.gpu is missing)';
+  let adapter: AdapterLike | null;
   try {
-    return (await gpu.requestAdapter()) ? null : 'no WebGPU adapter: requestAdapter() found none';
+    adapter = await gpu.requestAdapter();
   } catch (e) {
     return `no WebGPU adapter: ${(e as Error).message}`;
   }
+  if (!adapter) return 'no WebGPU adapter: requestAdapter() found none';
+  if (adapter.info?.isFallbackAdapter ?? adapter.isFallbackAdapter) {
+    const name = adapterWords(adapter.info) || 'unnamed';
+    return `${SOFTWARE_ADAPTER_REASON} (${name}, isFallbackAdapter: true), much slower than the CPU module; backend: 'webgpu' uses it anyway`;
+  }
+  return null;
+}
+
+function adapterWords(info: AdapterLike['info']): string {
+  const words = [info?.vendor, info?.architecture, info?.device, info?.description].filter((w) => w);
+  return [...new Set(words)].join(' ');
 }
 
 /**
@@ -262,10 +318,8 @@ async function initialise(request: InitRequest & { id: number }): Promise<InitRe
  */
 async function describeAdapter(fromWasm: string): Promise<string> {
   try {
-    const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<{ info?: Record<string, string> } | null> } }).gpu;
-    const info = (await gpu?.requestAdapter())?.info;
-    const words = [info?.vendor, info?.architecture, info?.device, info?.description].filter((w) => w);
-    return words.length ? [...new Set(words)].join(' ') : fromWasm;
+    const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<AdapterLike | null> } }).gpu;
+    return adapterWords((await gpu?.requestAdapter())?.info) || fromWasm;
   } catch {
     return fromWasm;
   }
@@ -375,6 +429,8 @@ async function run(request: RunRequest & { id: number }): Promise<RunResult> {
   const options: Record<string, unknown> = { ...request.options };
   if (request.preview) {
     const onStep: StepHook = (step, steps, pixels) => {
+      // Throwing here is how a request stops mid-way: the runtime ends it at this step.
+      if (cancelled.has(request.id)) throw abortedError();
       const buffer = ownBuffer(pixels);
       const count = buffer.byteLength / (imageSize * imageSize * 4);
       post({ id: request.id, type: 'step', step, steps, width: imageSize, height: imageSize, count, pixels: buffer }, [buffer]);
