@@ -2,7 +2,7 @@
  * The demo on Chromium without WebGPU: the CPU fallback runs the shipped model at full size.
  */
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 
 import { expect, test } from '@playwright/test';
 
@@ -19,7 +19,7 @@ import {
   toBase64,
   waitForState,
 } from './helpers.js';
-import { ORIGIN, RESULTS, SHIPPED_MANIFEST, TINY_MODEL } from './paths.js';
+import { ORIGIN, RESULTS, SHIPPED_MANIFEST, SHIPPED_MODEL, TINY_MODEL } from './paths.js';
 import { REFERENCES, loadReference } from './references.js';
 
 
@@ -52,6 +52,9 @@ test('the page loads, streams the weights with progress, falls back to the CPU a
   expect(wasmSizes).toHaveLength(1);
   expect(wasmSizes[0], 'the WebGPU module was fetched').toBeLessThan(6_000_000);
   await expect(page.locator('#model-info')).toContainText('64×64');
+  // One unit for sizes, the README's: decimal megabytes (7.7 MB, where MiB would read 7.4).
+  const megabytes = (statSync(SHIPPED_MODEL).size / 1e6).toFixed(1);
+  await expect(page.locator('#model-info')).toContainText(`${megabytes} MB of weights`);
   const progress: string[] = await page.evaluate(() => (window as any).progressLog);
   expect(progress.length, 'the weights line never changed').toBeGreaterThan(1);
   expect(progress.some((t) => /MB of \d/.test(t)), `progress texts: ${progress.join(' | ')}`).toBe(true);
@@ -74,10 +77,90 @@ test('the page loads, streams the weights with progress, falls back to the CPU a
     expect(shape.roughness, 'noise, not an image').toBeLessThan(40);
   }
   await expect(page.locator('#generate-grid figcaption').first()).toContainText(/NFE .* flow .*ms/);
+  // One upscaling for every canvas of the page: nearest-neighbour, never smoothed.
+  const renderings = await page.locator('canvas').evaluateAll((all) => all.map((c) => getComputedStyle(c).imageRendering));
+  expect(new Set(renderings)).toEqual(new Set(['pixelated']));
   const note = await page.locator('#generate-note').textContent();
   console.log(`[measure] chromium cpu: page ready in ${loadedMs} ms; first grid: ${note}`);
   await page.screenshot({ path: `${RESULTS}/demo-cpu.png`, fullPage: true });
   console.log(`[screenshot] ${RESULTS}/demo-cpu.png`);
+});
+
+test('Generate draws a new seed each press, shows it, and a typed seed makes the same images again', async ({ page }) => {
+  await openDemo(page);
+  await expectReady(page);
+  const grid = page.locator('#generate-grid');
+  const seedField = page.locator('#generate-form input[name=seed]');
+  await expect(grid).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
+  await expect(grid).toHaveAttribute('data-seed', '0');
+  const first = await canvasPixels(page, '#generate-grid figure:nth-child(1) canvas');
+
+  await page.locator('#generate-form button[type=submit]').click();
+  await expect(grid).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
+  const seed = await seedField.inputValue();
+  expect(seed, 'Generate kept seed 0').not.toBe('0');
+  await expect(grid).toHaveAttribute('data-seed', seed);
+  await expect(page.locator('#generate-grid figcaption').first()).toContainText(`seed ${seed} `);
+  await expect(page.locator('#generate-note')).toContainText(`Seed ${seed}`);
+  const second = await canvasPixels(page, '#generate-grid figure:nth-child(1) canvas');
+  expect(difference(first, second).maxDiff, 'Generate drew the same image again').toBeGreaterThan(0);
+
+  // Pressing again draws yet another seed.
+  await page.locator('#generate-form button[type=submit]').click();
+  await expect(grid).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
+  expect(await seedField.inputValue()).not.toBe(seed);
+
+  // A typed seed is used as typed: the images of seed 0 again, exactly.
+  await seedField.fill('0');
+  await page.locator('#generate-form button[type=submit]').click();
+  await expect(grid).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
+  await expect(grid).toHaveAttribute('data-seed', '0');
+  expect(difference(await canvasPixels(page, '#generate-grid figure:nth-child(1) canvas'), first).maxDiff).toBe(0);
+});
+
+test('long work can be cancelled: Generate at once, Interpolate between frames; the generator stays usable', async ({ page }) => {
+  await openDemo(page, { autorun: '0' });
+  await expectReady(page);
+  // Through the API: an aborted call rejects with kind `Aborted`, and the next call works.
+  const aborted = await page.evaluate(async () => {
+    const generator = (window as any).lediflowDemo.session.current;
+    const controller = new AbortController();
+    const call = generator.sample({ seed: 0, count: 8, signal: controller.signal });
+    controller.abort();
+    return call.then(
+      () => 'resolved',
+      (e: any) => `${e.kind}`,
+    );
+  });
+  expect(aborted).toBe('Aborted');
+  await mustCall(page, 'sample', { seed: 0, count: 1, steps: 1 });
+
+  // Generate: Cancel gives the page back at once.
+  const grid = page.locator('#generate-grid');
+  await page.locator('#generate-form input[name=count]').fill('16');
+  await page.locator('#generate-form button[type=submit]').click();
+  await page.locator('#generate-cancel').click();
+  await expect(grid).toHaveAttribute('data-state', 'cancelled');
+  await expect(page.locator('#generate-note')).toHaveText('Cancelled.');
+  await expect(page.locator('#generate-form button[type=submit]')).toBeEnabled();
+  await expect(page.locator('#generate-cancel')).toBeHidden();
+  await expect(page.locator('#generate-error')).toBeHidden();
+
+  // Interpolate: frames show as they arrive; Cancel stops the path between two of them.
+  await page.getByRole('tab', { name: 'Interpolate' }).click();
+  const form = page.locator('#interpolate-form');
+  await form.locator('input[name=frames]').fill('64');
+  await form.locator('button[type=submit]').click();
+  await expect.poll(() => form.getAttribute('data-frames').then(Number), { timeout: 120_000 }).toBeGreaterThanOrEqual(1);
+  await page.locator('#interpolate-cancel').click();
+  await expect(form).toHaveAttribute('data-state', 'cancelled');
+  const shown = Number(await form.getAttribute('data-frames'));
+  expect(shown).toBeLessThan(64);
+  // No frame of the cancelled path is left queued in the worker: a new call answers at once.
+  const started = Date.now();
+  await mustCall(page, 'sample', { seed: 1, count: 1, steps: 1 });
+  console.log(`[measure] interpolation cancelled after ${shown} of 64 frames; the next sample took ${Date.now() - started} ms`);
+  expect(Date.now() - started, 'the cancelled frames still ran').toBeLessThan(30_000);
 });
 
 test('the API and the worker agree with native; bad options are typed errors', async ({ page }) => {
@@ -128,7 +211,11 @@ test('inpainting regenerates the mask and keeps every other pixel bit-exact', as
   const filled = await canvasPixels(page, '#inpaint-result');
   const mask: number[] = await page.evaluate(() => Array.from((window as any).lediflowDemo.inpainter.mask as Uint8Array));
   expectKeptExactly(source, filled, mask);
-  await expect(page.locator('#inpaint-result-caption')).toContainText('encoder');
+  // Inpainting runs no latent sampler but the encoder: the caption names the stages that ran.
+  const caption = page.locator('#inpaint-result-caption');
+  await expect(caption).toContainText(/NFE 1 encoder \+ 1 decoder \+ \d+ flow/);
+  await expect(caption).toContainText(/encoder \+ decoder \d/);
+  await expect(caption).not.toContainText('latent');
 
   // Through the API: a scribbled mask, two seeds at once.
   const side = Math.sqrt(mask.length);
@@ -169,11 +256,26 @@ test('interpolation starts and ends at the two seeds and the slider walks smooth
     expect(step, `frames ${k}→${k + 1} jump`).toBeLessThan(whole);
   }
 
-  // The page: compute a path, then walk it from the keyboard.
+  // The page: compute a path, seeing each frame as it arrives, then walk it from the keyboard.
+  await page.getByRole('tab', { name: 'Interpolate' }).click();
   const form = page.locator('#interpolate-form');
   await form.locator('input[name=frames]').fill('5');
+  await form.evaluate((element: HTMLElement) => {
+    const seen: string[] = [];
+    (window as any).framesSeen = seen;
+    const canvas = document.getElementById('interpolate-canvas') as HTMLCanvasElement;
+    // One callback per frame, reading the count then: a path drawn all at once at the end would
+    // log its last count each time.
+    new MutationObserver(() => {
+      if (Number(element.dataset.frames) > 0) seen.push(`${element.dataset.frames}:${canvas.width}`);
+    }).observe(element, { attributes: true, attributeFilter: ['data-frames'] });
+  });
   await form.locator('button[type=submit]').click();
   await expect(form).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
+  // Frames 1 to 5 were each drawn (the canvas at the model's 64 px) as they arrived.
+  expect(await page.evaluate(() => (window as any).framesSeen)).toEqual(['1:64', '2:64', '3:64', '4:64', '5:64']);
+  await page.locator('#interpolate-slider').fill('0');
+  await page.locator('#interpolate-slider').dispatchEvent('input');
   const first = await canvasPixels(page, '#interpolate-canvas');
   await page.locator('#interpolate-slider').focus();
   await page.keyboard.press('ArrowRight');
@@ -186,7 +288,16 @@ test('LeDiFlow vs. baseline loads the baseline on demand and matches native for 
   await openDemo(page, { autorun: '0' });
   await expectReady(page);
   expect(await page.evaluate(() => (window as any).lediflowDemo.session.current.model.baseline)).toBe(false);
+  await page.getByRole('tab', { name: 'LeDiFlow vs. baseline' }).click();
   const form = page.locator('#compare-form');
+  // Each side its own solver and steps; the defaults are the evaluation's equal quality
+  // (docs/eval/report.md: LeDiFlow Heun × 2, the baseline Heun × 32).
+  await expect(form.locator('select[name=lediflow-solver]')).toHaveValue('heun');
+  await expect(form.locator('input[name=lediflow-steps]')).toHaveValue('2');
+  await expect(form.locator('select[name=baseline-solver]')).toHaveValue('heun');
+  await expect(form.locator('input[name=baseline-steps]')).toHaveValue('32');
+  // The native baseline reference is Heun × 2 (32 steps would take the CPU half a minute).
+  await form.locator('input[name=baseline-steps]').fill(String(REFERENCES.shippedBaseline.steps));
   await form.locator('input[name=count]').fill('2');
   await form.locator('button[type=submit]').click();
   await expect(page.locator('#compare-baseline')).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
@@ -200,8 +311,13 @@ test('LeDiFlow vs. baseline loads the baseline on demand and matches native for 
       expect(diff.maxDiff).toBeLessThanOrEqual(TOLERANCE.cpu);
     }
   }
+  // Both times side by side: one summary line, and the two columns next to each other.
+  await expect(page.locator('#compare-summary')).toContainText(/LeDiFlow heun × 2: [\d.]+ m?s · baseline heun × 2: [\d.]+ m?s/);
+  const [left, right] = await Promise.all(['#compare-lediflow', '#compare-baseline'].map((id) => page.locator(id).boundingBox()));
+  expect(right!.x, 'the baseline is not beside LeDiFlow').toBeGreaterThan(left!.x + left!.width - 1);
+  expect(Math.abs(right!.y - left!.y)).toBeLessThan(5);
   const times = `LeDiFlow ${await page.locator('#compare-lediflow-time').textContent()} | baseline ${await page.locator('#compare-baseline-time').textContent()}`;
-  console.log(`[measure] chromium cpu, compare 2 images heun 2: ${times}`);
+  console.log(`[measure] chromium cpu, compare 2 images heun 2: ${times}; ${await page.locator('#compare-summary').textContent()}`);
 });
 
 test('a reload takes the weights from the Cache API: no weight request reaches the server', async ({ page, request }) => {
@@ -263,9 +379,15 @@ test('keyboard and phone width: tab to Generate, no sideways scrolling, PNG down
   await expect(page.locator('#generate-form button[type=submit]')).toBeFocused();
   await page.keyboard.press('Enter');
   await expect(page.locator('#generate-grid')).toHaveAttribute('data-state', 'done');
+  const seed = await page.locator('#generate-form input[name=seed]').inputValue();
   const download = page.waitForEvent('download');
   await page.getByRole('button', { name: 'Download PNG' }).first().click();
-  expect((await download).suggestedFilename()).toBe('lediflow-seed-0.png');
+  expect((await download).suggestedFilename()).toBe(`lediflow-seed-${seed}.png`);
+  // Every tool is one click away, even on a phone: all four tabs are above the fold.
+  for (const tab of await page.getByRole('tab').all()) {
+    const box = (await tab.boundingBox())!;
+    expect(box.y + box.height, `${await tab.textContent()} is below the fold`).toBeLessThan(844);
+  }
   await page.screenshot({ path: `${RESULTS}/demo-phone.png`, fullPage: true });
   console.log(`[screenshot] ${RESULTS}/demo-phone.png`);
 });
@@ -286,6 +408,24 @@ test('a runtime that fails to load is a clear error, and "Try again" starts a ne
   await mustCall(page, 'sample', { seed: 0, count: 1, steps: 1 });
 });
 
+test('a wasm module that arrives but does not link is a Backend error, not a network one', async ({ page }) => {
+  // A valid module importing a function the glue does not provide: V8's message starts
+  // "WebAssembly.instantiate(): Import #0 …", which the old /fetch|import/ test called Network.
+  const unlinkable = Buffer.from([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+    0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type section: () -> ()
+    0x02, 0x0f, 0x01, 0x03, 0x65, 0x6e, 0x76, 0x07, 0x6d, 0x69, 0x73, 0x73, 0x69, 0x6e, 0x67, 0x00, 0x00, // import env.missing
+  ]);
+  await page.route('**/*.wasm', (route) => route.fulfill({ status: 200, contentType: 'application/wasm', body: unlinkable }));
+  await openDemo(page, { autorun: '0' });
+  expect(await waitForState(page)).toBe('error');
+  const fatal = page.locator('#fatal');
+  console.log(`[error shown] unlinkable wasm: ${await fatal.textContent()}`);
+  await expect(fatal).toContainText('Import #0');
+  await expect(fatal).toContainText('(Backend)');
+  await expect(fatal).not.toContainText('(Network)');
+});
+
 test('a manifest alone names the weights file; the tiny model on the CPU matches native', async ({ page }) => {
   test.skip(!existsSync(TINY_MODEL), `the tiny test model ${TINY_MODEL} is missing`);
   await openDemo(page, { autorun: '0', manifest: '/fixtures/tiny-manifest.json' });
@@ -297,20 +437,34 @@ test('a manifest alone names the weights file; the tiny model on the CPU matches
   expect(diff.maxDiff).toBeLessThanOrEqual(TOLERANCE.cpu);
 });
 
-test('every section in use: the screenshot for the README', async ({ page }) => {
+test('every tab in use: a screenshot of each', async ({ page }) => {
   await page.setViewportSize({ width: 1100, height: 900 });
   await openDemo(page);
   await expectReady(page);
+  const shoot = async (name: string) => {
+    await page.screenshot({ path: `${RESULTS}/demo-${name}.png`, fullPage: true });
+    console.log(`[screenshot] ${RESULTS}/demo-${name}.png`);
+  };
   await expect(page.locator('#generate-grid')).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
+  await shoot('generate');
+  await page.getByRole('tab', { name: 'LeDiFlow vs. baseline' }).click();
+  await expect(page.locator('#compare')).toBeVisible();
+  await expect(page.locator('#generate')).toBeHidden();
+  // The defaults: LeDiFlow Heun × 2 against the baseline Heun × 32.
   await page.locator('#compare-form button[type=submit]').click();
   await expect(page.locator('#compare-baseline')).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
+  console.log(`[measure] compare at the defaults: ${await page.locator('#compare-summary').textContent()}`);
+  await shoot('compare');
+  await page.getByRole('tab', { name: 'Generate' }).click();
   await page.getByRole('button', { name: 'Inpaint this' }).nth(1).click();
+  await expect(page.locator('#inpaint')).toBeVisible();
   await page.getByRole('button', { name: 'Mask centre' }).click();
   await page.getByRole('button', { name: 'Fill' }).click();
   await expect(page.locator('#inpaint-result-caption')).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
+  await shoot('inpaint');
+  await page.getByRole('tab', { name: 'Interpolate' }).click();
   await page.locator('#interpolate-form button[type=submit]').click();
   await expect(page.locator('#interpolate-form')).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
   await page.locator('#interpolate-slider').fill('4');
-  await page.screenshot({ path: `${RESULTS}/demo-tour.png`, fullPage: true });
-  console.log(`[screenshot] ${RESULTS}/demo-tour.png`);
+  await shoot('interpolate');
 });

@@ -1,54 +1,79 @@
 /**
- * LeDiFlow vs. baseline: the same seeds and steps, side by side, with their costs. The baseline
- * flow model is a weight file of its own, streamed on the first comparison only.
+ * LeDiFlow vs. baseline: the same seeds, each method with its own solver and steps, side by side
+ * with their times. The defaults are the evaluation's point of equal quality (docs/eval/report.md,
+ * BENCHMARKS.md "Evaluation"): LeDiFlow Heun × 2 against the baseline Heun × 32. The baseline flow
+ * model is a weight file of its own, streamed on the first comparison only.
  */
 
 import type { GenerateResult, Method, Solver } from '../src/index.js';
-import { describeCost, formatBytes } from './format.js';
-import { enableWhenReady, numberField, runTask, textField } from './forms.js';
+import { describeCost, formatBytes, formatMs } from './format.js';
+import { enableWhenReady, numberField, runTask, textField, throwIfCancelled } from './forms.js';
 import { draw, figure } from './images.js';
 import { byId, type Session } from './session.js';
+
+const METHODS: { method: Method; title: string }[] = [
+  { method: 'lediflow', title: 'LeDiFlow' },
+  { method: 'baseline', title: 'the baseline' },
+];
 
 export function setupCompare(session: Session): void {
   const form = byId('compare-form') as HTMLFormElement;
   const submit = form.querySelector('button[type=submit]') as HTMLButtonElement;
+  const cancel = byId('compare-cancel') as HTMLButtonElement;
   const note = byId('compare-note');
+  const summary = byId('compare-summary');
   enableWhenReady(session, [submit]);
 
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    void runTask(session, byId('compare-error'), [submit], async () => {
+    void runTask(session, byId('compare-error'), { disable: [submit], cancel, note }, async (signal) => {
       const generator = session.current!;
       if (!generator.model.baseline) await loadBaseline(session, note);
-      const settings = {
-        seed: numberField(form, 'seed'),
-        count: numberField(form, 'count'),
-        steps: numberField(form, 'steps'),
-        solver: textField(form, 'solver') as Solver,
-      };
-      for (const method of ['lediflow', 'baseline'] as Method[]) {
+      throwIfCancelled(signal);
+      const seed = numberField(form, 'seed');
+      const count = numberField(form, 'count');
+      summary.textContent = '';
+      for (const { method } of METHODS) {
         byId(`compare-${method}`).replaceChildren();
+        byId(`compare-${method}`).dataset.state = 'waiting';
         byId(`compare-${method}-time`).textContent = '…';
       }
-      for (const method of ['lediflow', 'baseline'] as Method[]) {
-        note.textContent = `Sampling with ${method === 'lediflow' ? 'LeDiFlow' : 'the baseline'}…`;
-        show(method, settings.seed, await generator.sample({ ...settings, method }));
+      const totals: Partial<Record<Method, { ms: number; settings: string }>> = {};
+      for (const { method, title } of METHODS) {
+        const solver = textField(form, `${method}-solver`) as Solver;
+        const steps = numberField(form, `${method}-steps`);
+        note.textContent = `Sampling with ${title}, ${solver} × ${steps}…`;
+        const result = await generator.sample({
+          seed,
+          count,
+          solver,
+          steps,
+          method,
+          signal,
+          onStep: ({ step, steps: total }) => (note.textContent = `Sampling with ${title}, ${solver} × ${steps}: step ${step} of ${total}…`),
+        });
+        show(method, seed, `${solver} × ${steps}`, result);
+        totals[method] = { ms: result.times.totalMs, settings: `${solver} × ${steps}` };
       }
+      const { lediflow, baseline } = totals as Record<Method, { ms: number; settings: string }>;
+      summary.textContent = `LeDiFlow ${lediflow.settings}: ${formatMs(lediflow.ms)} · baseline ${baseline.settings}: ${formatMs(baseline.ms)} · LeDiFlow ${(baseline.ms / lediflow.ms).toFixed(1)}× faster`;
       note.textContent = '';
     });
   });
 }
 
-/** The shipped baseline, or `?baseline=URL` for a page started with `?weights=URL`. */
+/** The shipped baseline (its own module, so that only a page that compares carries it), or `?baseline=URL`. */
 async function loadBaseline(session: Session, note: HTMLElement): Promise<void> {
   const url = session.param('baseline');
   if (session.param('weights') && !url) {
     throw new Error('this page runs custom weights: name their baseline file with ?baseline=URL to compare');
   }
   note.textContent = 'Loading the baseline weights…';
+  const source = url
+    ? { weights: url, manifest: session.param('manifest') ?? undefined }
+    : (await import('../src/baseline.js')).shippedBaseline;
   await session.current!.addWeights({
-    weights: url ?? undefined,
-    manifest: url ? (session.param('manifest') ?? undefined) : undefined,
+    ...source,
     onProgress: (p) => {
       const total = p.totalBytes ? ` of ${formatBytes(p.totalBytes)}` : '';
       note.textContent = `Loading the baseline weights: ${formatBytes(p.bytesReceived)}${total}${p.fromCache ? ' from the browser cache' : ''}…`;
@@ -57,7 +82,7 @@ async function loadBaseline(session: Session, note: HTMLElement): Promise<void> 
   session.showModel();
 }
 
-function show(method: Method, seed: number, result: GenerateResult): void {
+function show(method: Method, seed: number, settings: string, result: GenerateResult): void {
   const row = byId(`compare-${method}`);
   row.replaceChildren(
     ...result.images.map((image, k) => {
@@ -67,6 +92,6 @@ function show(method: Method, seed: number, result: GenerateResult): void {
       return f.figure;
     }),
   );
-  byId(`compare-${method}-time`).textContent = describeCost(result);
+  byId(`compare-${method}-time`).textContent = `${settings} · ${describeCost(result)}`;
   row.dataset.state = 'done';
 }

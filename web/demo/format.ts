@@ -11,6 +11,7 @@ const TITLES: Record<ErrorKind, string> = {
   InvalidState: 'Not ready',
   Backend: 'The compute backend failed',
   Network: 'Could not download',
+  Aborted: 'Cancelled',
   Crashed: 'The generator crashed',
 };
 
@@ -21,10 +22,11 @@ export function describeError(error: unknown): string {
   return `Unexpected error: ${String(error)}`;
 }
 
+/** Decimal units (1 MB = 10⁶ bytes), as the README and the package registry give sizes. */
 export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  if (bytes < 1000) return `${bytes} B`;
+  if (bytes < 1_000_000) return `${(bytes / 1000).toFixed(1)} kB`;
+  return `${(bytes / 1_000_000).toFixed(1)} MB`;
 }
 
 export function formatSeconds(seconds: number): string {
@@ -36,26 +38,26 @@ export function formatMs(ms: number): string {
 }
 
 /**
- * "NFE 8 latent + 1 decoder + 3 flow · 41 ms (latent 5 ms, decoder 3 ms, flow 33 ms)"; with
- * `perImage`, the batch's times are divided by its size (images of a batch run together).
+ * "NFE 8 latent + 1 decoder + 4 flow · 41 ms (latent 5 ms, decoder 3 ms, flow 33 ms)"; only the
+ * stages that ran are named. Inpainting runs the encoder and the decoder, which the runtime times
+ * as one stage ("encoder + decoder"). With `perImage`, the batch's times are divided by its size
+ * (images of a batch run together).
  */
 export function describeCost(result: GenerateResult, perImage = false): string {
-  const { nfe } = result;
+  const { nfe, times } = result;
   const share = perImage ? result.images.length : 1;
-  const times = {
-    latentMs: result.times.latentMs / share,
-    decoderMs: result.times.decoderMs / share,
-    flowMs: result.times.flowMs / share,
-    totalMs: result.times.totalMs / share,
-  };
-  const nfeText =
-    nfe.latent + nfe.decoder + nfe.encoder === 0
-      ? `NFE ${nfe.flow}`
-      : `NFE ${nfe.latent} latent + ${nfe.decoder} decoder${nfe.encoder ? ` + ${nfe.encoder} encoder` : ''} + ${nfe.flow} flow`;
-  const stages = [
-    times.latentMs ? `latent ${formatMs(times.latentMs)}` : '',
-    times.decoderMs ? `decoder ${formatMs(times.decoderMs)}` : '',
-    `flow ${formatMs(times.flowMs)}`,
+  const nfeParts = [
+    nfe.latent ? `${nfe.latent} latent` : '',
+    nfe.encoder ? `${nfe.encoder} encoder` : '',
+    nfe.decoder ? `${nfe.decoder} decoder` : '',
+    `${nfe.flow} flow`,
   ].filter(Boolean);
-  return `${nfeText} · ${perImage && share > 1 ? '≈' : ''}${formatMs(times.totalMs)} (${stages.join(', ')})`;
+  const nfeText = nfeParts.length === 1 ? `NFE ${nfe.flow}` : `NFE ${nfeParts.join(' + ')}`;
+  const decoderStage = nfe.encoder ? 'encoder + decoder' : 'decoder';
+  const stages = [
+    times.latentMs ? `latent ${formatMs(times.latentMs / share)}` : '',
+    times.decoderMs ? `${decoderStage} ${formatMs(times.decoderMs / share)}` : '',
+    `flow ${formatMs(times.flowMs / share)}`,
+  ].filter(Boolean);
+  return `${nfeText} · ${perImage && share > 1 ? '≈' : ''}${formatMs(times.totalMs / share)} (${stages.join(', ')})`;
 }

@@ -9,6 +9,7 @@ import { describeCost } from './format.js';
 import { runTask } from './forms.js';
 import { button, context, draw, read } from './images.js';
 import { byId, hide, type Session } from './session.js';
+import { showTab } from './tabs.js';
 
 /** Mask overlay colour: translucent magenta stands out on landscapes. */
 const OVERLAY = [255, 0, 200, 140] as const;
@@ -24,6 +25,7 @@ export class Inpainter {
   private readonly maskCanvas = byId('inpaint-mask') as HTMLCanvasElement;
   private readonly resultCanvas = byId('inpaint-result') as HTMLCanvasElement;
   private readonly fill = byId('inpaint-fill') as HTMLButtonElement;
+  private readonly cancel = byId('inpaint-cancel') as HTMLButtonElement;
   private readonly errorBox = byId('inpaint-error');
 
   constructor(private readonly session: Session) {
@@ -52,7 +54,7 @@ export class Inpainter {
   /** Takes a generated image (or any canvas at the model's size) as the new source. */
   useCanvas(canvas: HTMLCanvasElement, label: string): void {
     this.setSource(read(canvas), label);
-    byId('inpaint').scrollIntoView({ behavior: 'smooth', block: 'start' });
+    showTab('inpaint');
   }
 
   private setSource(image: ImageData, label: string): void {
@@ -146,16 +148,18 @@ export class Inpainter {
   }
 
   private run(): Promise<void> {
-    return runTask(this.session, this.errorBox, [this.fill], async () => {
+    const caption = byId('inpaint-result-caption');
+    return runTask(this.session, this.errorBox, { disable: [this.fill], cancel: this.cancel, note: caption }, async (signal) => {
       if (!this.source) throw new Error('choose an image first');
       if (!this.mask.some(Boolean)) throw new Error('paint the part to regenerate first');
       const seed = Number((byId('inpaint-seed') as HTMLInputElement).value);
-      const caption = byId('inpaint-result-caption');
+      delete caption.dataset.state;
       caption.textContent = 'Filling…';
       const result = await this.session.current!.inpaint({
         image: this.source,
         mask: this.mask,
         seed,
+        signal,
         onStep: ({ step, steps, images }) => {
           draw(this.resultCanvas, images[0]);
           caption.textContent = `Solver step ${step} of ${steps}…`;
@@ -168,6 +172,6 @@ export class Inpainter {
         button('Keep editing this', () => this.setSource(read(this.resultCanvas), 'the previous fill')),
       );
       caption.dataset.state = 'done';
-    }).finally(() => this.updateFill());
+    }).then(() => this.updateFill());
   }
 }

@@ -7,7 +7,9 @@ import { setupGenerate } from './generate.js';
 import { Inpainter } from './inpaint.js';
 import { setupInterpolate } from './interpolate.js';
 import { byId, Session } from './session.js';
+import { setupTabs } from './tabs.js';
 
+setupTabs();
 const session = new Session();
 const inpainter = new Inpainter(session);
 setupGenerate(session, (canvas, seed) => inpainter.useCanvas(canvas, `generated, seed ${seed}`));

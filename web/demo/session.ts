@@ -42,6 +42,7 @@ export class Session {
         onProgress: showProgress,
       });
       this.current = generator;
+      showLoaded(generator);
       showBackend(generator);
       showModel(generator);
       setState('ready');
@@ -104,6 +105,14 @@ function showProgress(p: LoadProgress): void {
   byId('weights-text').textContent = `${amount}${source}${eta}${tensors}`;
 }
 
+/** Replaces the progress line (and its "compiling the GPU shaders…") with what the load did. */
+function showLoaded(generator: Generator): void {
+  const { bytes, source } = generator.model;
+  const from = source === 'cache' ? ' from the browser cache' : '';
+  const warmUp = generator.warmUpMs === null ? '' : ` · GPU shaders compiled in ${formatMs(generator.warmUpMs)}`;
+  byId('weights-text').textContent = `${formatBytes(bytes)} loaded${from}${warmUp}`;
+}
+
 function showBackend(generator: Generator): void {
   const badge = byId('backend');
   if (generator.backend === 'webgpu') {
@@ -114,7 +123,9 @@ function showBackend(generator: Generator): void {
     // The runtime's reason is precise but long; the badge says it in words, the tooltip in full.
     const why = !generator.fallbackReason
       ? 'the CPU was asked for'
-      : 'gpu' in navigator
+      : /fallback \(software\) adapter/.test(generator.fallbackReason)
+        ? 'WebGPU here is a software renderer, slower than the CPU'
+        : 'gpu' in navigator
         ? 'WebGPU found no usable adapter'
         : 'this browser has WebGPU turned off or lacks it';
     badge.textContent = `CPU fallback — ${why}`;
