@@ -313,7 +313,9 @@ test('LeDiFlow vs. baseline loads the baseline on demand and matches native for 
   }
   // Both times side by side: one summary line, and the two columns next to each other.
   await expect(page.locator('#compare-summary')).toContainText(/LeDiFlow heun × 2: [\d.]+ m?s · baseline heun × 2: [\d.]+ m?s/);
-  const [left, right] = await Promise.all(['#compare-lediflow', '#compare-baseline'].map((id) => page.locator(id).boundingBox()));
+  const [left, right] = await Promise.all(
+    ['#compare-lediflow', '#compare-baseline'].map((id) => page.locator('.compare-rows > div').filter({ has: page.locator(id) }).boundingBox()),
+  );
   expect(right!.x, 'the baseline is not beside LeDiFlow').toBeGreaterThan(left!.x + left!.width - 1);
   expect(Math.abs(right!.y - left!.y)).toBeLessThan(5);
   const times = `LeDiFlow ${await page.locator('#compare-lediflow-time').textContent()} | baseline ${await page.locator('#compare-baseline-time').textContent()}`;

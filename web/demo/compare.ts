@@ -56,7 +56,8 @@ export function setupCompare(session: Session): void {
         totals[method] = { ms: result.times.totalMs, settings: `${solver} × ${steps}` };
       }
       const { lediflow, baseline } = totals as Record<Method, { ms: number; settings: string }>;
-      summary.textContent = `LeDiFlow ${lediflow.settings}: ${formatMs(lediflow.ms)} · baseline ${baseline.settings}: ${formatMs(baseline.ms)} · LeDiFlow ${(baseline.ms / lediflow.ms).toFixed(1)}× faster`;
+      const faster = baseline.ms >= lediflow.ms ? `LeDiFlow ${(baseline.ms / lediflow.ms).toFixed(1)}×` : `the baseline ${(lediflow.ms / baseline.ms).toFixed(1)}×`;
+      summary.textContent = `LeDiFlow ${lediflow.settings}: ${formatMs(lediflow.ms)} · baseline ${baseline.settings}: ${formatMs(baseline.ms)} · ${faster} faster`;
       note.textContent = '';
     });
   });
