@@ -386,6 +386,7 @@ test('keyboard and phone width: tab to Generate, no sideways scrolling, PNG down
   await page.getByRole('button', { name: 'Download PNG' }).first().click();
   expect((await download).suggestedFilename()).toBe(`lediflow-seed-${seed}.png`);
   // Every tool is one click away, even on a phone: all four tabs are above the fold.
+  await expect(page.getByRole('tab')).toHaveCount(4);
   for (const tab of await page.getByRole('tab').all()) {
     const box = (await tab.boundingBox())!;
     expect(box.y + box.height, `${await tab.textContent()} is below the fold`).toBeLessThan(844);
