@@ -63,9 +63,11 @@ export class Session {
     }
   }
 
-  /** Updates the model line (after more weights were added). */
+  /** Updates the model and weights lines (after more weights were added). */
   showModel(): void {
-    if (this.current) showModel(this.current);
+    if (!this.current) return;
+    showModel(this.current);
+    showLoaded(this.current);
   }
 
   /**
