@@ -5,7 +5,11 @@
 # share its throughput rather than add to it.) Each lane works on its own copy of carry/run and
 # brings back its state, log, last grid and EMA part (4 files: the tool returns at most 8);
 # merge them into the run with scripts/merge-lanes.py.
-#   usage: scripts/gpu-train-lanes.sh MINUTES flow+baseline [extra lediflow train args...]
+# BACKEND (vulkan by default; cuda for a `--features cuda` build) picks the device. With
+# EVAL_ARGS set and both a flow and a baseline lane, their int8 exports (the files that would
+# ship), the README's grids from them and `lediflow eval` on them with those arguments come back
+# as $OUT/ship.tgz.
+#   usage: [BACKEND=cuda] [EVAL_ARGS='--n 2000 ...'] scripts/gpu-train-lanes.sh MINUTES flow+baseline [extra lediflow train args...]
 set -uo pipefail
 minutes=$1; lanes=$2; shift 2
 source "$(dirname "$0")/gpu-prelude.sh"
@@ -13,8 +17,11 @@ source "$(dirname "$0")/gpu-prelude.sh"
 monitor=$!
 pids=()
 for stage in ${lanes//+/ }; do
-  rm -rf "$stage" && mkdir -p "$stage" && cp ../carry/run/state.json ../carry/run/log.csv ../carry/run/ema*.ldf "$stage/" && chmod -R u+w "$stage"
-  ./lediflow train --backend vulkan --run "$stage" --stage "$stage" --minutes "$minutes" --resume "$@" \
+  # EMA parts come from carry/run, or, when it carries none (the tool's 64 MiB limit), from the
+  # shipped run in the repository.
+  parts=$(ls ../carry/run/ema*.ldf 2>/dev/null || ls ../models/checkpoints/s64-landscapes/ema-*.ldf)
+  rm -rf "$stage" && mkdir -p "$stage" && cp ../carry/run/state.json ../carry/run/log.csv $parts "$stage/" && chmod -R u+w "$stage"
+  ./lediflow train --backend "${BACKEND:-vulkan}" --run "$stage" --stage "$stage" --minutes "$minutes" --resume "$@" \
     > "$stage.out" 2>&1 &
   pids+=($!)
 done
@@ -31,5 +38,24 @@ for stage in ${lanes//+/ }; do
   last=$(ls "$stage"/samples/$stage-*.png 2>/dev/null | tail -1); [ -n "$last" ] && cp "$last" "$OUT/$stage/"
 done
 
+if [ -n "${EVAL_ARGS:-}" ] && [ -d flow ] && [ -d baseline ]; then
+  # The files that would ship: int8 exports of both lanes, scored as shipped, and the README's
+  # grids from them (same seeds as before: 100..107).
+  mkdir -p ship
+  ./lediflow export --run flow --quant int8 --networks latent,decoder,encoder,flow --out ship/landscapes-64.ldf 2>&1 | tail -2
+  ./lediflow export --run baseline --quant int8 --networks baseline --out ship/baseline-64.ldf 2>&1 | tail -2
+  for grid in lediflow:1 lediflow:2 baseline:2 baseline:32; do
+    file=ship/landscapes-64.ldf; [ "${grid%:*}" = baseline ] && file=ship/baseline-64.ldf
+    ./lediflow sample --backend "${BACKEND:-vulkan}" --model "$file" \
+      --method "${grid%:*}" --solver heun --steps "${grid#*:}" --n 8 --seed 100 --out "ship/samples-${grid%:*}-heun${grid#*:}.png" 2>&1 | tail -1
+  done
+  left=$(( ${EVAL_SECONDS:-570} - SECONDS ))
+  echo "eval from $SECONDS s, $left s left"
+  # shellcheck disable=SC2086
+  timeout "$left" ./lediflow eval --backend "${BACKEND:-vulkan}" --eval-net ../models/eval --model ship/landscapes-64.ldf \
+    --model ship/baseline-64.ldf --out ship/eval $EVAL_ARGS 2>&1 | tail -c 6000
+  echo "eval exit ${PIPESTATUS[0]} at $SECONDS s"
+  tar czf "$OUT/ship.tgz" ship
+fi
 ls -la "$OUT"/*
 exit $status

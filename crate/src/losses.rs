@@ -8,6 +8,21 @@ use burn::tensor::Tensor;
 
 use crate::model::config::{ImportanceWeighting, LossConfig};
 use crate::model::networks::{Decoder, Encoder, VelocityNet};
+use crate::model::prior::prior_draw;
+
+/// The temperature of the prior draw: the scale s and the floor σ_floor of the model's
+/// configuration.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PriorTemperature {
+    pub scale: f64,
+    pub floor: f64,
+}
+
+impl PriorTemperature {
+    pub fn of(config: &crate::model::LeDiFlowConfig) -> Self {
+        Self { scale: config.prior_std_scale, floor: config.prior_std_floor }
+    }
+}
 
 /// Variance guided loss (reconstructed from the paper's description, see `LossConfig`):
 /// `mean( sg(σ²)^γ · ½ · (log σ² + (y − μ)² / σ²) )`.
@@ -134,9 +149,9 @@ pub fn latent_objective(
     flow_matching(latent.forward(z_t, t), z - eps)
 }
 
-/// Stage 3: flow matching from the learned prior, weighted by 1/σ.
-/// `eps_z` draws z ~ q(z|y); `eps` draws x0 = μ + s·σ·ε. The auxiliary networks are frozen
-/// (see [`latent_objective`]).
+/// Stage 3: flow matching from the learned prior, with the importance weight of `config`.
+/// `eps_z` draws z ~ q(z|y); `eps` draws x0 = μ + s·max(σ, σ_floor)·ε ([`prior_draw`]). The
+/// auxiliary networks are frozen (see [`latent_objective`]).
 #[allow(clippy::too_many_arguments)]
 pub fn flow_objective(
     frozen_encoder: &Encoder,
@@ -147,14 +162,14 @@ pub fn flow_objective(
     eps: Tensor<4>,
     t: Tensor<1>,
     config: &LossConfig,
-    prior_std_scale: f64,
+    prior: PriorTemperature,
 ) -> Tensor<1> {
     let plain = y.clone().without_autodiff();
     let (mean, log_var) = frozen_encoder.forward(plain);
     let z = mean + log_var.mul_scalar(0.5).exp() * eps_z.without_autodiff();
     let (mu, dec_log_var) = frozen_decoder.forward(z);
     let sigma = dec_log_var.mul_scalar(0.5).exp();
-    let x0 = mu + sigma.clone() * eps.without_autodiff().mul_scalar(prior_std_scale);
+    let x0 = prior_draw(mu, sigma.clone(), eps.without_autodiff(), prior.scale, prior.floor);
     let x_t = interpolate_path(x0.clone(), y.clone(), &t);
     let v = flow.forward(x_t, t);
     weighted_flow_matching(v, y - x0, importance_weights(sigma, config))

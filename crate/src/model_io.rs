@@ -274,9 +274,11 @@ impl ModelLoader {
         device: &Device,
     ) -> Result<LoadedModel, LoadError> {
         let (config, header) = self.verified_header()?;
-        if &config != expected {
+        // The prior's temperature and the loss settings shape no tensor: a run may change them
+        // (the flow stage's ablations do) and still continue from networks trained before.
+        if !config.same_networks(expected) {
             return Err(LoadError::Config(format!(
-                "the file is a '{}' model, expected '{}' with the same settings",
+                "the file is a '{}' model, expected '{}' with the same networks",
                 config.name, expected.name
             )));
         }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use clap::builder::TypedValueParser;
 
 use super::{Backend, CliResult};
 use crate::eval::features::{EvalTrainRequest, load, train_eval_net};
@@ -50,6 +51,12 @@ pub struct EvalArgs {
     /// Steps of the inpainting and interpolation probes (Heun).
     #[arg(long, value_delimiter = ',', default_value = "2,16", value_parser = super::ranges::count(1, super::ranges::MAX_STEPS))]
     pub probe_steps: Vec<usize>,
+    /// The latent sampler's solver in every LeDiFlow configuration.
+    #[arg(long, default_value = "heun")]
+    pub latent_solver: Solver,
+    /// The latent sampler's steps in every LeDiFlow configuration (the product's default: 4).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1000).map(usize::from))]
+    pub latent_steps: usize,
     /// Where the report, CSV and plots go.
     #[arg(long, default_value = "eval-out")]
     pub out: PathBuf,
@@ -81,8 +88,8 @@ pub fn run(args: EvalArgs) -> CliResult {
     let partial_path = args.out.join("partial.json");
     let model_name = args.model.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" + ");
     let key = format!(
-        "{model_name} n={} first_seed={} reference={} batch={} backend={:?}",
-        args.n, args.first_seed, args.reference, args.batch, args.backend
+        "{model_name} n={} first_seed={} reference={} batch={} backend={:?} latent={}x{}",
+        args.n, args.first_seed, args.reference, args.batch, args.backend, args.latent_solver, args.latent_steps
     );
     let done: Vec<ConfigRow> = std::fs::read_to_string(&partial_path)
         .ok()
@@ -111,6 +118,8 @@ pub fn run(args: EvalArgs) -> CliResult {
         inpaint_images: args.inpaint,
         interpolation_pairs: args.interpolation_pairs,
         probe_steps: args.probe_steps.clone(),
+        latent_solver: args.latent_solver,
+        latent_steps: args.latent_steps,
         progress: true,
         done,
     };

@@ -42,6 +42,10 @@ pub struct EvalRequest {
     pub interpolation_pairs: usize,
     /// Solver steps of the inpainting, interpolation and per-stage probes.
     pub probe_steps: Vec<usize>,
+    /// The latent sampler's solver and steps in every LeDiFlow configuration (the product's
+    /// defaults unless a run measures what fewer latent evaluations cost).
+    pub latent_solver: Solver,
+    pub latent_steps: usize,
     pub progress: bool,
     /// Rows of an interrupted run of the same request: their configurations are not redone.
     pub done: Vec<ConfigRow>,
@@ -355,7 +359,14 @@ pub fn evaluate(
                     rows.push(row.clone());
                     continue;
                 }
-                let options = SampleOptions { method, solver, steps, ..SampleOptions::default() };
+                let options = SampleOptions {
+                    method,
+                    solver,
+                    steps,
+                    latent_solver: request.latent_solver,
+                    latent_steps: request.latent_steps,
+                    ..SampleOptions::default()
+                };
                 let (images, nfe, ms) = sample_all(pipeline, &options, request.first_seed, request.n, request.batch)?;
                 let scores = reference.score(&images)?;
                 log(p, &format!("{method} {solver} {steps}: {ms:.2} ms/image, {scores:?}"));
@@ -369,7 +380,11 @@ pub fn evaluate(
     if has(Method::LeDiFlow) {
         log(p, "per-stage probes");
         let clock = SystemClock::default();
-        let options = SampleOptions::default();
+        let options = SampleOptions {
+            latent_solver: request.latent_solver,
+            latent_steps: request.latent_steps,
+            ..SampleOptions::default()
+        };
         // `reconstruct` also runs the flow; only its μ is read here, so one Euler step.
         let reconstruct_options = SampleOptions { solver: Solver::Euler, steps: 1, ..options.clone() };
         let (mut recon, mut mean, mut prior) = (Vec::new(), Vec::new(), Vec::new());

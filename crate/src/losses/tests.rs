@@ -79,6 +79,9 @@ fn importance_weights_clip_and_normalise() {
     config.weighting = ImportanceWeighting::Variance;
     let w: Vec<f32> = importance_weights(sigma.clone(), &config).into_data().try_to_vec().expect("f32");
     assert!((w[0] - 4.0).abs() < 1e-5 && (w[2] - 2500.0).abs() < 1e-2);
+    config.weighting = ImportanceWeighting::None;
+    let w: Vec<f32> = importance_weights(sigma.clone(), &config).into_data().try_to_vec().expect("f32");
+    assert_eq!(w, vec![1.0, 1.0, 1.0]);
     config.weighting = ImportanceWeighting::Sigma;
     config.normalize_weights = true;
     let w: Vec<f32> = importance_weights(sigma, &config).into_data().try_to_vec().expect("f32");
@@ -166,7 +169,7 @@ fn gradients_reach_every_parameter_of_each_trained_network() {
         normal([2, 3, 32, 32]),
         t.clone(),
         &config.loss,
-        1.0,
+        PriorTemperature::of(&config),
     );
     let grads = GradientsParams::from_grads(flow.backward(), &model);
     assert_all_have_grads(&model.flow, &grads, "flow");

@@ -118,6 +118,11 @@ pub enum TimeSampling {
         mean: f64,
         std: f64,
     },
+    /// t = u^exponent, u ~ U(0, 1): an exponent above 1 spends more of training near t = 0,
+    /// where the flow from a tight prior has to create the detail.
+    Power {
+        exponent: f64,
+    },
 }
 
 impl Default for LossConfig {
@@ -154,8 +159,15 @@ pub struct LeDiFlowConfig {
     pub latent_sampler: BackboneConfig,
     pub flow: BackboneConfig,
     pub loss: LossConfig,
-    /// Temperature s of the prior draw x0 = μ + s·σ·ε.
+    /// Temperature s of the prior draw x0 = μ + s·max(σ, σ_floor)·ε, the same in training and
+    /// sampling.
     pub prior_std_scale: f64,
+    /// Reconstructed lever, not in the paper: a floor σ_floor on the σ of the prior draw, so that
+    /// an almost deterministic prior (the decoder's σ falls to ~0.05) still leaves the flow model
+    /// noise to turn into detail. 0 (the default, and what files without the field mean) draws
+    /// from σ as the decoder predicts it. The importance weight keeps the decoder's own σ.
+    #[serde(default)]
+    pub prior_std_floor: f64,
 }
 
 fn level(width: usize, depth: usize, d_head: usize, attention: AttentionKind) -> LevelConfig {
@@ -163,6 +175,14 @@ fn level(width: usize, depth: usize, d_head: usize, attention: AttentionKind) ->
 }
 
 impl LeDiFlowConfig {
+    /// Whether `other` has the same networks (every shape and architecture setting), whatever
+    /// its loss settings and prior temperature.
+    pub fn same_networks(&self, other: &Self) -> bool {
+        let networks =
+            |c: &Self| Self { loss: LossConfig::default(), prior_std_scale: 1.0, prior_std_floor: 0.0, ..c.clone() };
+        networks(self) == networks(other)
+    }
+
     /// The names accepted by [`LeDiFlowConfig::named`].
     pub const NAMES: [&'static str; 3] = ["tiny", "s64", "s128"];
 
@@ -220,6 +240,7 @@ impl LeDiFlowConfig {
             },
             loss: LossConfig::default(),
             prior_std_scale: 1.0,
+            prior_std_floor: 0.0,
         }
     }
 
@@ -268,6 +289,7 @@ impl LeDiFlowConfig {
             },
             loss: LossConfig::default(),
             prior_std_scale: 1.0,
+            prior_std_floor: 0.0,
         }
     }
 

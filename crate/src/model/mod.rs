@@ -10,6 +10,7 @@ pub mod mapping;
 pub mod networks;
 pub mod norm;
 pub mod precision;
+pub mod prior;
 pub mod rope;
 pub mod validate;
 

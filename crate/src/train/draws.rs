@@ -85,6 +85,7 @@ fn time_from_normal(n: f32, sampling: TimeSampling) -> f32 {
     let t = match sampling {
         TimeSampling::Uniform => 0.5 * libm::erfc(-n / core::f64::consts::SQRT_2),
         TimeSampling::LogitNormal { mean, std } => 1.0 / (1.0 + libm::exp(-(mean + std * n))),
+        TimeSampling::Power { exponent } => libm::pow(0.5 * libm::erfc(-n / core::f64::consts::SQRT_2), exponent),
     };
     t as f32
 }
@@ -184,5 +185,18 @@ mod tests {
             v[v.len() / 2]
         };
         assert!((median - 0.5).abs() < 0.03, "logit-normal median {median}");
+    }
+
+    #[test]
+    fn a_power_above_one_moves_times_towards_the_prior() {
+        let mut s = spec(Stage::Flow);
+        s.time_sampling = TimeSampling::Power { exponent: 2.0 };
+        let t = s.draw(0, 0, 4000).values[0].clone();
+        assert!(t.iter().all(|&v| v > 0.0 && v < 1.0));
+        // P(u² < 1/4) = P(u < 1/2) = 1/2, against 1/4 for uniform t.
+        let below = t.iter().filter(|&&v| v < 0.25).count() as f64 / t.len() as f64;
+        assert!((below - 0.5).abs() < 0.03, "P(t < 1/4) = {below}");
+        let mean = t.iter().map(|&v| v as f64).sum::<f64>() / t.len() as f64;
+        assert!((mean - 1.0 / 3.0).abs() < 0.02, "E[u²] = {mean}");
     }
 }

@@ -4,7 +4,7 @@ use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::draws::{DrawTensors, Draws};
-use crate::losses::{PriorFit, aux_objective, baseline_objective, flow_objective, latent_objective};
+use crate::losses::{PriorFit, PriorTemperature, aux_objective, baseline_objective, flow_objective, latent_objective};
 use crate::model::{LeDiFlowConfig, LeDiFlowModel};
 use crate::weights::Network;
 
@@ -165,7 +165,7 @@ pub fn stage_loss_parts(
             eps,
             t,
             loss,
-            config.prior_std_scale,
+            PriorTemperature::of(config),
         ),
         DrawTensors::Baseline { t, eps } => baseline_objective(&model.baseline, y, eps, t),
     };

@@ -1,0 +1,51 @@
+//! The draw from the learned prior, x0 = μ + s·max(σ, σ_floor)·ε: one definition for the flow
+//! model's training and for every pipeline that samples from it.
+
+use burn::tensor::Tensor;
+
+/// `mu + scale · max(sigma, floor) · eps`. A floor of 0 leaves σ untouched (bit for bit).
+pub fn prior_draw(mu: Tensor<4>, sigma: Tensor<4>, eps: Tensor<4>, scale: f64, floor: f64) -> Tensor<4> {
+    let sigma = if floor > 0.0 { sigma.clamp_min(floor) } else { sigma };
+    mu + sigma * eps.mul_scalar(scale)
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Tensor, TensorData};
+
+    use super::prior_draw;
+    use crate::testing::cpu;
+
+    fn t(values: &[f32]) -> Tensor<4> {
+        Tensor::from_data(TensorData::new(values.to_vec(), [1, 1, 1, values.len()]), &cpu())
+    }
+
+    fn values(x: Tensor<4>) -> Vec<f32> {
+        x.into_data().to_vec().unwrap()
+    }
+
+    #[test]
+    fn a_floor_widens_only_the_pixels_below_it() {
+        let (mu, sigma, eps) = (t(&[0.5, -0.5, 0.0]), t(&[0.01, 0.3, 0.05]), t(&[1.0, -2.0, 2.0]));
+        let plain = values(prior_draw(mu.clone(), sigma.clone(), eps.clone(), 1.0, 0.0));
+        let floored = values(prior_draw(mu, sigma, eps, 2.0, 0.1));
+        assert_eq!(plain, vec![0.51, -1.1, 0.1]);
+        // σ 0.01 and 0.05 are lifted to 0.1; 0.3 stays; then everything scales by s = 2.
+        let expected = [0.5 + 2.0 * 0.1, -0.5 - 2.0 * 2.0 * 0.3, 2.0 * 0.1 * 2.0];
+        for (got, want) in floored.iter().zip(expected) {
+            assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn a_floor_widens_the_spread_of_a_tight_prior() {
+        let n = 4096;
+        let eps: Vec<f32> = crate::noise::gaussian(3, crate::noise::Stream::Pixel, n);
+        let (mu, sigma, eps) = (t(&vec![0.0; n]), t(&vec![0.02; n]), t(&eps));
+        let std = |x: Vec<f32>| (x.iter().map(|v| (v * v) as f64).sum::<f64>() / x.len() as f64).sqrt();
+        let tight = std(values(prior_draw(mu.clone(), sigma.clone(), eps.clone(), 1.0, 0.0)));
+        let floored = std(values(prior_draw(mu, sigma, eps, 1.0, 0.2)));
+        assert!((tight - 0.02).abs() < 0.002, "{tight}");
+        assert!((floored - 0.2).abs() < 0.02, "{floored}");
+    }
+}
