@@ -41,9 +41,11 @@ manifest = {
         "config": state["config"],
         "settings": state["settings"],
         "stages": stages,
-        "hardware": "1× NVIDIA H100 80GB, burn 0.22.1 Vulkan backend, f32",
+        "hardware": "steps 0-5,000: 1× NVIDIA H100 80GB, burn 0.22.1 Vulkan backend; flow and baseline "
+        "after 5,000: 1× NVIDIA H200, burn CUDA backend; f32",
         "note": "wall_minutes is per stage; flow and baseline shared one GPU for most of theirs "
-        "(about 16 and 12 GPU-minutes); see BENCHMARKS.md",
+        "(about 16 and 12 GPU-minutes to step 5,000, then 5.2 minutes side by side to 6,601 and 6,624); "
+        "from flow step 5,000 on, the prior temperature s is 4 (issue 20's ablation); see BENCHMARKS.md",
         "data": "procedural landscapes, train split (seed 0x4C65_4469_466C_6F77, 'LeDiFlow'), "
         "image indices 0..steps×batch of that stream; evaluation uses the held-out split "
         "(seed 'HeldOut!'), never seen in training",
