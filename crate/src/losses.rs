@@ -8,21 +8,7 @@ use burn::tensor::Tensor;
 
 use crate::model::config::{ImportanceWeighting, LossConfig};
 use crate::model::networks::{Decoder, Encoder, VelocityNet};
-use crate::model::prior::prior_draw;
-
-/// The temperature of the prior draw: the scale s and the floor σ_floor of the model's
-/// configuration.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PriorTemperature {
-    pub scale: f64,
-    pub floor: f64,
-}
-
-impl PriorTemperature {
-    pub fn of(config: &crate::model::LeDiFlowConfig) -> Self {
-        Self { scale: config.prior_std_scale, floor: config.prior_std_floor }
-    }
-}
+use crate::model::prior::{PriorTemperature, prior_draw};
 
 /// Variance guided loss (reconstructed from the paper's description, see `LossConfig`):
 /// `mean( sg(σ²)^γ · ½ · (log σ² + (y − μ)² / σ²) )`.
@@ -169,7 +155,7 @@ pub fn flow_objective(
     let z = mean + log_var.mul_scalar(0.5).exp() * eps_z.without_autodiff();
     let (mu, dec_log_var) = frozen_decoder.forward(z);
     let sigma = dec_log_var.mul_scalar(0.5).exp();
-    let x0 = prior_draw(mu, sigma.clone(), eps.without_autodiff(), prior.scale, prior.floor);
+    let x0 = prior_draw(mu, sigma.clone(), eps.without_autodiff(), prior);
     let x_t = interpolate_path(x0.clone(), y.clone(), &t);
     let v = flow.forward(x_t, t);
     weighted_flow_matching(v, y - x0, importance_weights(sigma, config))

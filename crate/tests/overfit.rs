@@ -7,7 +7,8 @@
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
-use lediflow::losses::{PriorTemperature, aux_objective, baseline_objective, flow_objective, latent_objective};
+use lediflow::losses::{aux_objective, baseline_objective, flow_objective, latent_objective};
+use lediflow::model::prior::PriorTemperature;
 use lediflow::model::{LeDiFlowConfig, LeDiFlowModel};
 use lediflow::pipeline::{Method, NoPreview, Pipeline, SampleOptions, SystemClock};
 use lediflow::solvers::Solver;

@@ -3,17 +3,33 @@
 
 use burn::tensor::Tensor;
 
+use super::LeDiFlowConfig;
+
+/// The temperature of the prior draw: the scale s and the floor σ_floor.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PriorTemperature {
+    pub scale: f64,
+    pub floor: f64,
+}
+
+impl PriorTemperature {
+    /// The model's own: `prior_std_scale` and `prior_std_floor` of its configuration.
+    pub fn of(config: &LeDiFlowConfig) -> Self {
+        Self { scale: config.prior_std_scale, floor: config.prior_std_floor }
+    }
+}
+
 /// `mu + scale · max(sigma, floor) · eps`. A floor of 0 leaves σ untouched (bit for bit).
-pub fn prior_draw(mu: Tensor<4>, sigma: Tensor<4>, eps: Tensor<4>, scale: f64, floor: f64) -> Tensor<4> {
-    let sigma = if floor > 0.0 { sigma.clamp_min(floor) } else { sigma };
-    mu + sigma * eps.mul_scalar(scale)
+pub fn prior_draw(mu: Tensor<4>, sigma: Tensor<4>, eps: Tensor<4>, temperature: PriorTemperature) -> Tensor<4> {
+    let sigma = if temperature.floor > 0.0 { sigma.clamp_min(temperature.floor) } else { sigma };
+    mu + sigma * eps.mul_scalar(temperature.scale)
 }
 
 #[cfg(test)]
 mod tests {
     use burn::tensor::{Tensor, TensorData};
 
-    use super::prior_draw;
+    use super::{PriorTemperature, prior_draw};
     use crate::testing::cpu;
 
     fn t(values: &[f32]) -> Tensor<4> {
@@ -27,8 +43,9 @@ mod tests {
     #[test]
     fn a_floor_widens_only_the_pixels_below_it() {
         let (mu, sigma, eps) = (t(&[0.5, -0.5, 0.0]), t(&[0.01, 0.3, 0.05]), t(&[1.0, -2.0, 2.0]));
-        let plain = values(prior_draw(mu.clone(), sigma.clone(), eps.clone(), 1.0, 0.0));
-        let floored = values(prior_draw(mu, sigma, eps, 2.0, 0.1));
+        let plain =
+            values(prior_draw(mu.clone(), sigma.clone(), eps.clone(), PriorTemperature { scale: 1.0, floor: 0.0 }));
+        let floored = values(prior_draw(mu, sigma, eps, PriorTemperature { scale: 2.0, floor: 0.1 }));
         assert_eq!(plain, vec![0.51, -1.1, 0.1]);
         // σ 0.01 and 0.05 are lifted to 0.1; 0.3 stays; then everything scales by s = 2.
         let expected = [0.5 + 2.0 * 0.1, -0.5 - 2.0 * 2.0 * 0.3, 2.0 * 0.1 * 2.0];
@@ -43,8 +60,13 @@ mod tests {
         let eps: Vec<f32> = crate::noise::gaussian(3, crate::noise::Stream::Pixel, n);
         let (mu, sigma, eps) = (t(&vec![0.0; n]), t(&vec![0.02; n]), t(&eps));
         let std = |x: Vec<f32>| (x.iter().map(|v| (v * v) as f64).sum::<f64>() / x.len() as f64).sqrt();
-        let tight = std(values(prior_draw(mu.clone(), sigma.clone(), eps.clone(), 1.0, 0.0)));
-        let floored = std(values(prior_draw(mu, sigma, eps, 1.0, 0.2)));
+        let tight = std(values(prior_draw(
+            mu.clone(),
+            sigma.clone(),
+            eps.clone(),
+            PriorTemperature { scale: 1.0, floor: 0.0 },
+        )));
+        let floored = std(values(prior_draw(mu, sigma, eps, PriorTemperature { scale: 1.0, floor: 0.2 })));
         assert!((tight - 0.02).abs() < 0.002, "{tight}");
         assert!((floored - 0.2).abs() < 0.02, "{floored}");
     }

@@ -18,7 +18,7 @@ use burn::tensor::{Bool, Device, Tensor, TensorData};
 use crate::kernels::composite;
 use crate::model::config::LeDiFlowConfig;
 use crate::model::networks::{LeDiFlowModel, VelocityNet};
-use crate::model::prior::prior_draw;
+use crate::model::prior::{PriorTemperature, prior_draw};
 use crate::noise::{Stream, gaussian_batch, slerp};
 use crate::solvers::{Solver, uniform_grid};
 
@@ -199,8 +199,8 @@ impl<'a> Pipeline<'a> {
     }
 
     fn prior_draw(&self, mu: Tensor<4>, sigma: Tensor<4>, eps: Tensor<4>, options: &SampleOptions) -> Tensor<4> {
-        let s = options.prior_std_scale.unwrap_or(self.config.prior_std_scale);
-        prior_draw(mu, sigma, eps, s, self.config.prior_std_floor)
+        let model = PriorTemperature::of(&self.config);
+        prior_draw(mu, sigma, eps, PriorTemperature { scale: options.prior_std_scale.unwrap_or(model.scale), ..model })
     }
 
     /// seed → latent sampler ODE → decoder → prior draw → flow ODE → images; or, with

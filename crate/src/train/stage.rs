@@ -4,7 +4,8 @@ use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::draws::{DrawTensors, Draws};
-use crate::losses::{PriorFit, PriorTemperature, aux_objective, baseline_objective, flow_objective, latent_objective};
+use crate::losses::{PriorFit, aux_objective, baseline_objective, flow_objective, latent_objective};
+use crate::model::prior::PriorTemperature;
 use crate::model::{LeDiFlowConfig, LeDiFlowModel};
 use crate::weights::Network;
 
