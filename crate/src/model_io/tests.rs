@@ -171,3 +171,26 @@ fn the_configurations_of_the_shipped_model_files_validate() {
         loader.push(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     }
 }
+
+/// A run that changes only its prior temperature or loss continues from networks trained before
+/// (the flow-stage ablation does); a file of other networks is still refused.
+#[test]
+fn a_file_loads_into_a_model_that_differs_only_in_temperature_or_loss() {
+    let (config, model) = perturbed_tiny(6);
+    let bytes = file(&config, &model, &[Network::Flow], QuantPolicy::F32);
+    let into = |expected: &LeDiFlowConfig| {
+        let mut loader = ModelLoader::default();
+        loader.push(&bytes).expect("push");
+        let fresh = LeDiFlowModel::new(expected, &cpu());
+        loader.finish_into(fresh, expected, &cpu())
+    };
+    let mut tuned = config.clone();
+    tuned.prior_std_scale = 4.0;
+    tuned.prior_std_floor = 0.1;
+    tuned.loss.weighting = crate::model::config::ImportanceWeighting::None;
+    let loaded = into(&tuned).expect("same networks");
+    assert_eq!(flow_output(&loaded.model)[..3 * 32 * 32], flow_output(&model)[..3 * 32 * 32]);
+    let mut wider = config.clone();
+    wider.flow.levels[0].d_ff += 16;
+    assert!(matches!(into(&wider), Err(LoadError::Config(_))));
+}
