@@ -2,22 +2,26 @@
 """Writes models/manifest.json: what each shipped .ldf file is and how it was made.
 
 usage: scripts/make-manifest.py RUN_DIR MODEL.ldf [MODEL.ldf ...] > models/manifest.json
-The hashes are the files' own: `sha256` is the data hash in the .ldf header (what the loader
-verifies and the web client keys its cache on), `file_sha256` the hash of the whole file.
+       scripts/make-manifest.py models/manifest.json MODEL.ldf [...] > new.json  (keeps its training record)
+`sha256` is the SHA-256 of the whole file (header and configuration included, what `sha256sum`
+prints): the one the web client checks before it uses a file (web/src/weights.ts) and keys its
+cache on. `data_sha256` is the data hash in the .ldf header, which covers the tensors' bytes only.
 """
 import hashlib, json, struct, sys
 from pathlib import Path
 
 run = Path(sys.argv[1])
-state = json.loads((run / "state.json").read_text())
-stages = {
-    name: {
-        "steps": p["step"],
-        "images": p["images"],
-        "wall_minutes": round(p["seconds"] / 60, 1),
+previous = json.loads(run.read_text()) if run.suffix == ".json" else None
+if previous is None:
+    state = json.loads((run / "state.json").read_text())
+    stages = {
+        name: {
+            "steps": p["step"],
+            "images": p["images"],
+            "wall_minutes": round(p["seconds"] / 60, 1),
+        }
+        for name, p in state["stages"].items()
     }
-    for name, p in state["stages"].items()
-}
 models = {}
 for path in map(Path, sys.argv[2:]):
     raw = path.read_bytes()
@@ -28,8 +32,8 @@ for path in map(Path, sys.argv[2:]):
     models[path.stem] = {
         "file": path.name,
         "bytes": len(raw),
-        "sha256": meta["sha256"],
-        "file_sha256": hashlib.sha256(raw).hexdigest(),
+        "sha256": hashlib.sha256(raw).hexdigest(),
+        "data_sha256": meta["sha256"],
         "format_version": int(meta["format_version"]),
         "quantization": meta.get("policy"),
         "networks": networks,
@@ -37,7 +41,7 @@ for path in map(Path, sys.argv[2:]):
     }
 manifest = {
     "models": models,
-    "training": {
+    "training": previous["training"] if previous else {
         "config": state["config"],
         "settings": state["settings"],
         "stages": stages,

@@ -28,7 +28,7 @@ export default defineConfig({
     screenshot: 'only-on-failure',
   },
   projects: [
-    { name: 'cpu', testMatch: ['cpu.spec.ts', 'package.spec.ts', 'firefox.spec.ts'], use: { launchOptions: chromiumLaunch(false) } },
+    { name: 'cpu', testMatch: ['cpu.spec.ts', 'hostile.spec.ts', 'package.spec.ts', 'firefox.spec.ts'], use: { launchOptions: chromiumLaunch(false) } },
     { name: 'webgpu', testMatch: ['webgpu.spec.ts'], use: { launchOptions: chromiumLaunch(true) } },
   ],
 });

@@ -61,8 +61,14 @@ export interface ModelInfo {
   name: string;
   imageSize: number;
   networks: string[];
-  /** SHA-256 of the weight data, as `finishLoad()` computed it. */
+  /**
+   * SHA-256 of the last weight file, every byte of it (header and configuration included), as
+   * the wasm computed it while the file streamed in: what a manifest's `sha256` pins, and what
+   * `sha256sum` prints for the file.
+   */
   sha256: string;
+  /** SHA-256 of the last file's data buffer alone (the `.ldf` header's own `sha256`). */
+  dataSha256: string;
   /** Whether the file holds the baseline flow model (`method: 'baseline'`). */
   baseline: boolean;
   /** Bytes of weights loaded (all files). */

@@ -1,10 +1,12 @@
 /**
  * Finding, fetching and caching weight files (runs in the worker).
  *
- * A manifest names each model's file, byte count and SHA-256 (the `.ldf` header's data hash,
- * the one `finishLoad()` reports). With a hash, the file is kept in the Cache API under a key
- * built from it, so a new model version is a new key, a reload reads no byte from the network,
- * and older versions of the same model are deleted once the new one has loaded.
+ * A manifest names each model's file, byte count and SHA-256: the hash of the whole file, header
+ * and configuration included (`sha256sum`'s, scripts/make-manifest.py writes it). The wasm hashes
+ * every byte it is given and `finishLoad(sha256)` refuses a file whose hash differs before it
+ * builds anything, so a file that fails is never used. With a hash, the file is kept in the Cache
+ * API under a key built from it, so a new model version is a new key, a reload reads no byte from
+ * the network, and older versions of the same model are deleted once the new one has loaded.
  */
 
 import { LeDiFlowError } from './errors.js';

@@ -44,13 +44,17 @@ interface WasmGenerator {
   readonly adapterName: string;
   readonly fallbackReason: string | undefined;
   readonly wgslKernels: boolean;
-  checkKernels(): Promise<{ matmul: number; rowNorm: number }>;
+  checkKernels(): Promise<{ matmul: number; rowNorm: number; dequantize: number }>;
+  kernelDispatches(): Record<'matmul' | 'rowNorm' | 'dequantize' | 'toRgba8' | 'composite', number>;
   load(chunk: Uint8Array): { bytesReceived: number; totalBytes: number | null; tensorsReady: number; tensorsTotal: number | null };
-  finishLoad(): Promise<{
+  cancelLoad(): void;
+  /** Checks the whole file's SHA-256 against `expectedSha256` (when given) before it builds anything. */
+  finishLoad(expectedSha256?: string): Promise<{
     name: string;
     imageSize: number;
     networks: string[];
     sha256: string;
+    dataSha256: string;
     baseline: boolean;
     dequantized: { gpu: number; burn: number; host: number; unquantized: number };
   }>;
@@ -289,6 +293,8 @@ async function initialise(request: InitRequest & { id: number }): Promise<InitRe
   // Diagnostics for the browser tests: our WGSL matmul and row norm against their host references
   // on this device (tests/web/webgpu.spec.ts); it rejects on the CPU, where the shaders do not run.
   Object.defineProperty(self, 'lediflowCheckKernels', { value: () => created.checkKernels(), configurable: true });
+  // How often each of our WGSL kernels was dispatched (the tests' proof that they ran).
+  Object.defineProperty(self, 'lediflowKernelDispatches', { value: () => created.kernelDispatches(), configurable: true });
   const onProgress = progressPoster(request.id);
   const model = await loadWeights(created, request.source, onProgress);
   imageSize = model.imageSize;
@@ -353,8 +359,9 @@ async function loadWeights(
       try {
         info = await streamInto(wasm, cached, entry.sha256, true, entry.bytes, onProgress, null);
       } catch (e) {
-        // A damaged cache entry must not brick the page: forget it and download again.
-        if (!(e instanceof LeDiFlowError) || e.kind !== 'BadWeights') throw e;
+        // A damaged cache entry must not brick the page: forget it and download again. (The
+        // wasm's errors are plain `Error`s with a `kind`, not `LeDiFlowError`s.)
+        if (toErrorPayload(e).kind !== 'BadWeights') throw e;
         await forgetWeights(name, entry.sha256);
       }
     }
@@ -399,28 +406,30 @@ async function streamInto(
 
   report(true);
   const reader = response.body!.getReader();
-  for (;;) {
-    let chunk: ReadableStreamReadResult<Uint8Array>;
-    try {
-      chunk = await reader.read();
-    } catch (e) {
-      throw new LeDiFlowError('Network', `the weight download broke off: ${(e as Error).message}`);
+  try {
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (e) {
+        throw new LeDiFlowError('Network', `the weight download broke off: ${(e as Error).message}`);
+      }
+      if (chunk.done) break;
+      const progress = wasm.load(chunk.value);
+      state = { ...progress, totalBytes: progress.totalBytes ?? knownTotal };
+      keep?.push(chunk.value);
+      report(false);
     }
-    if (chunk.done) break;
-    const progress = wasm.load(chunk.value);
-    state = { ...progress, totalBytes: progress.totalBytes ?? knownTotal };
-    keep?.push(chunk.value);
-    report(false);
+  } catch (e) {
+    // A half-streamed file must not become the start of the next one.
+    wasm.cancelLoad();
+    throw e;
   }
   report(true);
-  const loaded = await wasm.finishLoad();
+  // The wasm compares the whole file's hash with the manifest's before it builds anything: a
+  // file that fails never becomes (part of) the model.
+  const loaded = await wasm.finishLoad(expectedSha256 ?? undefined);
   report(true, true);
-  if (expectedSha256 !== null && loaded.sha256 !== expectedSha256) {
-    throw new LeDiFlowError(
-      'BadWeights',
-      `the weights' SHA-256 ${loaded.sha256} does not match the manifest's ${expectedSha256}`,
-    );
-  }
   return { ...loaded, bytes: state.bytesReceived, source: fromCache ? 'cache' : 'network' };
 }
 

@@ -54,6 +54,7 @@ mod gpu {
         let x = groups.min(65535);
         let kernel = WgslKernel {
             id: KernelId::new::<Composite>(),
+            shader: super::super::Shader::Composite,
             source: include_str!("../../../shaders/composite.wgsl"),
             entry: "main",
             workgroup: Dim3::new_1d(256),

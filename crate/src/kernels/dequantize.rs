@@ -31,6 +31,54 @@ pub fn dequantize_on_device<const D: usize>(
     None
 }
 
+/// Checks `shaders/dequantize.wgsl` against its host reference (`crate::weights::Storage::dequantize`,
+/// what the native build and `dequantize: 'host'` use) on `device`: int8 rows, and int4 with rows
+/// padded to whole groups and an odd number of columns, both over several workgroups and off
+/// their size. Resolves to how many elements differ in any bit (0: the formats promise the same
+/// f32 products).
+pub async fn check_against_reference(device: &Device) -> Result<usize, super::KernelError> {
+    use crate::weights::{Scheme, Storage, quantize_tensor};
+    let fail = |e: &dyn std::fmt::Display| super::KernelError(e.to_string());
+    if !super::wgsl_available(device) {
+        return Err(super::KernelError("our WGSL dequantization does not run on this device".into()));
+    }
+    let mut differing = 0;
+    for (shape, scheme) in [
+        (vec![37usize, 45], Scheme::Int8),
+        (vec![19, 3, 7], Scheme::Int4 { group: 8 }),
+        (vec![5, 70], Scheme::Int4 { group: 32 }),
+    ] {
+        let elements = shape.iter().product::<usize>();
+        // Rows of different magnitudes, so that every row (int8) or group (int4) has its own scale.
+        let values: Vec<f32> = super::check_values(elements, shape[0])
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v * (1.0 + (i / 11 % 5) as f32 * 0.37))
+            .collect();
+        let storage = quantize_tensor("check", &shape, &values, scheme).map_err(|e| fail(&e))?;
+        let want = storage.dequantize(&shape).map_err(|e| fail(&e))?;
+        let codes = match &storage {
+            Storage::Int8 { q, .. } => Codes::Int8(q),
+            Storage::Int4 { packed, group, .. } => Codes::Int4 { packed, group: *group },
+            _ => return Err(super::KernelError("a check case is not quantized".into())),
+        };
+        let scales = match &storage {
+            Storage::Int8 { scales, .. } | Storage::Int4 { scales, .. } => scales.as_slice(),
+            _ => &[],
+        };
+        let flat = [shape[0], elements / shape[0]];
+        let got = dequantize_on_device(codes, scales, flat, device)
+            .ok_or_else(|| super::KernelError("the kernel refused a check case".into()))?;
+        let got = got.into_data_async().await.map_err(|e| fail(&e))?;
+        let got = got.try_to_vec::<f32>().map_err(|e| super::KernelError(format!("{e:?}")))?;
+        if got.len() != want.len() {
+            return Err(super::KernelError(format!("{} values for {} elements", got.len(), want.len())));
+        }
+        differing += got.iter().zip(&want).filter(|(g, w)| g.to_bits() != w.to_bits()).count();
+    }
+    Ok(differing)
+}
+
 /// Little-endian bytes padded to whole u32 words, as the shader reads them.
 #[cfg_attr(not(feature = "kernels"), allow(dead_code))]
 fn words(mut bytes: Vec<u8>) -> Vec<u8> {
@@ -96,6 +144,7 @@ mod gpu {
         );
         let kernel = WgslKernel {
             id: KernelId::new::<Dequantize>(),
+            shader: super::super::Shader::Dequantize,
             source: include_str!("../../../shaders/dequantize.wgsl"),
             entry: "main",
             workgroup: Dim3::new_1d(256),
@@ -121,6 +170,13 @@ mod tests {
         assert_eq!(words(vec![1, 2, 3]), vec![1, 2, 3, 0]);
         assert_eq!(words(vec![1, 2, 3, 4]).len(), 4);
         assert_eq!(words(vec![]).len(), 4, "an empty buffer still binds");
+    }
+
+    #[test]
+    fn the_check_refuses_a_device_without_wgsl() {
+        let device = crate::testing::cpu();
+        let refused = pollster::block_on(check_against_reference(&device)).expect_err("no WGSL on the CPU");
+        assert!(refused.0.contains("does not run"), "{refused}");
     }
 
     #[test]

@@ -297,6 +297,7 @@ mod gpu {
         let out = CubeTensor::new_contiguous(client, ca.device.clone(), Shape::new(out_dims), handle, DType::F32);
         let kernel = WgslKernel {
             id: KernelId::new::<Matmul>(),
+            shader: super::super::Shader::Matmul,
             source: include_str!("../../../shaders/matmul.wgsl"),
             entry: "matmul",
             workgroup: Dim3::new_2d(16, 16),

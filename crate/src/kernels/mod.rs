@@ -13,10 +13,49 @@ mod to_rgba8;
 mod wgsl;
 
 pub use composite::{composite, composite_reference};
-pub use dequantize::{Codes, dequantize_on_device};
+pub use dequantize::{Codes, check_against_reference as check_dequantize, dequantize_on_device};
 pub use matmul::{Operand, Plan, check_against_reference as check_matmul, linear, matmul, matmul_reference};
 pub use row_norm::{RowNorm, check_against_reference as check_row_norm, row_norm, row_norm_reference};
 pub use to_rgba8::{quantize, to_rgba8_packed, to_rgba8_reference};
+
+/// Our WGSL kernels (`shaders/`), each counted every time it is dispatched ([`dispatches`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shader {
+    Matmul,
+    RowNorm,
+    Dequantize,
+    ToRgba8,
+    Composite,
+}
+
+impl Shader {
+    pub const ALL: [Shader; 5] =
+        [Shader::Matmul, Shader::RowNorm, Shader::Dequantize, Shader::ToRgba8, Shader::Composite];
+
+    /// The name the JavaScript diagnostics use (`kernelDispatches()`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Shader::Matmul => "matmul",
+            Shader::RowNorm => "rowNorm",
+            Shader::Dequantize => "dequantize",
+            Shader::ToRgba8 => "toRgba8",
+            Shader::Composite => "composite",
+        }
+    }
+}
+
+static DISPATCHES: [std::sync::atomic::AtomicU64; 5] = [const { std::sync::atomic::AtomicU64::new(0) }; 5];
+
+/// How many times each of our kernels has been dispatched in this process (a wasm instance):
+/// proof that our WGSL ran, where [`wgsl_available`] only says that it could.
+pub fn dispatches() -> [(Shader, u64); 5] {
+    Shader::ALL.map(|s| (s, DISPATCHES[s as usize].load(std::sync::atomic::Ordering::Relaxed)))
+}
+
+#[cfg_attr(not(feature = "kernels"), allow(dead_code))]
+fn count_dispatch(shader: Shader) {
+    DISPATCHES[shader as usize].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
 
 /// A kernel could not run or its result could not be read back.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -177,6 +177,7 @@ mod gpu {
         let count = CubeCount::Static(workgroups, 1, 1);
         let kernel = WgslKernel {
             id: KernelId::new::<RowNormKernel>(),
+            shader: super::super::Shader::RowNorm,
             source: include_str!("../../../shaders/row_norm.wgsl"),
             entry: "row_norm",
             workgroup: Dim3::new_1d(64),

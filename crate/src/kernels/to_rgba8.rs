@@ -62,6 +62,7 @@ mod gpu {
         let out = CubeTensor::new_contiguous(client, x.device.clone(), Shape::new([n, h, w]), handle, DType::U32);
         let kernel = WgslKernel {
             id: KernelId::new::<ToRgba8>(),
+            shader: super::super::Shader::ToRgba8,
             source: include_str!("../../../shaders/to_rgba8.wgsl"),
             entry: "main",
             workgroup: Dim3::new_2d(8, 8),

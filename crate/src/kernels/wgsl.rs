@@ -15,6 +15,8 @@ use burn::tensor::{DType, Device, Tensor};
 
 pub struct WgslKernel {
     pub id: KernelId,
+    /// Which of ours it is: [`launch_words`] counts each dispatch (`super::dispatches`).
+    pub shader: super::Shader,
     pub source: &'static str,
     /// The shader's entry point; it also labels the pipeline in WebGPU profiles.
     pub entry: &'static str,
@@ -68,5 +70,6 @@ pub fn launch_words(kernel: WgslKernel, count: CubeCount, buffers: &[&CubeTensor
     }
     let words = info.chunks(2).map(|w| w[0] as u64 | (w.get(1).copied().unwrap_or(0) as u64) << 32).collect();
     args = args.with_info(MetadataBindingInfo::custom(words));
+    super::count_dispatch(kernel.shader);
     client.launch(Box::new(kernel), count, args);
 }

@@ -10,11 +10,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::options::{BackendChoice, CreateRequest, InpaintRequest, InterpolateRequest, SampleRequest, inpaint_inputs};
-use super::{Rendered, WebError, rgba8};
+use super::{Rendered, WebError, check_file_hash, rgba8};
 use crate::model::{LeDiFlowConfig, LeDiFlowModel};
 use crate::model_io::ModelLoader;
 use crate::pipeline::{Clock, Method, NoPreview, Pipeline, PipelineError, StepObserver, from_rgb8};
-use crate::weights::Network;
+use crate::weights::{FileHasher, Network};
 
 #[wasm_bindgen]
 extern "C" {
@@ -107,22 +107,33 @@ impl Loaded {
     }
 }
 
+/// A weight file being streamed: the parser, and the SHA-256 of every byte it was given.
+struct Streaming {
+    loader: ModelLoader,
+    file_hash: FileHasher,
+}
+
 struct Inner {
     device: Device,
     backend: &'static str,
     adapter: String,
     fallback_reason: Option<String>,
     dequantize: crate::model_io::Dequantize,
-    loader: RefCell<Option<ModelLoader>>,
+    loader: RefCell<Option<Streaming>>,
     loaded: RefCell<Option<Rc<Loaded>>>,
     disposed: RefCell<bool>,
 }
 
 impl Inner {
-    fn model(&self) -> Result<Rc<Loaded>, WebError> {
+    fn alive(&self) -> Result<(), WebError> {
         if *self.disposed.borrow() {
             return Err(WebError::State("the generator was disposed".into()));
         }
+        Ok(())
+    }
+
+    fn model(&self) -> Result<Rc<Loaded>, WebError> {
+        self.alive()?;
         self.loaded
             .borrow()
             .clone()
@@ -221,9 +232,23 @@ impl Generator {
         let fail = |e: crate::kernels::KernelError| to_js(WebError::from_backend(e.0));
         let matmul = crate::kernels::check_matmul(device).await.map_err(fail)?;
         let row_norm = crate::kernels::check_row_norm(device).await.map_err(fail)?;
+        let dequantize = crate::kernels::check_dequantize(device).await.map_err(fail)?;
         let out = Object::new();
-        for (key, value) in [("matmul", matmul), ("rowNorm", row_norm)] {
-            Reflect::set(&out, &key.into(), &JsValue::from_f64(value as f64))?;
+        for (key, value) in [("matmul", matmul as f64), ("rowNorm", row_norm as f64), ("dequantize", dequantize as f64)]
+        {
+            Reflect::set(&out, &key.into(), &JsValue::from_f64(value))?;
+        }
+        Ok(out.into())
+    }
+
+    /// How many times each of our WGSL kernels has been dispatched by this wasm instance:
+    /// `{ matmul, rowNorm, dequantize, toRgba8, composite }` (all 0 on the CPU), the browser
+    /// tests' proof that our WGSL ran, not a fallback.
+    #[wasm_bindgen(js_name = kernelDispatches)]
+    pub fn kernel_dispatches(&self) -> Result<JsValue, JsValue> {
+        let out = Object::new();
+        for (shader, count) in crate::kernels::dispatches() {
+            Reflect::set(&out, &shader.name().into(), &JsValue::from_f64(count as f64))?;
         }
         Ok(out.into())
     }
@@ -237,16 +262,22 @@ impl Generator {
     /// Feeds the next chunk of a weight file (any size); returns
     /// `{ bytesReceived, totalBytes, tensorsReady, tensorsTotal }` (totals `null` until the
     /// header has arrived). A bad file throws `BadWeights` at the first byte that shows it.
+    /// After `dispose()` it throws `InvalidState`.
     pub fn load(&self, chunk: &[u8]) -> Result<JsValue, JsValue> {
+        self.inner.alive().map_err(to_js)?;
         let mut slot = self.inner.loader.borrow_mut();
-        let loader = slot.get_or_insert_with(|| ModelLoader::default().with_dequantize(self.inner.dequantize));
-        let progress = match loader.push(chunk) {
+        let streaming = slot.get_or_insert_with(|| Streaming {
+            loader: ModelLoader::default().with_dequantize(self.inner.dequantize),
+            file_hash: FileHasher::new(),
+        });
+        let progress = match streaming.loader.push(chunk) {
             Ok(p) => p,
             Err(e) => {
                 *slot = None;
                 return Err(to_js(e.into()));
             }
         };
+        streaming.file_hash.update(chunk);
         let json = serde_json::json!({
             "bytesReceived": progress.bytes_received,
             "totalBytes": progress.total_bytes,
@@ -256,17 +287,29 @@ impl Generator {
         JSON::parse(&json.to_string())
     }
 
-    /// Verifies the content hash and builds the networks. Resolves to
-    /// `{ name, imageSize, networks, sha256, parameters }`.
+    /// Drops a half-streamed file (a download that broke off), so that the next `load()` starts a
+    /// new one. The loaded model is untouched.
+    #[wasm_bindgen(js_name = cancelLoad)]
+    pub fn cancel_load(&self) {
+        self.inner.loader.borrow_mut().take();
+    }
+
+    /// `finishLoad(expectedSha256?)`: checks the whole file's SHA-256 (every byte `load()` got)
+    /// against `expectedSha256`, the manifest's, when given; then the data hash, the
+    /// configuration and the tensors; only then builds the networks and makes them the model's.
+    /// A file that fails any check throws `BadWeights` and leaves the model as it was. Resolves
+    /// to `{ name, imageSize, networks, sha256, dataSha256, baseline, dequantized }`, `sha256`
+    /// being the whole file's. After `dispose()` it throws `InvalidState` and installs nothing.
     #[wasm_bindgen(js_name = finishLoad)]
-    pub fn finish_load(&self) -> Promise {
+    pub fn finish_load(&self, expected_sha256: Option<String>) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
-            let loader = inner
-                .loader
-                .borrow_mut()
-                .take()
+            let streaming = inner.loader.borrow_mut().take();
+            inner.alive().map_err(to_js)?;
+            let Streaming { loader, file_hash } = streaming
                 .ok_or_else(|| to_js(WebError::State("no weights were streamed: call load(chunk) first".into())))?;
+            let file_sha256 = file_hash.finish_hex();
+            check_file_hash(expected_sha256.as_deref(), &file_sha256).map_err(to_js)?;
             let previous = inner.loaded.borrow().clone();
             let loaded = match &previous {
                 // A second file (e.g. the baseline, fetched only when the comparison is
@@ -291,11 +334,15 @@ impl Generator {
                 "name": loaded.config.name,
                 "imageSize": loaded.config.image_size,
                 "networks": names,
-                "sha256": loaded.header.sha256,
+                "sha256": file_sha256,
+                "dataSha256": loaded.header.sha256,
                 "baseline": networks.contains(&Network::Baseline),
                 "dequantized": loaded.dequantized,
             });
             let model = Loaded { config: loaded.config, model: loaded.model, networks };
+            // Nothing awaits between the checks above and here, but a disposed generator must
+            // never hold a model, whatever runs in between one day.
+            inner.alive().map_err(to_js)?;
             *inner.loaded.borrow_mut() = Some(Rc::new(model));
             JSON::parse(&info.to_string())
         })

@@ -18,6 +18,10 @@ pub enum WebError {
     OutOfMemory(String),
     #[error("bad weight file: {0}")]
     Weights(#[from] LoadError),
+    /// The whole file's SHA-256 is not the one the manifest pins (checked before the model is
+    /// built, so a file that fails it is never used).
+    #[error("bad weight file: its SHA-256 {actual} does not match the manifest's {expected}")]
+    FileHash { expected: String, actual: String },
     #[error("invalid options: {0}")]
     Options(String),
     /// A call that needs weights came before `finishLoad()`, or after `dispose()`.
@@ -34,7 +38,7 @@ impl WebError {
             WebError::NoAdapter(_) => "NoAdapter",
             WebError::DeviceLost(_) => "DeviceLost",
             WebError::OutOfMemory(_) => "OutOfMemory",
-            WebError::Weights(_) => "BadWeights",
+            WebError::Weights(_) | WebError::FileHash { .. } => "BadWeights",
             WebError::Options(_) => "InvalidOptions",
             WebError::State(_) => "InvalidState",
             WebError::Backend(_) => "Backend",
@@ -82,6 +86,19 @@ mod tests {
         config.latent_downsample = 0;
         let refused = config.validate().expect_err("a zero divisor");
         assert_eq!(WebError::from(LoadError::from(refused)).kind(), "BadWeights");
+    }
+
+    #[test]
+    fn a_file_hash_is_checked_only_against_a_well_formed_pin() {
+        let actual = crate::weights::sha256_hex(b"the whole file");
+        assert!(super::super::check_file_hash(None, &actual).is_ok());
+        assert!(super::super::check_file_hash(Some(&actual), &actual).is_ok());
+        let other = crate::weights::sha256_hex(b"another file");
+        let refused = super::super::check_file_hash(Some(&other), &actual).expect_err("a different file");
+        assert_eq!(refused.kind(), "BadWeights");
+        assert!(refused.to_string().contains(&other) && refused.to_string().contains(&actual));
+        let malformed = super::super::check_file_hash(Some("ABC"), &actual).expect_err("not a hash");
+        assert_eq!(malformed.kind(), "InvalidOptions");
     }
 
     #[test]

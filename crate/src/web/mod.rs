@@ -25,6 +25,19 @@ use burn::tensor::Tensor;
 
 use crate::pipeline::{Generated, PipelineError};
 
+/// Checks the SHA-256 of a whole weight file (every byte `load()` received) against the one a
+/// manifest pins, if one does: `finishLoad()` calls it before it builds anything.
+pub fn check_file_hash(expected: Option<&str>, actual: &str) -> Result<(), WebError> {
+    match expected {
+        None => Ok(()),
+        Some(pin) if !crate::weights::is_sha256_hex(pin) => {
+            Err(WebError::Options(format!("the expected SHA-256 must be 64 lower-case hex digits, not '{pin}'")))
+        }
+        Some(pin) if pin != actual => Err(WebError::FileHash { expected: pin.into(), actual: actual.into() }),
+        Some(_) => Ok(()),
+    }
+}
+
 /// Images as one RGBA8 buffer (image after image) with what they cost.
 pub struct Rendered {
     pub side: usize,

@@ -26,6 +26,26 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     h.finish_hex()
 }
 
+/// Incremental SHA-256 of a whole file, header included: what a manifest pins
+/// (`models/manifest.json`'s `sha256`, `sha256sum`'s digest). The header's own `sha256` covers
+/// only the data buffer, so a file whose header was edited (its configuration, the names of two
+/// same-shaped tensors swapped, a free-form metadata key) keeps that one but not this one.
+#[derive(Clone, Default)]
+pub struct FileHasher(DataHasher);
+
+impl FileHasher {
+    pub fn new() -> Self {
+        Self(DataHasher::new())
+    }
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+    /// Lower-case hex digest of every byte given so far.
+    pub fn finish_hex(self) -> String {
+        self.0.finish_hex()
+    }
+}
+
 /// Hex SHA-256 binding the `config` and `tensors` metadata strings
 /// (`__metadata__.meta_sha256`): SHA-256 of
 /// `u64le(len(config)) ‖ config ‖ u64le(len(tensors)) ‖ tensors`.
@@ -49,7 +69,7 @@ pub(crate) fn to_hex(bytes: &[u8]) -> String {
 }
 
 /// True if `s` is exactly 64 lower-case hex digits.
-pub(crate) fn is_sha256_hex(s: &str) -> bool {
+pub fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
@@ -63,5 +83,15 @@ mod tests {
         assert!(is_sha256_hex(&sha256_hex(b"")));
         assert!(!is_sha256_hex("ABC"));
         assert!(!is_sha256_hex(&"A".repeat(64)));
+    }
+
+    #[test]
+    fn the_file_hash_of_chunks_is_the_hash_of_the_whole() {
+        let bytes: Vec<u8> = (0..1000u32).map(|i| (i * 31 % 251) as u8).collect();
+        for size in [1, 7, 64, 999, 1000] {
+            let mut h = FileHasher::new();
+            bytes.chunks(size).for_each(|c| h.update(c));
+            assert_eq!(h.finish_hex(), sha256_hex(&bytes), "chunks of {size}");
+        }
     }
 }
