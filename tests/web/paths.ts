@@ -28,7 +28,11 @@ const cargoTarget = process.env.CARGO_TARGET_DIR ?? join(homedir(), '.cache', 'l
 export const LEDIFLOW_BIN = process.env.LEDIFLOW_BIN ?? join(cargoTarget, 'debug', 'lediflow');
 
 export const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
+/** A Firefox other than the Debian 13 root's (`FIREFOX_BIN`), or the system's firefox-esr. */
 export const FIREFOX = process.env.FIREFOX_BIN ?? '/usr/bin/firefox-esr';
+/** The Debian 13 root with firefox-esr 153 and lavapipe (scripts/firefox-root.sh), and its launcher. */
+export const FIREFOX_ROOT = process.env.LEDIFLOW_FIREFOX_ROOT ?? join(homedir(), '.cache', 'lediflow', 'firefox-trixie');
+export const FIREFOX_ROOT_LAUNCHER = join(HERE, 'firefox-root.sh');
 
 /**
  * Debian's chromium with exactly the flags of shared/BROWSER.md: Playwright's own defaults
