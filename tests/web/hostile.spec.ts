@@ -148,12 +148,17 @@ test('after dispose every call is a typed error', async ({ page }) => {
   const results = await page.evaluate(async () => {
     const generator = (window as any).lediflowDemo.session.current;
     generator.dispose();
-    const kind = (p: Promise<unknown>) => p.then(() => 'ok', (e: any) => e.kind);
+    // Each must settle at once: a call that hangs is as wrong as one that succeeds.
+    const kind = (p: Promise<unknown>) =>
+      Promise.race([p, new Promise((resolve) => setTimeout(() => resolve('still pending after 5 s'), 5000))]).then(
+        (v) => (typeof v === 'string' && v.startsWith('still') ? v : 'ok'),
+        (e: any) => e.kind,
+      );
     return {
       sample: await kind(generator.sample({ seed: 1, count: 1 })),
       interpolate: await kind(generator.interpolate({ seedA: 1, seedB: 2, alphas: [0.5] })),
       addWeights: await kind(generator.addWeights({ weights: '/fixtures/baseline-64.ldf' })),
-      ended: (await generator.ended).kind,
+      ended: await kind(generator.ended.then((e: any) => Promise.reject(e))),
     };
   });
   expect(results).toEqual({ sample: 'InvalidState', interpolate: 'InvalidState', addWeights: 'InvalidState', ended: 'InvalidState' });
