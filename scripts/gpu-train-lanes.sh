@@ -21,6 +21,9 @@ for stage in ${lanes//+/ }; do
   # shipped run in the repository.
   parts=$(ls ../carry/run/ema*.ldf 2>/dev/null || ls ../models/checkpoints/s64-landscapes/ema-*.ldf)
   rm -rf "$stage" && mkdir -p "$stage" && cp ../carry/run/state.json ../carry/run/log.csv $parts "$stage/" && chmod -R u+w "$stage"
+  # The checkpoint keeps no latent sampler (its README says why): the shipped file's, as f32.
+  [ -f "$stage/ema-latent.ldf" ] || ./lediflow export --run ../models/landscapes-64.ldf --networks latent --quant f32 \
+    --check-samples 0 --out "$stage/ema-latent.ldf" | head -1
   ./lediflow train --backend "${BACKEND:-vulkan}" --run "$stage" --stage "$stage" --minutes "$minutes" --resume "$@" \
     > "$stage.out" 2>&1 &
   pids+=($!)

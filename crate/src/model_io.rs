@@ -274,15 +274,26 @@ impl ModelLoader {
         device: &Device,
     ) -> Result<LoadedModel, LoadError> {
         let (config, header) = self.verified_header()?;
-        // The prior's temperature and the loss settings shape no tensor: a run may change them
-        // (the flow stage's ablations do) and still continue from networks trained before.
-        if !config.same_networks(expected) {
+        let networks: BTreeSet<Network> = header.networks().into_iter().collect();
+        // Only the networks the file holds must match: the prior's temperature and the loss
+        // settings shape no tensor (the flow stage's ablations change them), and a run may
+        // train a new latent sampler on top of a file holding only the auxiliary networks.
+        if let Some(network) = networks.iter().copied().find(|&n| !holds_same(&config, expected, n)) {
             return Err(LoadError::Config(format!(
-                "the file is a '{}' model, expected '{}' with the same networks",
-                config.name, expected.name
+                "the file's '{}' network (model '{}') differs from the one of '{}'",
+                network, config.name, expected.name
             )));
         }
-        self.apply(model, config, header, device)
+        // The merged model keeps the expected networks, and takes the file's name, loss and
+        // temperature as before.
+        let merged = LeDiFlowConfig {
+            name: config.name,
+            loss: config.loss,
+            prior_std_scale: config.prior_std_scale,
+            prior_std_floor: config.prior_std_floor,
+            ..expected.clone()
+        };
+        self.apply(model, merged, header, device)
     }
 
     fn verified_header(&mut self) -> Result<(LeDiFlowConfig, ModelHeader), LoadError> {
@@ -316,6 +327,20 @@ impl ModelLoader {
         }
         Ok(LoadedModel { config, model, networks, header, dequantized: at.counts })
     }
+}
+
+/// Whether `network` has the same shapes and architecture in both configurations.
+fn holds_same(file: &LeDiFlowConfig, expected: &LeDiFlowConfig, network: Network) -> bool {
+    let geometry = |c: &LeDiFlowConfig| {
+        (c.image_size, c.image_channels, c.latent_channels, c.latent_downsample, c.decoder_z_upsample)
+    };
+    let backbone = |c: &LeDiFlowConfig| match network {
+        Network::Latent => c.latent_sampler.clone(),
+        Network::Decoder => c.decoder.clone(),
+        Network::Encoder => c.encoder.clone(),
+        Network::Flow | Network::Baseline => c.flow.clone(),
+    };
+    geometry(file) == geometry(expected) && backbone(file) == backbone(expected)
 }
 
 /// The configuration of a file's header, validated before anything is built from it.

@@ -70,7 +70,7 @@ test('the page loads, streams the weights with progress, falls back to the CPU a
   for (let k = 0; k < reference.length; k++) {
     const pixels = await canvasPixels(page, `#generate-grid figure:nth-child(${k + 1}) canvas`);
     const diff = difference(pixels, reference[k]);
-    record(`chromium cpu, shipped model, seed ${k}, heun 2 (demo grid)`, diff);
+    record(`chromium cpu, shipped model, seed ${k}, midpoint 2 (demo grid)`, diff);
     expect(diff.maxDiff).toBeLessThanOrEqual(TOLERANCE.cpu);
     const shape = looksLikeAnImage(pixels, 64);
     expect(shape.spread, 'a flat image').toBeGreaterThan(40);
@@ -171,7 +171,7 @@ test('the API and the worker agree with native; bad options are typed errors', a
   const reference = loadReference('shipped');
   for (let k = 0; k < 2; k++) expect(difference(result.images[k], reference[2 + k]).maxDiff).toBeLessThanOrEqual(TOLERANCE.cpu);
   expect(result.nfe.flow).toBeGreaterThan(0);
-  console.log(`[measure] chromium cpu, 2 images heun 2: ${JSON.stringify(result.times)}`);
+  console.log(`[measure] chromium cpu, 2 images midpoint 2: ${JSON.stringify(result.times)}`);
 
   const side = result.width;
   const bad: [string, 'sample' | 'inpaint' | 'interpolate', object][] = [
@@ -291,12 +291,12 @@ test('LeDiFlow vs. baseline loads the baseline on demand and matches native for 
   await page.getByRole('tab', { name: 'LeDiFlow vs. baseline' }).click();
   const form = page.locator('#compare-form');
   // Each side its own solver and steps; the defaults are the evaluation's equal quality
-  // (docs/eval/report.md: LeDiFlow Heun × 2, the baseline Heun × 32).
-  await expect(form.locator('select[name=lediflow-solver]')).toHaveValue('heun');
+  // (docs/eval/report.md: LeDiFlow midpoint × 2, the baseline's best, midpoint × 32).
+  await expect(form.locator('select[name=lediflow-solver]')).toHaveValue('midpoint');
   await expect(form.locator('input[name=lediflow-steps]')).toHaveValue('2');
-  await expect(form.locator('select[name=baseline-solver]')).toHaveValue('heun');
+  await expect(form.locator('select[name=baseline-solver]')).toHaveValue('midpoint');
   await expect(form.locator('input[name=baseline-steps]')).toHaveValue('32');
-  // The native baseline reference is Heun × 2 (32 steps would take the CPU half a minute).
+  // The native baseline reference is midpoint × 2 (32 steps would take the CPU half a minute).
   await form.locator('input[name=baseline-steps]').fill(String(REFERENCES.shippedBaseline.steps));
   await form.locator('input[name=count]').fill('2');
   await form.locator('button[type=submit]').click();
@@ -312,14 +312,14 @@ test('LeDiFlow vs. baseline loads the baseline on demand and matches native for 
     }
   }
   // Both times side by side: one summary line, and the two columns next to each other.
-  await expect(page.locator('#compare-summary')).toContainText(/LeDiFlow heun × 2: [\d.]+ m?s · baseline heun × 2: [\d.]+ m?s/);
+  await expect(page.locator('#compare-summary')).toContainText(/LeDiFlow midpoint × 2: [\d.]+ m?s · baseline midpoint × 2: [\d.]+ m?s/);
   const [left, right] = await Promise.all(
     ['#compare-lediflow', '#compare-baseline'].map((id) => page.locator('.compare-rows > div').filter({ has: page.locator(id) }).boundingBox()),
   );
   expect(right!.x, 'the baseline is not beside LeDiFlow').toBeGreaterThan(left!.x + left!.width - 1);
   expect(Math.abs(right!.y - left!.y)).toBeLessThan(5);
   const times = `LeDiFlow ${await page.locator('#compare-lediflow-time').textContent()} | baseline ${await page.locator('#compare-baseline-time').textContent()}`;
-  console.log(`[measure] chromium cpu, compare 2 images heun 2: ${times}; ${await page.locator('#compare-summary').textContent()}`);
+  console.log(`[measure] chromium cpu, compare 2 images midpoint 2: ${times}; ${await page.locator('#compare-summary').textContent()}`);
 });
 
 test('a reload takes the weights from the Cache API: no weight request reaches the server', async ({ page, request }) => {

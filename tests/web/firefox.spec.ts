@@ -91,7 +91,7 @@ test('Firefox: the CPU fallback (no WebGPU prefs) loads the shipped model, sampl
     const spec = REFERENCES.shipped;
     const { images } = await call(page, 'sample', { seed: 0, count: 1, solver: spec.solver, steps: spec.steps, latentSteps: spec.latentSteps });
     const diff = difference(images[0], loadReference('shipped')[0]);
-    record('firefox cpu, shipped model, seed 0, heun 2', diff);
+    record('firefox cpu, shipped model, seed 0, midpoint 2', diff);
     expect(diff.maxDiff).toBeLessThanOrEqual(TOLERANCE.cpu);
 
     const side = Math.sqrt(images[0].length / 4);

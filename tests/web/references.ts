@@ -23,9 +23,9 @@ export interface ReferenceSpec {
 
 /** The samples the specs compare against; the browser side uses exactly these settings. */
 export const REFERENCES = {
-  /** The demo's first grid: seed 0, four images, Heun × 2 (the runtime's defaults). */
-  shipped: { model: SHIPPED_MODEL, seed: 0, n: 4, solver: 'heun', steps: 2, method: 'lediflow', latentSteps: 4 },
-  shippedBaseline: { model: [SHIPPED_MODEL, SHIPPED_BASELINE], seed: 0, n: 2, solver: 'heun', steps: 2, method: 'baseline', latentSteps: 4 },
+  /** The demo's first grid: seed 0, four images, midpoint × 2, latent Heun × 8 (the runtime's defaults). */
+  shipped: { model: SHIPPED_MODEL, seed: 0, n: 4, solver: 'midpoint', steps: 2, method: 'lediflow', latentSteps: 8 },
+  shippedBaseline: { model: [SHIPPED_MODEL, SHIPPED_BASELINE], seed: 0, n: 2, solver: 'midpoint', steps: 2, method: 'baseline', latentSteps: 8 },
   /** SwiftShader is slow: one image, one flow step, one latent step. */
   tiny: { model: TINY_MODEL, seed: 5, n: 1, solver: 'heun', steps: 1, method: 'lediflow', latentSteps: 1 },
 } satisfies Record<string, ReferenceSpec>;

@@ -1,7 +1,7 @@
 /**
  * LeDiFlow vs. baseline: the same seeds, each method with its own solver and steps, side by side
- * with their times. The defaults are the evaluation's point of equal quality (docs/eval/report.md,
- * BENCHMARKS.md "Evaluation"): LeDiFlow Heun × 2 against the baseline Heun × 32. The baseline flow
+ * with their times. The defaults are the evaluation's (docs/eval/report.md, BENCHMARKS.md "The wide
+ * latent sampler"): LeDiFlow midpoint × 2 against the baseline's best, midpoint × 32. The baseline flow
  * model is a weight file of its own, streamed on the first comparison only.
  */
 

@@ -83,12 +83,12 @@ export interface ModelInfo {
   dequantized: { gpu: number; burn: number; host: number; unquantized: number };
 }
 
-/** Settings shared by every request that integrates the flow ODE. Unset fields take the runtime's defaults (Heun, 2 steps, LeDiFlow). */
+/** Settings shared by every request that integrates the flow ODE. Unset fields take the runtime's defaults (midpoint, 2 steps, LeDiFlow). */
 export interface SolveOptions {
   solver?: Solver;
   steps?: number;
   method?: Method;
-  /** Solver steps of the latent sampler (default 4). */
+  /** Solver steps of the latent sampler (Heun; default 8). */
   latentSteps?: number;
 }
 

@@ -19,7 +19,7 @@ pub struct BenchArgs {
     /// Methods to time, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "lediflow,baseline")]
     pub method: Vec<Method>,
-    #[arg(long, value_delimiter = ',', default_value = "heun")]
+    #[arg(long, value_delimiter = ',', default_value = "midpoint")]
     pub solver: Vec<Solver>,
     #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16,32", value_parser = super::ranges::count(1, super::ranges::MAX_STEPS))]
     pub steps: Vec<usize>,
@@ -29,6 +29,9 @@ pub struct BenchArgs {
     /// Timed calls per configuration (after one untimed warm-up call); the median is reported.
     #[arg(long, default_value_t = 5, value_parser = super::ranges::count(1, 1000))]
     pub repeats: usize,
+    /// The latent sampler's steps (Heun) to time LeDiFlow at, comma-separated; the baseline has none.
+    #[arg(long, value_delimiter = ',', default_value = "8", value_parser = super::ranges::count(1, super::ranges::MAX_STEPS))]
+    pub latent_steps: Vec<usize>,
 }
 
 pub fn median(mut v: Vec<f64>) -> f64 {
@@ -43,6 +46,9 @@ pub fn median(mut v: Vec<f64>) -> f64 {
 pub fn run(args: BenchArgs) -> CliResult {
     let device = args.backend.device()?;
     let loaded = super::model_file::load_many(&args.model, &device)?;
+    for &method in &args.method {
+        super::model_file::require_method(&loaded, method)?;
+    }
     let pipeline = Pipeline::new(&loaded.model, &loaded.config, device);
     let seeds: Vec<u64> = (0..args.batch as u64).collect();
     let clock = SystemClock::default();
@@ -53,9 +59,12 @@ pub fn run(args: BenchArgs) -> CliResult {
     println!("| method | solver | steps | NFE latent | NFE decoder | NFE flow | ms / image | images / s |");
     println!("|---|---|---|---|---|---|---|---|");
     for &method in &args.method {
-        for &solver in &args.solver {
+        let latent_steps = if method == Method::LeDiFlow { args.latent_steps.clone() } else { vec![0] };
+        for (&solver, &latent_steps) in args.solver.iter().flat_map(|s| latent_steps.iter().map(move |l| (s, l))) {
             for &steps in &args.steps {
-                let options = SampleOptions { method, solver, steps, ..SampleOptions::default() };
+                let defaults = SampleOptions::default();
+                let latent_steps = if latent_steps == 0 { defaults.latent_steps } else { latent_steps };
+                let options = SampleOptions { method, solver, steps, latent_steps, ..defaults };
                 let mut times = Vec::new();
                 let mut nfe = Default::default();
                 for call in 0..=args.repeats {

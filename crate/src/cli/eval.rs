@@ -54,8 +54,8 @@ pub struct EvalArgs {
     /// The latent sampler's solver in every LeDiFlow configuration.
     #[arg(long, default_value = "heun")]
     pub latent_solver: Solver,
-    /// The latent sampler's steps in every LeDiFlow configuration (the product's default: 4).
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1000).map(usize::from))]
+    /// The latent sampler's steps in every LeDiFlow configuration (the product's default: 8).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1000).map(usize::from))]
     pub latent_steps: usize,
     /// Where the report, CSV and plots go.
     #[arg(long, default_value = "eval-out")]
@@ -70,6 +70,9 @@ pub fn run(args: EvalArgs) -> CliResult {
     }
     let device = args.backend.device()?;
     let loaded = super::model_file::load_many(&args.model, &device)?;
+    for &method in &args.method {
+        super::model_file::require_method(&loaded, method)?;
+    }
     let (net, manifest) = load(&args.eval_net, &device)?;
     if manifest.image_size != loaded.config.image_size {
         return Err(format!(

@@ -6,6 +6,8 @@ use burn::tensor::Device;
 
 use super::CliResult;
 use crate::model_io::{LoadedModel, load_file, load_file_into};
+use crate::pipeline::Method;
+use crate::weights::Network;
 
 /// The EMA weights of a carried run split into parts (`ema-aux.ldf`, `ema-flow.ldf`, …), in
 /// name order; empty when there are none.
@@ -57,6 +59,19 @@ pub fn load(path: &Path, device: &Device) -> CliResult<LoadedModel> {
     Ok(load_file(&file, device).map_err(|e| format!("{}: {e}", file.display()))?)
 }
 
+/// Fails unless `loaded` holds every network that sampling with `method` runs: a run directory
+/// or a set of files may lack one, and an absent network would run with random weights.
+pub fn require_method(loaded: &LoadedModel, method: Method) -> CliResult {
+    let needed = match method {
+        Method::LeDiFlow => [Network::Latent, Network::Decoder, Network::Flow].as_slice(),
+        Method::Baseline => [Network::Baseline].as_slice(),
+    };
+    for &network in needed {
+        loaded.require(network)?;
+    }
+    Ok(())
+}
+
 /// Loads several model files of one configuration into one model (e.g. the LeDiFlow networks
 /// and the separately shipped baseline).
 pub fn load_many(paths: &[PathBuf], device: &Device) -> CliResult<LoadedModel> {
@@ -72,4 +87,30 @@ pub fn load_many(paths: &[PathBuf], device: &Device) -> CliResult<LoadedModel> {
         loaded = LoadedModel { networks, dequantized, ..next };
     }
     Ok(loaded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{LeDiFlowConfig, LeDiFlowModel};
+    use crate::model_io::{load_bytes, model_file_bytes};
+    use crate::testing::cpu;
+    use crate::weights::QuantPolicy;
+
+    #[test]
+    fn a_method_needs_every_network_it_runs() {
+        let config = LeDiFlowConfig::tiny();
+        let model = LeDiFlowModel::new(&config, &cpu());
+        let holding = |networks: &[Network]| {
+            let bytes = model_file_bytes(&model, &config, networks, QuantPolicy::F32).expect("write");
+            load_bytes(&bytes, &cpu()).expect("load")
+        };
+        // A run directory whose latent sampler was left out (models/checkpoints) must not sample.
+        let without_latent = holding(&[Network::Decoder, Network::Encoder, Network::Flow, Network::Baseline]);
+        assert!(require_method(&without_latent, Method::LeDiFlow).is_err());
+        assert!(require_method(&without_latent, Method::Baseline).is_ok());
+        let lediflow = holding(&[Network::Latent, Network::Decoder, Network::Flow]);
+        assert!(require_method(&lediflow, Method::LeDiFlow).is_ok());
+        assert!(require_method(&lediflow, Method::Baseline).is_err());
+    }
 }

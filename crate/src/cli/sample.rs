@@ -9,7 +9,6 @@ use crate::model::LeDiFlowModel;
 use crate::pipeline::{Method, Pipeline, SampleOptions, SystemClock, to_rgb8, to_rgba8};
 use crate::progress::{StepBar, bar};
 use crate::solvers::Solver;
-use crate::weights::Network;
 
 #[derive(Debug, Args)]
 pub struct SampleArgs {
@@ -24,7 +23,7 @@ pub struct SampleArgs {
     pub n: usize,
     #[arg(long, default_value_t = 0, value_parser = super::ranges::seed())]
     pub seed: u64,
-    #[arg(long, default_value = "heun")]
+    #[arg(long, default_value = "midpoint")]
     pub solver: Solver,
     #[arg(long, default_value_t = 2, value_parser = super::ranges::count(1, super::ranges::MAX_STEPS))]
     pub steps: usize,
@@ -33,7 +32,7 @@ pub struct SampleArgs {
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: Backend,
     /// Solver steps of the latent sampler.
-    #[arg(long, default_value_t = 4, value_parser = super::ranges::count(1, super::ranges::MAX_STEPS))]
+    #[arg(long, default_value_t = 8, value_parser = super::ranges::count(1, super::ranges::MAX_STEPS))]
     pub latent_steps: usize,
     #[arg(long, default_value = "grid.png")]
     pub out: PathBuf,
@@ -48,13 +47,7 @@ pub fn run(args: SampleArgs) -> CliResult {
     let (config, model) = match &args.model {
         Some(path) => {
             let loaded = super::model_file::load(path, &device)?;
-            let needed = match args.method {
-                Method::LeDiFlow => [Network::Latent, Network::Decoder, Network::Flow].as_slice(),
-                Method::Baseline => [Network::Baseline].as_slice(),
-            };
-            for &network in needed {
-                loaded.require(network)?;
-            }
+            super::model_file::require_method(&loaded, args.method)?;
             (loaded.config, loaded.model)
         }
         None => {

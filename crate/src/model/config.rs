@@ -175,14 +175,6 @@ fn level(width: usize, depth: usize, d_head: usize, attention: AttentionKind) ->
 }
 
 impl LeDiFlowConfig {
-    /// Whether `other` has the same networks (every shape and architecture setting), whatever
-    /// its loss settings and prior temperature.
-    pub fn same_networks(&self, other: &Self) -> bool {
-        let networks =
-            |c: &Self| Self { loss: LossConfig::default(), prior_std_scale: 1.0, prior_std_floor: 0.0, ..c.clone() };
-        networks(self) == networks(other)
-    }
-
     /// The names accepted by [`LeDiFlowConfig::named`].
     pub const NAMES: [&'static str; 3] = ["tiny", "s64", "s128"];
 

@@ -37,7 +37,7 @@ mod tests {
     }
 
     fn values(x: Tensor<4>) -> Vec<f32> {
-        x.into_data().to_vec().unwrap()
+        x.into_data().try_to_vec::<f32>().expect("f32")
     }
 
     #[test]

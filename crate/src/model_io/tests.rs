@@ -190,7 +190,35 @@ fn a_file_loads_into_a_model_that_differs_only_in_temperature_or_loss() {
     tuned.loss.weighting = crate::model::config::ImportanceWeighting::None;
     let loaded = into(&tuned).expect("same networks");
     assert_eq!(flow_output(&loaded.model)[..3 * 32 * 32], flow_output(&model)[..3 * 32 * 32]);
+    assert_eq!(loaded.config.prior_std_scale, config.prior_std_scale, "the file's temperature comes with it");
     let mut wider = config.clone();
     wider.flow.levels[0].d_ff += 16;
     assert!(matches!(into(&wider), Err(LoadError::Config(_))));
+    let mut half_size = config.clone();
+    half_size.image_size /= 2;
+    assert!(matches!(into(&half_size), Err(LoadError::Config(_))), "the geometry must match too");
+}
+
+#[test]
+fn a_file_loads_into_a_model_whose_other_networks_differ() {
+    // A new latent sampler trained on top of the auxiliary networks of an earlier run.
+    let (config, model) = perturbed_tiny(7);
+    let mut wide_latent = config.clone();
+    wide_latent.latent_sampler.levels[0].width += 32;
+    wide_latent.latent_sampler.levels[0].d_ff += 32;
+    let load = |networks: &[Network]| {
+        let bytes = file(&config, &model, networks, QuantPolicy::F32);
+        let mut loader = ModelLoader::default();
+        loader.push(&bytes).expect("push");
+        loader.finish_into(LeDiFlowModel::new(&wide_latent, &cpu()), &wide_latent, &cpu())
+    };
+    let loaded = load(&[Network::Decoder, Network::Encoder, Network::Flow]).expect("the file's networks match");
+    assert_eq!(loaded.config.latent_sampler, wide_latent.latent_sampler, "the model keeps its own latent sampler");
+    assert_eq!(flow_output(&loaded.model)[..3 * 32 * 32], flow_output(&model)[..3 * 32 * 32]);
+    let refused = load(&[Network::Latent, Network::Flow]);
+    assert!(
+        matches!(&refused, Err(LoadError::Config(m)) if m.contains("latent")),
+        "a file whose latent sampler differs: {:?}",
+        refused.as_ref().err()
+    );
 }
