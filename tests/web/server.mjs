@@ -5,7 +5,7 @@
 //   /__requests  the paths requested so far (JSON); /__requests/reset empties the list
 // Every response says `Cache-Control: no-store`, so a request the page makes always reaches this
 // server: "no weight request" in the log means the Cache API served the weights.
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +43,20 @@ createServer((req, res) => {
     return res.end('ok');
   }
   requests.push(path);
+  // /__cut/NAME: the fixture NAME announced whole, then cut off after half its bytes (a download
+  // that breaks off mid-stream).
+  if (path.startsWith('/__cut/')) {
+    const bytes = (() => {
+      try {
+        return readFileSync(join(here, '.work/fixtures', path.slice('/__cut/'.length).replace(/[/\\]/g, '')));
+      } catch {
+        return null;
+      }
+    })();
+    if (!bytes) return notFound(res);
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': bytes.length, 'Cache-Control': 'no-store' });
+    return res.write(bytes.subarray(0, bytes.length >> 1), () => setTimeout(() => res.destroy(), 200));
+  }
   const mount = mounts.find(([prefix]) => path.startsWith(prefix));
   if (!mount) return notFound(res);
   const [prefix, dir] = mount;
