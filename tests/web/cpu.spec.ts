@@ -434,7 +434,7 @@ test('a manifest alone names the weights file; the tiny model on the CPU matches
   await openDemo(page, { autorun: '0', manifest: '/fixtures/tiny-manifest.json' });
   await expectReady(page);
   const spec = REFERENCES.tiny;
-  const result = await mustCall(page, 'sample', { seed: spec.seed, count: 1, steps: spec.steps, latentSteps: spec.latentSteps });
+  const result = await mustCall(page, 'sample', { seed: spec.seed, count: 1, solver: spec.solver, steps: spec.steps, latentSteps: spec.latentSteps });
   const diff = difference(result.images[0], loadReference('tiny')[0]);
   record(`chromium cpu, tiny model, seed ${spec.seed}, heun ${spec.steps}`, diff);
   expect(diff.maxDiff).toBeLessThanOrEqual(TOLERANCE.cpu);
