@@ -21,7 +21,7 @@ pub enum DataError {
     /// The folder holds no image that could be used.
     #[error(
         "no usable image under {root}: {found} candidate file(s) with a png/jpg/jpeg/webp \
-         extension, {skipped} skipped as unreadable"
+         extension, {skipped} skipped as unreadable{examples}"
     )]
     NoImages {
         /// The folder that was searched.
@@ -30,6 +30,9 @@ pub enum DataError {
         found: usize,
         /// How many of them were skipped.
         skipped: usize,
+        /// The first few skipped files with the reason, one per line (empty when none), so that
+        /// the message says what is wrong with them.
+        examples: String,
     },
     /// A file system operation failed.
     #[error("I/O error on {path}: {source}")]

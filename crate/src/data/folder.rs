@@ -277,7 +277,8 @@ impl ImageFolder {
             }
         }
         if entries.is_empty() {
-            return Err(DataError::NoImages { root: root.to_path_buf(), found, skipped: bad_files });
+            let examples = skipped.iter().take(3).map(|(path, why)| format!("\n  {}: {why}", path.display())).collect();
+            return Err(DataError::NoImages { root: root.to_path_buf(), found, skipped: bad_files, examples });
         }
         let mut order: Vec<usize> = (0..entries.len()).collect();
         if let Some(seed) = options.shuffle_seed {
