@@ -284,6 +284,44 @@ test('interpolation starts and ends at the two seeds and the slider walks smooth
   expect(difference(first, second).maxDiff).toBeGreaterThan(0);
 });
 
+test('the live slider renders while dragged: newer positions replace older ones, never queue', async ({ page }) => {
+  await openDemo(page, { autorun: '0' });
+  await expectReady(page);
+  await page.getByRole('tab', { name: 'Interpolate' }).click();
+  const form = page.locator('#interpolate-form');
+  await form.locator('input[name=seedA]').fill('0');
+  await form.locator('input[name=seedB]').fill('1');
+  const live = page.locator('#interpolate-live');
+  await expect(live).toBeEnabled();
+  // A drag: twenty positions in one burst, far faster than a CPU frame.
+  await live.evaluate((slider: HTMLInputElement) => {
+    for (let k = 1; k <= 20; k++) {
+      slider.value = String(k * 50);
+      slider.dispatchEvent(new Event('input', { bubbles: true }));
+    }
+  });
+  await expect(live).toHaveAttribute('data-alpha', '1', { timeout: 120_000 });
+  const rendered = Number(await live.getAttribute('data-rendered'));
+  expect(Number(await live.getAttribute('data-requested'))).toBe(20);
+  // The first position, then the newest one that waited: the 18 in between were dropped.
+  expect(rendered).toBe(2);
+  expect(Number(await live.getAttribute('data-dropped'))).toBe(18);
+  await expect(page.locator('#interpolate-caption')).toContainText('α = 1.000 (live)');
+  await expect(page.locator('#interpolate-fps')).toContainText(/per frame|frames\/s/);
+  // α = 1 is seed B's sample: the native reference of seed 1.
+  const end = difference(await canvasPixels(page, '#interpolate-canvas'), loadReference('shipped')[1]);
+  record('chromium cpu, live slider at α = 1 vs native sample(seed 1)', end);
+  expect(end.maxDiff).toBeLessThanOrEqual(TOLERANCE.cpu);
+  // Later input after the burst renders again (the loop is not stuck).
+  await live.evaluate((slider: HTMLInputElement) => {
+    slider.value = '0';
+    slider.dispatchEvent(new Event('input', { bubbles: true }));
+  });
+  await expect(live).toHaveAttribute('data-alpha', '0', { timeout: 60_000 });
+  expect(Number(await live.getAttribute('data-rendered'))).toBe(3);
+  console.log(`[measure] chromium cpu, live slider: ${await page.locator('#interpolate-fps').textContent()}`);
+});
+
 test('LeDiFlow vs. baseline loads the baseline on demand and matches native for both', async ({ page }) => {
   await openDemo(page, { autorun: '0' });
   await expectReady(page);

@@ -9,7 +9,7 @@ import type { GenerateResult } from '../src/index.js';
 import { describeCost, formatMs } from './format.js';
 import { enableWhenReady, numberField, runTask, throwIfCancelled } from './forms.js';
 import { draw } from './images.js';
-import { byId, type Session } from './session.js';
+import { byId, hide, type Session } from './session.js';
 
 export function setupInterpolate(session: Session): void {
   const form = byId('interpolate-form') as HTMLFormElement;
@@ -24,6 +24,7 @@ export function setupInterpolate(session: Session): void {
   let alphas: number[] = [];
   let timer: number | undefined;
   enableWhenReady(session, [submit]);
+  setupLive(session, form);
 
   const show = () => {
     const k = Number(slider.value);
@@ -88,5 +89,63 @@ export function setupInterpolate(session: Session): void {
       form.dataset.state = outcome;
       play.disabled = frames.length < 2;
     });
+  });
+}
+
+/**
+ * The live slider: every input event asks for the frame at its α. One frame computes at a time;
+ * positions that arrive meanwhile replace each other, so the newest one is drawn next and a fast
+ * drag never builds a queue. The frame rate counts the frames of the last two seconds.
+ */
+function setupLive(session: Session, form: HTMLFormElement): void {
+  const live = byId('interpolate-live') as HTMLInputElement;
+  const canvas = byId('interpolate-canvas') as HTMLCanvasElement;
+  const caption = byId('interpolate-caption');
+  const fps = byId('interpolate-fps');
+  const errorBox = byId('interpolate-error');
+  enableWhenReady(session, [live]);
+  let pending: number | null = null;
+  let running = false;
+  const drawn: number[] = [];
+  live.dataset.requested = live.dataset.rendered = live.dataset.dropped = '0';
+  const count = (key: 'requested' | 'rendered' | 'dropped') => {
+    live.dataset[key] = String(Number(live.dataset[key]) + 1);
+  };
+
+  const render = async () => {
+    running = true;
+    hide(errorBox);
+    try {
+      while (pending !== null) {
+        const alpha = pending;
+        pending = null;
+        const generator = session.current;
+        if (!generator) break;
+        const seedA = numberField(form, 'seedA');
+        const seedB = numberField(form, 'seedB');
+        const result = await generator.interpolate({ seedA, seedB, alphas: [alpha] });
+        draw(canvas, result.images[0]);
+        caption.textContent = `α = ${alpha.toFixed(3)} (live)`;
+        const now = performance.now();
+        drawn.push(now);
+        while (drawn.length > 0 && drawn[0] < now - 2000) drawn.shift();
+        const span = drawn.length > 1 ? (now - drawn[0]) / 1000 : 0;
+        fps.textContent = span > 0 ? `${((drawn.length - 1) / span).toFixed(1)} frames/s` : `${formatMs(result.times.totalMs)} per frame`;
+        live.dataset.alpha = String(alpha);
+        count('rendered');
+      }
+    } catch (error) {
+      pending = null;
+      session.showError(errorBox, error);
+    } finally {
+      running = false;
+    }
+  };
+
+  live.addEventListener('input', () => {
+    count('requested');
+    if (pending !== null) count('dropped');
+    pending = Number(live.value) / Number(live.max);
+    if (!running) void render();
   });
 }
