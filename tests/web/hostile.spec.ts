@@ -226,3 +226,161 @@ test('a download that breaks off leaves nothing behind: the next addWeights star
   const result = await callGenerator(page, 'sample', { ...ONE_STEP, method: 'baseline' });
   expect('error' in result ? `${result.error.kind}: ${result.error.message}` : 'ok').toBe('ok');
 });
+
+// ---- The browser corpus (issue 24) ----------------------------------------------------------------
+// The CLI's half is crate/tests/hostile_corpus.rs; the weight files are made by global-setup.ts.
+
+/** Longest any rejected input may take, and the most wasm linear memory it may leave behind. */
+const CASE_LIMIT_MS = 20_000;
+const MAX_WASM_BYTES = 100 << 20;
+
+/** Bad options, through the page's generator (the worker); each must be `InvalidOptions` naming the field. */
+const BAD_OPTIONS: [string, 'sample' | 'inpaint' | 'interpolate', Record<string, unknown>, string][] = [
+  ['steps 0', 'sample', { steps: 0 }, 'steps'],
+  ['steps 1001', 'sample', { steps: 1001 }, 'steps'],
+  ['steps 2^32', 'sample', { steps: 2 ** 32 }, 'steps'],
+  ['steps -1', 'sample', { steps: -1 }, 'steps'],
+  ['steps 1.5', 'sample', { steps: 1.5 }, 'steps'],
+  ['steps NaN', 'sample', { steps: NaN }, 'steps'],
+  ['steps "4"', 'sample', { steps: '4' }, 'steps'],
+  ['latentSteps 0', 'sample', { latentSteps: 0 }, 'latentSteps'],
+  ['latentSteps 1e5', 'sample', { latentSteps: 100_000 }, 'latentSteps'],
+  ['count 0', 'sample', { count: 0 }, 'count'],
+  ['count 65', 'sample', { count: 65 }, 'count'],
+  ['count 1e12', 'sample', { count: 1e12 }, 'count'],
+  ['count -1', 'sample', { count: -1 }, 'count'],
+  ['count Infinity', 'sample', { count: Infinity }, 'count'],
+  ['seed -1', 'sample', { seed: -1 }, 'seed'],
+  ['seed 2^53', 'sample', { seed: 2 ** 53 }, 'seed'],
+  ['seed 2^64', 'sample', { seed: 2 ** 64 }, 'seed'],
+  ['seed 1.5', 'sample', { seed: 1.5 }, 'seed'],
+  ['seed NaN', 'sample', { seed: NaN }, 'seed'],
+  ['seed -Infinity', 'sample', { seed: -Infinity }, 'seed'],
+  ['seed "x"', 'sample', { seed: 'x' }, 'seed'],
+  ['seed + count past 2^53', 'sample', { seed: 2 ** 53 - 1, count: 2 }, 'seed'],
+  ['solver rk99', 'sample', { solver: 'rk99' }, 'rk99'],
+  ['method nope', 'sample', { method: 'nope' }, 'nope'],
+  ['priorStdScale -1', 'sample', { priorStdScale: -1 }, 'priorStdScale'],
+  ['priorStdScale NaN', 'sample', { priorStdScale: NaN }, 'priorStdScale'],
+  ['priorStdScale 1e300', 'sample', { priorStdScale: 1e300 }, 'priorStdScale'],
+  ['alphas []', 'interpolate', { seedA: 1, seedB: 2, alphas: [] }, 'alphas'],
+  ['65 alphas', 'interpolate', { seedA: 1, seedB: 2, alphas: new Array(65).fill(0.5) }, 'alphas'],
+  ['alpha NaN', 'interpolate', { seedA: 1, seedB: 2, alphas: [0.5, NaN] }, 'alpha'],
+  ['alpha -0.1', 'interpolate', { seedA: 1, seedB: 2, alphas: [-0.1] }, 'alpha'],
+  ['alpha Infinity', 'interpolate', { seedA: 1, seedB: 2, alphas: [Infinity] }, 'alpha'],
+  ['alpha 2', 'interpolate', { seedA: 1, seedB: 2, alphas: [2] }, 'alpha'],
+  ['alphas not an array', 'interpolate', { seedA: 1, seedB: 2, alphas: 0.5 }, 'alphas'],
+  ['seedA -1', 'interpolate', { seedA: -1, seedB: 2, alphas: [0.5] }, 'seedA'],
+  ['seedB 2^60', 'interpolate', { seedA: 1, seedB: 2 ** 60, alphas: [0.5] }, 'seedB'],
+  ['interpolate steps 0', 'interpolate', { seedA: 1, seedB: 2, alphas: [0.5], steps: 0 }, 'steps'],
+  ['a mask one byte short', 'inpaint', { $image: 32 * 32 * 4, $mask: 32 * 32 - 1 }, 'mask'],
+  ['an empty mask', 'inpaint', { $image: 32 * 32 * 4, $mask: 0 }, 'mask'],
+  ['an image of the wrong size', 'inpaint', { $image: 64 * 64 * 4, $mask: 32 * 32 }, 'image'],
+  ['inpaint count 0', 'inpaint', { $image: 32 * 32 * 4, $mask: 32 * 32, count: 0 }, 'count'],
+  ['inpaint steps 1e9', 'inpaint', { $image: 32 * 32 * 4, $mask: 32 * 32, steps: 1e9 }, 'steps'],
+];
+
+interface CaseResult {
+  name: string;
+  outcome: string;
+  ms: number;
+  wasmBytes: number | null;
+}
+
+test('the hostile corpus: every bad weight file and option is a typed error naming it, quickly, in bounded memory', async ({ page }) => {
+  test.skip(!existsSync(TINY_MODEL), `the tiny test model ${TINY_MODEL} is missing`);
+  test.skip(!existsSync(join(FIXTURES, 'pkg-cpu', 'lediflow.js')), 'web/pkg/cpu is missing (web/build-wasm.sh)');
+  const files: { name: string; file: string; expect: string }[] = JSON.parse(readFileSync(join(FIXTURES, 'hostile', 'index.json'), 'utf8'));
+  const results: (CaseResult & { expect: string })[] = [];
+
+  // 1. Weight files, streamed into one wasm generator (the worker's own load path: `load` per
+  // chunk, then `finishLoad`), which a refused file must leave usable.
+  await page.goto(`${ORIGIN}/__health`);
+  await page.evaluate(async () => {
+    const wasm: any = await import(`${location.origin}/fixtures/pkg-cpu/lediflow.js`);
+    const exports = await wasm.default({ module_or_path: `${location.origin}/fixtures/pkg-cpu/lediflow_bg.wasm` });
+    const generator = await wasm.Generator.create({ backend: 'cpu' });
+    /** Streams a file in as the worker does, in 64 KiB chunks; resolves to 'ok' or the error. */
+    const loadFile = async (url: string, limitMs: number) => {
+      const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+      const started = performance.now();
+      let outcome: string;
+      try {
+        const load = async () => {
+          for (let at = 0; at < bytes.length || at === 0; at += 65536) generator.load(bytes.subarray(at, at + 65536));
+          return generator.finishLoad();
+        };
+        await Promise.race([load(), new Promise((_, reject) => setTimeout(() => reject({ kind: 'TimedOut', message: `nothing after ${limitMs} ms` }), limitMs))]);
+        outcome = 'ok';
+      } catch (e: any) {
+        // As the worker sorts it (web/src/errors.ts): a trap is a crash, whatever it says.
+        outcome = e instanceof WebAssembly.RuntimeError ? `Crashed: ${e.message}` : `${e?.kind ?? 'untyped'}: ${e?.message ?? e}`;
+        generator.cancelLoad();
+      }
+      return { outcome, ms: performance.now() - started, wasmBytes: exports.memory.buffer.byteLength as number };
+    };
+    Object.assign(window, { loadFile, hostileGenerator: generator });
+  });
+  for (const { name, file, expect: expected } of files) {
+    const r = await page.evaluate(({ url, limit }) => (window as any).loadFile(url, limit), { url: `/fixtures/hostile/${file}`, limit: CASE_LIMIT_MS });
+    results.push({ name, expect: expected, ...r });
+  }
+  // The generator still works: the intact file loads and samples.
+  const after = await page.evaluate(async ({ limit }) => {
+    const loaded = await (window as any).loadFile('/fixtures/tiny-test.ldf', limit);
+    if (loaded.outcome !== 'ok') return loaded.outcome;
+    const result = await (window as any).hostileGenerator.sample({ seed: 3, count: 1, steps: 1, latentSteps: 1 });
+    return `ok ${result.width}×${result.height}, ${result.pixels.length} bytes`;
+  }, { limit: CASE_LIMIT_MS });
+  expect(after, 'the tiny model loads and samples after the corpus of weight files').toBe('ok 32×32, 4096 bytes');
+
+  // 2. Options, through the page's generator: the TypeScript wrapper, the worker, the wasm.
+  await openDemo(page, { autorun: '0', weights: '/fixtures/tiny-test.ldf' });
+  await expectReady(page);
+  const worker = page.workers().find((w) => /worker[^/]*\.js/.test(w.url()))!;
+  const before = (await mustCall(page, 'sample', ONE_STEP)).images[0];
+  for (const [name, method, options, expected] of BAD_OPTIONS) {
+    const r = await page.evaluate(
+      async ({ method, options, limit }) => {
+        const opts: any = { ...options };
+        if (typeof opts.$image === 'number') opts.image = new Uint8Array(opts.$image).fill(128);
+        if (typeof opts.$mask === 'number') opts.mask = new Uint8Array(opts.$mask).fill(1);
+        delete opts.$image;
+        delete opts.$mask;
+        const started = performance.now();
+        let outcome: string;
+        try {
+          const call = (window as any).lediflowDemo.session.current[method](opts);
+          await Promise.race([call, new Promise((_, reject) => setTimeout(() => reject({ kind: 'TimedOut', message: `nothing after ${limit} ms` }), limit))]);
+          outcome = 'ok';
+        } catch (e: any) {
+          outcome = `${e?.kind ?? 'untyped'}: ${e?.message ?? e}`;
+        }
+        return { outcome, ms: performance.now() - started };
+      },
+      { method, options, limit: CASE_LIMIT_MS },
+    );
+    // A worker the page ended (after a `Crashed`) has no memory to read: null, which fails below.
+    const wasmBytes: number | null = await worker.evaluate(() => (self as any).lediflowWasmMemoryBytes()).catch(() => null);
+    results.push({ name: `${method}: ${name}`, expect: expected, ...r, wasmBytes });
+  }
+
+  // Every case: a typed error of the expected kind that names the problem, in time, in bounded memory.
+  for (const r of results) console.log(`[hostile] ${r.name} (${r.ms.toFixed(0)} ms, ${((r.wasmBytes ?? 0) / 2 ** 20).toFixed(1)} MiB): ${r.outcome}`);
+  const kinds = (r: { name: string }) => (r.name.startsWith('config') || r.name.startsWith('file') ? 'BadWeights' : 'InvalidOptions');
+  const wrong = results.filter(
+    (r) => !r.outcome.startsWith(`${kinds(r)}: `) || !r.outcome.toLowerCase().includes(r.expect.toLowerCase()) || r.ms > CASE_LIMIT_MS || r.wasmBytes === null || r.wasmBytes > MAX_WASM_BYTES,
+  );
+  const largest = results.reduce((a, b) => ((b.wasmBytes ?? 0) > (a.wasmBytes ?? 0) ? b : a));
+  const slowest = results.reduce((a, b) => (b.ms > a.ms ? b : a));
+  console.log(
+    `[measure] hostile corpus: ${results.length} cases (${files.length} weight files, ${BAD_OPTIONS.length} option sets); ` +
+      `largest wasm memory ${(largest.wasmBytes! / 2 ** 20).toFixed(1)} MiB (${largest.name}); slowest ${slowest.ms.toFixed(0)} ms (${slowest.name})`,
+  );
+  expect(results.length).toBeGreaterThanOrEqual(60);
+  expect(results.filter((r) => r.outcome.startsWith('Crashed')).map((r) => r.name), 'no case crashed the runtime').toEqual([]);
+  expect(wrong.map((r) => `${r.name} (expected ${kinds(r)} naming '${r.expect}', ${r.ms.toFixed(0)} ms, ${r.wasmBytes} bytes): ${r.outcome}`)).toEqual([]);
+  // The generator still samples, exactly as before the corpus.
+  const again = (await mustCall(page, 'sample', ONE_STEP)).images[0];
+  expect(difference(before, again).maxDiff, 'a sample after the corpus equals one before it').toBe(0);
+});

@@ -12,6 +12,7 @@
  */
 
 import { LeDiFlowError, fromErrorPayload } from './errors.js';
+import { checkOptionTypes } from './options.js';
 import type { AddWeightsRequest, InitRequest, InitResult, Response, RunRequest, RunResult, WeightsSource } from './protocol.js';
 import type {
   AddWeightsOptions,
@@ -293,6 +294,7 @@ class WorkerGenerator implements Generator {
     for (const [key, value] of Object.entries(options)) {
       if (typeof value === 'function') delete options[key];
     }
+    checkOptionTypes(options);
     const request: RunRequest = { type, options, preview: onStep !== undefined };
     const result = (await this.connection.call(request, { onStep }, signal)) as RunResult;
     return {

@@ -209,7 +209,10 @@ async function startModule(backend: Backend): Promise<WasmModule> {
   }
   if (!wasm.ok) throw fail('Network', `HTTP ${wasm.status} ${wasm.statusText} for ${wasm.url}`.trim());
   try {
-    await module.default({ module_or_path: wasm });
+    const exports = (await module.default({ module_or_path: wasm })) as { memory?: WebAssembly.Memory } | undefined;
+    // For the browser tests: the wasm linear memory's size, which a rejected input must not blow
+    // up (tests/web/hostile.spec.ts).
+    Object.defineProperty(self, 'lediflowWasmMemoryBytes', { value: () => exports?.memory?.buffer.byteLength ?? null, configurable: true });
     // Diagnostics, like `lediflowGpuDevice` (gpu.ts): how often the wasm's static constructors
     // ran, which must stay 1 (crate/src/web/constructors.rs; checked by tests/web/webgpu.spec.ts).
     Object.defineProperty(self, 'lediflowStaticConstructorRuns', { value: module.staticConstructorRuns, configurable: true });
