@@ -347,9 +347,34 @@ fn holds_same(file: &LeDiFlowConfig, expected: &LeDiFlowConfig, network: Network
     geometry(file) == geometry(expected) && backbone(file) == backbone(expected)
 }
 
+/// The dotted path and value of the first integer in `value` that a `usize` cannot hold.
+fn oversized_integer(value: &serde_json::Value, path: String) -> Option<(String, String)> {
+    use serde_json::Value;
+    let join = |key: &str| if path.is_empty() { key.to_string() } else { format!("{path}.{key}") };
+    match value {
+        Value::Number(n) if n.is_u64() || n.is_i64() => {
+            let fits = n.as_u64().is_some_and(|v| usize::try_from(v).is_ok()) || n.as_i64().is_some_and(|v| v < 0);
+            (!fits).then(|| (path, n.to_string()))
+        }
+        // Integers past u64 arrive as floats with an integral value.
+        Value::Number(n) => {
+            n.as_f64().filter(|v| v.fract() == 0.0 && *v >= usize::MAX as f64).map(|_| (path, n.to_string()))
+        }
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| oversized_integer(v, join(&i.to_string()))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| oversized_integer(v, join(k))),
+        _ => None,
+    }
+}
+
 /// The configuration of a file's header, validated before anything is built from it.
 fn parse_config(value: &serde_json::Value) -> Result<LeDiFlowConfig, LoadError> {
-    let config: LeDiFlowConfig = serde_json::from_value(value.clone()).map_err(|e| LoadError::Config(e.to_string()))?;
+    let config: LeDiFlowConfig = serde_json::from_value(value.clone()).map_err(|e| {
+        // serde's message names the value but not the field; on wasm32 a usize ends at 2^32.
+        match oversized_integer(value, String::new()) {
+            Some((path, n)) => LoadError::Config(format!("{path} = {n} does not fit this platform's integers ({e})")),
+            None => LoadError::Config(e.to_string()),
+        }
+    })?;
     config.validate()?;
     Ok(config)
 }

@@ -222,3 +222,15 @@ fn a_file_loads_into_a_model_whose_other_networks_differ() {
         refused.as_ref().err()
     );
 }
+
+#[test]
+fn an_integer_too_large_for_the_platform_names_its_field() {
+    let mut value = serde_json::to_value(LeDiFlowConfig::tiny()).expect("json");
+    // Past u64: too large for a usize everywhere (on wasm32 anything from 2^32 on is).
+    value["flow"]["levels"][0]["depth"] = serde_json::from_str("18446744073709551616").expect("number");
+    let error = super::parse_config(&value).expect_err("refused");
+    assert!(error.to_string().contains("flow.levels.0.depth"), "{error}");
+    value["flow"]["levels"][0]["depth"] = serde_json::json!(-1);
+    let error = super::parse_config(&value).expect_err("refused");
+    assert!(!error.to_string().contains("flow.levels.0.depth ="), "a negative value is serde's own message: {error}");
+}
