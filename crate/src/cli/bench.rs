@@ -19,7 +19,7 @@ pub struct BenchArgs {
     /// Methods to time, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "lediflow,baseline")]
     pub method: Vec<Method>,
-    #[arg(long, value_delimiter = ',', default_value = "midpoint")]
+    #[arg(long, value_delimiter = ',', default_values_t = [SampleOptions::default().solver])]
     pub solver: Vec<Solver>,
     #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16,32", value_parser = super::ranges::count(1, super::ranges::MAX_STEPS))]
     pub steps: Vec<usize>,
@@ -30,7 +30,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 5, value_parser = super::ranges::count(1, 1000))]
     pub repeats: usize,
     /// The latent sampler's steps (Heun) to time LeDiFlow at, comma-separated; the baseline has none.
-    #[arg(long, value_delimiter = ',', default_value = "8", value_parser = super::ranges::count(1, super::ranges::MAX_STEPS))]
+    #[arg(long, value_delimiter = ',', default_values_t = [SampleOptions::default().latent_steps], value_parser = super::ranges::count(1, super::ranges::MAX_STEPS))]
     pub latent_steps: Vec<usize>,
 }
 

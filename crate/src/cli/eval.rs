@@ -10,7 +10,7 @@ use super::{Backend, CliResult};
 use crate::eval::features::{EvalTrainRequest, load, train_eval_net};
 use crate::eval::report::write_all;
 use crate::eval::run::{ConfigRow, EvalRequest, Reference, evaluate};
-use crate::pipeline::{Method, Pipeline};
+use crate::pipeline::{Method, Pipeline, SampleOptions};
 use crate::solvers::Solver;
 
 #[derive(Debug, Args)]
@@ -52,10 +52,10 @@ pub struct EvalArgs {
     #[arg(long, value_delimiter = ',', default_value = "2,16", value_parser = super::ranges::count(1, super::ranges::MAX_STEPS))]
     pub probe_steps: Vec<usize>,
     /// The latent sampler's solver in every LeDiFlow configuration.
-    #[arg(long, default_value = "heun")]
+    #[arg(long, default_value_t = SampleOptions::default().latent_solver)]
     pub latent_solver: Solver,
-    /// The latent sampler's steps in every LeDiFlow configuration (the product's default: 8).
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1000).map(usize::from))]
+    /// The latent sampler's steps in every LeDiFlow configuration (the product's default).
+    #[arg(long, default_value_t = SampleOptions::default().latent_steps, value_parser = clap::value_parser!(u16).range(1..=1000).map(usize::from))]
     pub latent_steps: usize,
     /// Where the report, CSV and plots go.
     #[arg(long, default_value = "eval-out")]

@@ -23,16 +23,16 @@ pub struct SampleArgs {
     pub n: usize,
     #[arg(long, default_value_t = 0, value_parser = super::ranges::seed())]
     pub seed: u64,
-    #[arg(long, default_value = "midpoint")]
+    #[arg(long, default_value_t = SampleOptions::default().solver)]
     pub solver: Solver,
-    #[arg(long, default_value_t = 2, value_parser = super::ranges::count(1, super::ranges::MAX_STEPS))]
+    #[arg(long, default_value_t = SampleOptions::default().steps, value_parser = super::ranges::count(1, super::ranges::MAX_STEPS))]
     pub steps: usize,
     #[arg(long, default_value = "lediflow")]
     pub method: Method,
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: Backend,
     /// Solver steps of the latent sampler.
-    #[arg(long, default_value_t = 8, value_parser = super::ranges::count(1, super::ranges::MAX_STEPS))]
+    #[arg(long, default_value_t = SampleOptions::default().latent_steps, value_parser = super::ranges::count(1, super::ranges::MAX_STEPS))]
     pub latent_steps: usize,
     #[arg(long, default_value = "grid.png")]
     pub out: PathBuf,
