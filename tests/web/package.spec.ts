@@ -29,6 +29,8 @@ const EXPECTED_FILES = [
     ['lediflow.js', 'lediflow.d.ts', 'lediflow_bg.wasm', 'lediflow_bg.wasm.d.ts'].map((f) => `web/pkg/${m}/${f}`),
   ),
   'web/lib/index.js',
+  'web/lib/options.d.ts',
+  'web/lib/options.js',
   'web/lib/index.d.ts',
   'web/lib/baseline.js',
   'web/lib/baseline.d.ts',
