@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use lediflow::model::LeDiFlowConfig;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 /// A case that takes longer than this is killed and fails.
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -213,16 +212,8 @@ impl Ldf {
     /// refuse it (the data and its hash are untouched).
     fn with_config(mut self, config: &Value) -> Ldf {
         let config = serde_json::to_string(config).unwrap();
-        let tensors = self.metadata_string("tensors");
-        let mut hasher = Sha256::new();
-        for part in [&config, &tensors] {
-            hasher.update((part.len() as u64).to_le_bytes());
-            hasher.update(part.as_bytes());
-        }
-        let meta_sha256: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
         self.metadata().insert("config".into(), Value::String(config));
-        self.metadata().insert("meta_sha256".into(), Value::String(meta_sha256));
-        self
+        self.with_config_hash_of_text()
     }
 
     /// The file with `header_text` as its header (padded so that the data starts 8-aligned).
@@ -548,12 +539,7 @@ impl Ldf {
     fn with_config_hash_of_text(mut self) -> Ldf {
         let config = self.metadata_string("config");
         let tensors = self.metadata_string("tensors");
-        let mut hasher = Sha256::new();
-        for part in [&config, &tensors] {
-            hasher.update((part.len() as u64).to_le_bytes());
-            hasher.update(part.as_bytes());
-        }
-        let meta_sha256: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let meta_sha256 = lediflow::weights::meta_sha256_hex(&config, &tensors);
         self.metadata().insert("meta_sha256".into(), Value::String(meta_sha256));
         self
     }

@@ -49,7 +49,7 @@ impl FileHasher {
 /// Hex SHA-256 binding the `config` and `tensors` metadata strings
 /// (`__metadata__.meta_sha256`): SHA-256 of
 /// `u64le(len(config)) ‖ config ‖ u64le(len(tensors)) ‖ tensors`.
-pub(crate) fn meta_sha256_hex(config: &str, tensors: &str) -> String {
+pub fn meta_sha256_hex(config: &str, tensors: &str) -> String {
     let mut h = DataHasher::new();
     h.update(&(config.len() as u64).to_le_bytes());
     h.update(config.as_bytes());

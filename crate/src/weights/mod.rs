@@ -24,7 +24,7 @@ mod writer;
 mod tests;
 
 pub use error::FormatError;
-pub use hash::{FileHasher, is_sha256_hex, sha256_hex};
+pub use hash::{FileHasher, is_sha256_hex, meta_sha256_hex, sha256_hex};
 pub use header::{
     DATA_ALIGN, DType, FORMAT_NAME, FORMAT_VERSION, Limits, ModelHeader, Network, PartRole, PhysicalPart,
     RESERVED_METADATA_KEYS, TensorInfo, validate_tensor_name,
