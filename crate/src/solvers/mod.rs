@@ -1,22 +1,27 @@
 //! ODE solvers for flow matching, integrating dx/dt = v(x, t) along a time grid.
 //!
 //! In the manner of k-diffusion's `sampling.py`, every solver is a pure function with one
-//! signature: `(velocity, x0, grid, on_step) -> Solution { x, nfe }`. Each is built from a
-//! single-step function (`*_step`), which the asynchronous pipelines call directly when they
-//! need to await between steps (previews on the web).
+//! signature: `(velocity, x0, grid, on_step) -> Solution { x, nfe }`, built from a single-step
+//! function (`*_step`). One loop runs them all: [`solve`], asynchronous, with an [`Observer`]
+//! that may replace the state after every step and may await (the pipelines' inpainting and
+//! previews); the synchronous functions drive it with a callback that never suspends.
 
 mod grid;
+mod solve;
 mod state;
 
 pub use grid::{uniform_grid, validate_grid};
+pub use solve::{Observer, solve};
 pub use state::OdeState;
+
+use solve::solve_now;
 
 use serde::{Deserialize, Serialize};
 
 /// A velocity field: `(x, t) -> v`.
 pub type Velocity<'a, S> = dyn FnMut(&S, f64) -> S + 'a;
 /// Called after step `i` (0-based) has reached time `t` with the new state; returns the state to
-/// continue from (inpainting replaces the known pixels here, previews pass it through).
+/// continue from. The synchronous form of an [`Observer`].
 pub type OnStep<'a, S> = dyn FnMut(usize, f64, S) -> S + 'a;
 
 /// The end state and the exact number of velocity evaluations spent.
@@ -61,36 +66,20 @@ pub fn rk4_step<S: OdeState>(v: &mut Velocity<S>, x: S, t0: f64, t1: f64) -> S {
     x.add_scaled(&k1, h / 6.0).add_scaled(&k2, h / 3.0).add_scaled(&k3, h / 3.0).add_scaled(&k4, h / 6.0)
 }
 
-fn integrate<S: OdeState>(
-    step: fn(&mut Velocity<S>, S, f64, f64) -> S,
-    nfe_per_step: usize,
-    v: &mut Velocity<S>,
-    x0: S,
-    grid: &[f64],
-    on_step: &mut OnStep<S>,
-) -> Solution<S> {
-    let mut x = x0;
-    for (i, pair) in grid.windows(2).enumerate() {
-        x = step(v, x, pair[0], pair[1]);
-        x = on_step(i, pair[1], x);
-    }
-    Solution { x, nfe: nfe_per_step * grid.len().saturating_sub(1) }
-}
-
 pub fn euler<S: OdeState>(v: &mut Velocity<S>, x0: S, grid: &[f64], on_step: &mut OnStep<S>) -> Solution<S> {
-    integrate(euler_step, 1, v, x0, grid, on_step)
+    solve_now(Solver::Euler, v, x0, grid, on_step)
 }
 
 pub fn midpoint<S: OdeState>(v: &mut Velocity<S>, x0: S, grid: &[f64], on_step: &mut OnStep<S>) -> Solution<S> {
-    integrate(midpoint_step, 2, v, x0, grid, on_step)
+    solve_now(Solver::Midpoint, v, x0, grid, on_step)
 }
 
 pub fn heun<S: OdeState>(v: &mut Velocity<S>, x0: S, grid: &[f64], on_step: &mut OnStep<S>) -> Solution<S> {
-    integrate(heun_step, 2, v, x0, grid, on_step)
+    solve_now(Solver::Heun, v, x0, grid, on_step)
 }
 
 pub fn rk4<S: OdeState>(v: &mut Velocity<S>, x0: S, grid: &[f64], on_step: &mut OnStep<S>) -> Solution<S> {
-    integrate(rk4_step, 4, v, x0, grid, on_step)
+    solve_now(Solver::Rk4, v, x0, grid, on_step)
 }
 
 /// A solver chosen at run time (CLI flags, web options).

@@ -1,4 +1,8 @@
-//! Solver tests: convergence orders against a closed-form solution, NFE counts, callbacks, grids.
+//! Solver tests: convergence orders against a closed-form solution, NFE counts, callbacks, the
+//! asynchronous observer, grids.
+
+use core::pin::Pin;
+use core::task::{Context, Poll};
 
 use super::*;
 use burn::tensor::Tensor;
@@ -118,4 +122,76 @@ fn grids_are_validated() {
     assert!(validate_grid(&[0.0, 0.5, 0.5, 1.0]).is_err());
     assert!("HEUN".parse::<Solver>().is_ok());
     assert!("dpm".parse::<Solver>().is_err());
+}
+
+/// Suspends once before completing, as a preview's readback does.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// Pulls the state halfway towards the current time, a replacement that depends on the step.
+fn pull(x: f64, t: f64) -> f64 {
+    0.5 * (x + t)
+}
+
+/// Awaits, records the step, then replaces the state by [`pull`], or fails at step `fail_at`.
+struct Pulling {
+    seen: Vec<(usize, f64)>,
+    fail_at: Option<usize>,
+}
+
+impl Observer<f64> for Pulling {
+    type Error = String;
+    async fn after_step(&mut self, step: usize, t: f64, x: f64) -> Result<f64, String> {
+        YieldOnce(false).await;
+        self.seen.push((step, t));
+        if self.fail_at == Some(step) {
+            return Err(format!("stopped at step {step}"));
+        }
+        Ok(pull(x, t))
+    }
+}
+
+#[test]
+fn async_solve_with_a_replacing_observer_matches_a_hand_rolled_loop() {
+    let grid = uniform_grid(5);
+    for solver in Solver::ALL {
+        let mut by_hand = X0;
+        for pair in grid.windows(2) {
+            by_hand = solver.step(&mut |x: &f64, t| field(x, t), by_hand, pair[0], pair[1]);
+            by_hand = pull(by_hand, pair[1]);
+        }
+        let mut observer = Pulling { seen: vec![], fail_at: None };
+        let solved = pollster::block_on(super::solve(solver, &mut |x: &f64, t| field(x, t), X0, &grid, &mut observer));
+        let solved = solved.expect("the observer never fails here");
+        assert_eq!(solved.x.to_bits(), by_hand.to_bits(), "{solver}: {} vs {by_hand}", solved.x);
+        assert_eq!(solved.nfe, 5 * solver.nfe_per_step(), "{solver}");
+        assert_eq!(observer.seen, vec![(0, 0.2), (1, 0.4), (2, 0.6), (3, 0.8), (4, 1.0)], "{solver}");
+        let synchronous = solver.solve(&mut |x: &f64, t| field(x, t), X0, &grid, &mut |_, t, x| pull(x, t));
+        assert_eq!(synchronous.x.to_bits(), by_hand.to_bits(), "{solver}: the synchronous form");
+    }
+}
+
+#[test]
+fn an_observer_error_stops_the_solve() {
+    let mut calls = 0;
+    let mut observer = Pulling { seen: vec![], fail_at: Some(1) };
+    let mut counted = |x: &f64, t| {
+        calls += 1;
+        field(x, t)
+    };
+    let result = pollster::block_on(super::solve(Solver::Heun, &mut counted, X0, &uniform_grid(4), &mut observer));
+    assert_eq!(result.err(), Some("stopped at step 1".to_string()));
+    assert_eq!(observer.seen, vec![(0, 0.25), (1, 0.5)]);
+    assert_eq!(calls, 2 * Solver::Heun.nfe_per_step(), "no step after the error");
 }
