@@ -6,39 +6,28 @@
 //! All noise comes from [`crate::noise`], so a seed gives the same image on every backend.
 
 mod error;
+mod flow;
 mod image;
+mod known;
 mod options;
 
 pub use error::PipelineError;
+pub use flow::{NoPreview, StepObserver};
 pub use image::{from_rgb8, to_rgb8, to_rgba8};
 pub use options::{Limits, Method, SampleOptions};
 
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
-use crate::kernels::composite;
 use crate::model::config::LeDiFlowConfig;
-use crate::model::networks::{LeDiFlowModel, VelocityNet};
+use crate::model::networks::LeDiFlowModel;
 use crate::model::prior::{PriorTemperature, prior_draw};
 use crate::noise::{Stream, gaussian_batch, slerp};
-use crate::solvers::{Solver, uniform_grid};
+use flow::{Flow, integrate, settle};
+use known::row_fill;
 
 /// A millisecond clock: `Instant` natively, `performance.now()` on the web.
 pub trait Clock {
     fn now_ms(&self) -> f64;
-}
-
-/// Receives the flow state after every solver step, e.g. to render a progressive preview.
-pub trait StepObserver {
-    fn on_step(&mut self, step: usize, steps: usize, x: &Tensor<4>) -> impl Future<Output = Result<(), PipelineError>>;
-}
-
-/// Observes nothing.
-pub struct NoPreview;
-
-impl StepObserver for NoPreview {
-    async fn on_step(&mut self, _: usize, _: usize, _: &Tensor<4>) -> Result<(), PipelineError> {
-        Ok(())
-    }
 }
 
 /// Function evaluations spent per network.
@@ -81,58 +70,11 @@ pub struct Reconstruction {
     pub generated: Generated,
 }
 
-/// Waits until `x` is computed (a one-element asynchronous readback).
-async fn settle(x: &Tensor<4>) -> Result<(), PipelineError> {
-    x.clone().slice([0..1, 0..1, 0..1, 0..1]).into_data_async().await.map_err(PipelineError::backend)?;
-    Ok(())
-}
-
-/// Integrates `net` from `x0` over a uniform grid, awaiting the observer after every step and
-/// letting `replace` overwrite the state (inpainting).
-async fn integrate(
-    net: &VelocityNet,
-    solver: Solver,
-    steps: usize,
-    x0: Tensor<4>,
-    observer: &mut impl StepObserver,
-    replace: &dyn Fn(Tensor<4>, f64) -> Tensor<4>,
-) -> Result<(Tensor<4>, usize), PipelineError> {
-    let device = x0.device();
-    let batch = x0.dims()[0];
-    let mut velocity = |x: &Tensor<4>, t: f64| net.forward(x.clone(), Tensor::full([batch], t, &device));
-    let grid = uniform_grid(steps);
-    let mut x = x0;
-    for (i, pair) in grid.windows(2).enumerate() {
-        x = solver.step(&mut velocity, x, pair[0], pair[1]);
-        x = replace(x, pair[1]);
-        observer.on_step(i, steps, &x).await?;
-    }
-    Ok((x, steps * solver.nfe_per_step()))
-}
-
 /// Noise of `stream` slerped from `seed_a` to `seed_b`, one draw per α, laid out image after image.
 fn slerp_path(seed_a: u64, seed_b: u64, stream: Stream, per_image: usize, alphas: &[f64]) -> Vec<f32> {
     let a = gaussian_batch(&[seed_a], stream, per_image);
     let b = gaussian_batch(&[seed_b], stream, per_image);
     alphas.iter().flat_map(|&alpha| slerp(&a, &b, alpha)).collect()
-}
-
-/// What the encoder sees where pixels are unknown: the mean of the known pixels of the same
-/// row (of the whole image where a row has none). A flat global mean made the decoder's prior,
-/// and so the few-step result, a flat patch; row means continue horizontal structure (horizon,
-/// sky and ground bands) into the hole, which the prior and the flow then refine.
-fn row_fill(image: &Tensor<4>, keep: &Tensor<4>) -> Tensor<4> {
-    let shape = image.dims();
-    let known = image.clone() * keep.clone();
-    let row_count = keep.clone().sum_dim(3);
-    let row_mean = known.clone().sum_dim(3) / row_count.clone().clamp_min(1.0);
-    let image_mean = known.sum_dims(&[2, 3]) / keep.clone().sum_dims(&[2, 3]).clamp_min(1.0);
-    let empty_row = row_count.lower_elem(0.5).expand([shape[0], shape[1], shape[2], 1]);
-    row_mean.mask_where(empty_row, image_mean.expand([shape[0], shape[1], shape[2], 1])).expand(shape)
-}
-
-fn keep(x: Tensor<4>, _: f64) -> Tensor<4> {
-    x
 }
 
 /// Runs the networks of one model on one device.
@@ -166,6 +108,19 @@ impl<'a> Pipeline<'a> {
         shape[1] * shape[2] * shape[3]
     }
 
+    /// The pixel noise ε of each seed: the baseline's start, the learned prior draw's noise.
+    fn pixel_noise(&self, seeds: &[u64]) -> Tensor<4> {
+        let shape = self.image_shape(seeds.len());
+        self.tensor(gaussian_batch(seeds, Stream::Pixel, Self::per_image(shape)), shape)
+    }
+
+    /// The decoder's prior (μ, σ) for latents `z`.
+    fn decode(&self, z: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+        let (mu, log_var) = self.model.decoder.forward(z);
+        let sigma = log_var.mul_scalar(0.5).exp();
+        (mu, sigma)
+    }
+
     /// The learned prior for latent starting points `eps_latent`: returns z-derived (μ, σ)
     /// after the latent sampler and decoder, with NFEs and times filled in.
     async fn prior(
@@ -177,21 +132,21 @@ impl<'a> Pipeline<'a> {
         times: &mut StageTimes,
     ) -> Result<(Tensor<4>, Tensor<4>), PipelineError> {
         let start = clock.now_ms();
-        let (z, latent_nfe) = integrate(
+        let latent = integrate(
             &self.model.latent,
             options.latent_solver,
             options.latent_steps,
             eps_latent,
+            None,
             &mut NoPreview,
-            &keep,
         )
         .await?;
+        let z = latent.x;
         settle(&z).await?;
         let after_latent = clock.now_ms();
-        let (mu, log_var) = self.model.decoder.forward(z);
-        let sigma = log_var.mul_scalar(0.5).exp();
+        let (mu, sigma) = self.decode(z);
         settle(&sigma).await?;
-        nfe.latent = latent_nfe;
+        nfe.latent = latent.nfe;
         nfe.decoder = 1;
         times.latent_ms = after_latent - start;
         times.decoder_ms = clock.now_ms() - after_latent;
@@ -201,6 +156,24 @@ impl<'a> Pipeline<'a> {
     fn prior_draw(&self, mu: Tensor<4>, sigma: Tensor<4>, eps: Tensor<4>, options: &SampleOptions) -> Tensor<4> {
         let model = PriorTemperature::of(&self.config);
         prior_draw(mu, sigma, eps, PriorTemperature { scale: options.prior_std_scale.unwrap_or(model.scale), ..model })
+    }
+
+    /// Where the flow starts and which network carries it: for LeDiFlow the flow model from a
+    /// draw with noise `eps` from the learned prior (μ, σ) that `prior` computes, awaited only
+    /// then; for the baseline its own network from `eps`.
+    async fn flow_start(
+        &self,
+        eps: Tensor<4>,
+        options: &SampleOptions,
+        prior: impl Future<Output = Result<(Tensor<4>, Tensor<4>), PipelineError>>,
+    ) -> Result<Flow<'a>, PipelineError> {
+        Ok(match options.method {
+            Method::LeDiFlow => {
+                let (mu, sigma) = prior.await?;
+                Flow::new(&self.model.flow, self.prior_draw(mu, sigma, eps, options))
+            }
+            Method::Baseline => Flow::new(&self.model.baseline, eps),
+        })
     }
 
     /// seed → latent sampler ODE → decoder → prior draw → flow ODE → images; or, with
@@ -214,21 +187,10 @@ impl<'a> Pipeline<'a> {
     ) -> Result<Generated, PipelineError> {
         options.validate(&self.limits, seeds.len())?;
         let (mut nfe, mut times) = (Nfe::default(), StageTimes::default());
-        let image_shape = self.image_shape(seeds.len());
-        let eps = self.tensor(gaussian_batch(seeds, Stream::Pixel, Self::per_image(image_shape)), image_shape);
-        let (x0, net) = match options.method {
-            Method::LeDiFlow => {
-                let (mu, sigma) = self.seeded_prior(seeds, options, clock, &mut nfe, &mut times).await?;
-                (self.prior_draw(mu, sigma, eps, options), &self.model.flow)
-            }
-            Method::Baseline => (eps, &self.model.baseline),
-        };
-        let start = clock.now_ms();
-        let (images, flow_nfe) = integrate(net, options.solver, options.steps, x0, observer, &keep).await?;
-        settle(&images).await?;
-        nfe.flow = flow_nfe;
-        times.flow_ms = clock.now_ms() - start;
-        Ok(Generated { images, nfe, times })
+        let eps = self.pixel_noise(seeds);
+        let prior = self.seeded_prior(seeds, options, clock, &mut nfe, &mut times);
+        let flow = self.flow_start(eps, options, prior).await?;
+        flow.run(options, clock, observer, nfe, times).await
     }
 
     /// The learned prior (μ, σ) of each seed's latent draw: latent sampler → decoder.
@@ -268,9 +230,7 @@ impl<'a> Pipeline<'a> {
         options.validate(&self.limits, seeds.len())?;
         let (mu, sigma) =
             self.seeded_prior(seeds, options, clock, &mut Nfe::default(), &mut StageTimes::default()).await?;
-        let shape = self.image_shape(seeds.len());
-        let eps = self.tensor(gaussian_batch(seeds, Stream::Pixel, Self::per_image(shape)), shape);
-        Ok(self.prior_draw(mu, sigma, eps, options))
+        Ok(self.prior_draw(mu, sigma, self.pixel_noise(seeds), options))
     }
 
     /// Encodes `images` (`[B, 3, R, R]`), decodes the encoder mean into the learned prior and
@@ -290,18 +250,36 @@ impl<'a> Pipeline<'a> {
         }
         let start = clock.now_ms();
         let (z, _) = self.model.encoder.forward(images);
-        let (mu, log_var) = self.model.decoder.forward(z);
-        let sigma = log_var.mul_scalar(0.5).exp();
-        let eps = self.tensor(gaussian_batch(seeds, Stream::Pixel, Self::per_image(shape)), shape);
-        let prior = self.prior_draw(mu.clone(), sigma, eps, options);
+        let (mu, sigma) = self.decode(z);
+        let prior = self.prior_draw(mu.clone(), sigma, self.pixel_noise(seeds), options);
         settle(&prior).await?;
-        let decoded = clock.now_ms();
-        let (images, flow_nfe) =
-            integrate(&self.model.flow, options.solver, options.steps, prior.clone(), &mut NoPreview, &keep).await?;
-        settle(&images).await?;
-        let nfe = Nfe { encoder: 1, decoder: 1, flow: flow_nfe, latent: 0 };
-        let times = StageTimes { latent_ms: 0.0, decoder_ms: decoded - start, flow_ms: clock.now_ms() - decoded };
-        Ok(Reconstruction { mean: mu, prior, generated: Generated { images, nfe, times } })
+        let nfe = Nfe { encoder: 1, decoder: 1, ..Nfe::default() };
+        let times = StageTimes { decoder_ms: clock.now_ms() - start, ..StageTimes::default() };
+        let generated =
+            Flow::new(&self.model.flow, prior.clone()).run(options, clock, &mut NoPreview, nfe, times).await?;
+        Ok(Reconstruction { mean: mu, prior, generated })
+    }
+
+    /// The learned prior (μ, σ) of the known pixels of `image` (where `mask` is 1), the unknown
+    /// ones filled by [`row_fill`]: encoder → decoder.
+    async fn encoded_prior(
+        &self,
+        image: &Tensor<4>,
+        mask: &Tensor<4>,
+        clock: &dyn Clock,
+        nfe: &mut Nfe,
+        times: &mut StageTimes,
+    ) -> Result<(Tensor<4>, Tensor<4>), PipelineError> {
+        let start = clock.now_ms();
+        let unknown: Tensor<4, Bool> = mask.clone().greater_elem(0.5).expand(image.dims()).bool_not();
+        let filled = image.clone().mask_where(unknown, row_fill(image, mask));
+        let (z, _) = self.model.encoder.forward(filled);
+        let (mu, sigma) = self.decode(z);
+        settle(&sigma).await?;
+        nfe.encoder = 1;
+        nfe.decoder = 1;
+        times.decoder_ms = clock.now_ms() - start;
+        Ok((mu, sigma))
     }
 
     /// Regenerates the pixels where `mask` is 0 and keeps those where it is 1.
@@ -331,36 +309,10 @@ impl<'a> Pipeline<'a> {
             return Err(PipelineError::Shape(format!("mask is {mask_dims:?}, expected [{b}, 1, {h}, {w}]")));
         }
         let (mut nfe, mut times) = (Nfe::default(), StageTimes::default());
-        let known: Tensor<4, Bool> = mask.clone().greater_elem(0.5).expand(shape);
-        let eps = self.tensor(gaussian_batch(seeds, Stream::Pixel, Self::per_image(shape)), shape);
-        let (x0, net) = match options.method {
-            Method::LeDiFlow => {
-                let start = clock.now_ms();
-                let filled = image.clone().mask_where(known.clone().bool_not(), row_fill(&image, &mask));
-                let (z, _) = self.model.encoder.forward(filled);
-                let (mu, log_var) = self.model.decoder.forward(z);
-                let sigma = log_var.mul_scalar(0.5).exp();
-                settle(&sigma).await?;
-                nfe.encoder = 1;
-                nfe.decoder = 1;
-                times.decoder_ms = clock.now_ms() - start;
-                (self.prior_draw(mu, sigma, eps, options), &self.model.flow)
-            }
-            Method::Baseline => (eps, &self.model.baseline),
-        };
-        let replace = |x: Tensor<4>, t: f64| {
-            let on_path = x0.clone().mul_scalar(1.0 - t) + image.clone().mul_scalar(t);
-            composite(on_path, x, mask.clone())
-        };
-        let start = clock.now_ms();
-        let x_start = replace(x0.clone(), 0.0);
-        let (result, flow_nfe) = integrate(net, options.solver, options.steps, x_start, observer, &replace).await?;
-        // Bit-exact known pixels whatever rounding the path took.
-        let images = composite(image, result, mask);
-        settle(&images).await?;
-        nfe.flow = flow_nfe;
-        times.flow_ms = clock.now_ms() - start;
-        Ok(Generated { images, nfe, times })
+        let eps = self.pixel_noise(seeds);
+        let prior = self.encoded_prior(&image, &mask, clock, &mut nfe, &mut times);
+        let flow = self.flow_start(eps, options, prior).await?;
+        flow.keeping(image, mask).run(options, clock, observer, nfe, times).await
     }
 
     /// Samples along the spherical path between two seeds. LeDiFlow interpolates the latent
@@ -382,29 +334,16 @@ impl<'a> Pipeline<'a> {
         }
         let n = alphas.len();
         let image_shape = self.image_shape(n);
-        let per_pixel = Self::per_image(image_shape);
         let (mut nfe, mut times) = (Nfe::default(), StageTimes::default());
-        let (x0, net) = match options.method {
-            Method::LeDiFlow => {
-                let latent_shape = self.latent_shape(n);
-                let per_latent = Self::per_image(latent_shape);
-                let eps_latent = slerp_path(seed_a, seed_b, Stream::Latent, per_latent, alphas);
-                let (mu, sigma) =
-                    self.prior(self.tensor(eps_latent, latent_shape), options, clock, &mut nfe, &mut times).await?;
-                let eps = self.tensor(slerp_path(seed_a, seed_b, Stream::Pixel, per_pixel, alphas), image_shape);
-                (self.prior_draw(mu, sigma, eps, options), &self.model.flow)
-            }
-            Method::Baseline => {
-                let eps = slerp_path(seed_a, seed_b, Stream::Pixel, per_pixel, alphas);
-                (self.tensor(eps, image_shape), &self.model.baseline)
-            }
+        let eps =
+            self.tensor(slerp_path(seed_a, seed_b, Stream::Pixel, Self::per_image(image_shape), alphas), image_shape);
+        let prior = async {
+            let latent_shape = self.latent_shape(n);
+            let eps_latent = slerp_path(seed_a, seed_b, Stream::Latent, Self::per_image(latent_shape), alphas);
+            self.prior(self.tensor(eps_latent, latent_shape), options, clock, &mut nfe, &mut times).await
         };
-        let start = clock.now_ms();
-        let (images, flow_nfe) = integrate(net, options.solver, options.steps, x0, &mut NoPreview, &keep).await?;
-        settle(&images).await?;
-        nfe.flow = flow_nfe;
-        times.flow_ms = clock.now_ms() - start;
-        Ok(Generated { images, nfe, times })
+        let flow = self.flow_start(eps, options, prior).await?;
+        flow.run(options, clock, &mut NoPreview, nfe, times).await
     }
 }
 

@@ -184,3 +184,40 @@ fn unknown_pixels_are_filled_with_their_rows_known_mean() {
     // Row means 2 and 5; the empty row takes the mean of all known pixels, 3.
     assert_eq!(&filled[..9], &[2.0, 2.0, 2.0, 3.0, 3.0, 3.0, 5.0, 5.0, 5.0]);
 }
+
+/// Keeps the state of every step it sees.
+struct RecordingObserver(Vec<Vec<f32>>);
+
+impl StepObserver for RecordingObserver {
+    async fn on_step(&mut self, _: usize, _: usize, x: &Tensor<4>) -> Result<(), PipelineError> {
+        let data = x.clone().into_data_async().await.map_err(PipelineError::backend)?;
+        self.0.push(data.try_to_vec::<f32>().map_err(|e| PipelineError::Backend(format!("{e:?}")))?);
+        Ok(())
+    }
+}
+
+#[test]
+fn the_inpainting_preview_sees_the_known_pixels_already_put_back() {
+    let (config, model) = perturbed_tiny(8);
+    let device = cpu();
+    let pipeline = Pipeline::new(&model, &config, device.clone());
+    let side = config.image_size;
+    let pixels: Vec<u8> = (0..side * side * 3).map(|i| (i * 53 % 256) as u8).collect();
+    let image = from_rgb8(&[&pixels], side, 3, &device).expect("image");
+    let mask: Vec<f32> = (0..side * side).map(|p| if p % side < side / 2 { 1.0 } else { 0.0 }).collect();
+    let mask_t = Tensor::<4>::from_data(TensorData::new(mask.clone(), [1, 1, side, side]), &device);
+    let mut observer = RecordingObserver(vec![]);
+    let options = SampleOptions { steps: 3, ..Default::default() };
+    run(pipeline.inpaint(image.clone(), mask_t, &[2], &options, &SystemClock::default(), &mut observer))
+        .expect("inpaint");
+    // At t = 1 the known pixels' path ends on the image itself, so the last preview shows them
+    // exactly: the replacement comes before the observer.
+    let expected: Vec<f32> = image.into_data().try_to_vec().expect("f32 data");
+    let last = observer.0.last().expect("three previews");
+    assert_eq!(observer.0.len(), 3);
+    for (i, (seen, want)) in last.iter().zip(&expected).enumerate() {
+        if mask[i % (side * side)] == 1.0 {
+            assert_eq!(seen.to_bits(), want.to_bits(), "known value {i} in the last preview");
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! The flow stage every pipeline ends with: one solve of a velocity network over a uniform grid,
+//! observed after every step, timed up to a completed readback.
+
+use burn::tensor::Tensor;
+
+use super::known::KnownPixels;
+use super::{Clock, Generated, Nfe, PipelineError, SampleOptions, StageTimes};
+use crate::model::networks::VelocityNet;
+use crate::solvers::{Observer, Solution, Solver, solve, uniform_grid};
+
+/// Receives the flow state after every solver step, e.g. to render a progressive preview.
+pub trait StepObserver {
+    fn on_step(&mut self, step: usize, steps: usize, x: &Tensor<4>) -> impl Future<Output = Result<(), PipelineError>>;
+}
+
+/// Observes nothing.
+pub struct NoPreview;
+
+impl StepObserver for NoPreview {
+    async fn on_step(&mut self, _: usize, _: usize, _: &Tensor<4>) -> Result<(), PipelineError> {
+        Ok(())
+    }
+}
+
+/// Waits until `x` is computed (a one-element asynchronous readback).
+pub(super) async fn settle(x: &Tensor<4>) -> Result<(), PipelineError> {
+    x.clone().slice([0..1, 0..1, 0..1, 0..1]).into_data_async().await.map_err(PipelineError::backend)?;
+    Ok(())
+}
+
+/// The solver's observer in a pipeline: puts the known pixels back (inpainting), then shows the
+/// state to the caller's [`StepObserver`].
+struct PipelineSteps<'a, O> {
+    known: Option<&'a KnownPixels>,
+    observer: &'a mut O,
+    steps: usize,
+}
+
+impl<O: StepObserver> Observer<Tensor<4>> for PipelineSteps<'_, O> {
+    type Error = PipelineError;
+    async fn after_step(&mut self, step: usize, t: f64, x: Tensor<4>) -> Result<Tensor<4>, PipelineError> {
+        let x = match self.known {
+            Some(known) => known.at(x, t),
+            None => x,
+        };
+        self.observer.on_step(step, self.steps, &x).await?;
+        Ok(x)
+    }
+}
+
+/// Integrates `net` from `x0` over a uniform grid of `steps`.
+pub(super) async fn integrate(
+    net: &VelocityNet,
+    solver: Solver,
+    steps: usize,
+    x0: Tensor<4>,
+    known: Option<&KnownPixels>,
+    observer: &mut impl StepObserver,
+) -> Result<Solution<Tensor<4>>, PipelineError> {
+    let device = x0.device();
+    let batch = x0.dims()[0];
+    let mut velocity = |x: &Tensor<4>, t: f64| net.forward(x.clone(), Tensor::full([batch], t, &device));
+    let grid = uniform_grid(steps);
+    solve(solver, &mut velocity, x0, &grid, &mut PipelineSteps { known, observer, steps }).await
+}
+
+/// The flow ODE of one pipeline call: its network, where it starts, and the pixels it keeps.
+pub(super) struct Flow<'n> {
+    net: &'n VelocityNet,
+    x0: Tensor<4>,
+    known: Option<KnownPixels>,
+}
+
+impl<'n> Flow<'n> {
+    pub fn new(net: &'n VelocityNet, x0: Tensor<4>) -> Self {
+        Self { net, x0, known: None }
+    }
+
+    /// Keeps the pixels of `image` where `mask` is 1 (see [`KnownPixels`]).
+    pub fn keeping(self, image: Tensor<4>, mask: Tensor<4>) -> Self {
+        let known = KnownPixels { x0: self.x0.clone(), image, mask };
+        Self { known: Some(known), ..self }
+    }
+
+    /// Runs the flow with `options`' solver and steps after stages that cost `nfe` and `times`.
+    pub async fn run(
+        self,
+        options: &SampleOptions,
+        clock: &dyn Clock,
+        observer: &mut impl StepObserver,
+        mut nfe: Nfe,
+        mut times: StageTimes,
+    ) -> Result<Generated, PipelineError> {
+        let start = clock.now_ms();
+        let x_start = match &self.known {
+            Some(known) => known.at(self.x0, 0.0),
+            None => self.x0,
+        };
+        let solution =
+            integrate(self.net, options.solver, options.steps, x_start, self.known.as_ref(), observer).await?;
+        let images = match self.known {
+            Some(known) => known.finish(solution.x),
+            None => solution.x,
+        };
+        settle(&images).await?;
+        nfe.flow = solution.nfe;
+        times.flow_ms = clock.now_ms() - start;
+        Ok(Generated { images, nfe, times })
+    }
+}
