@@ -6,18 +6,11 @@
 
 use std::sync::OnceLock;
 
+pub use crate::noise::splitmix64;
+
 /// Side of the (periodic) value-noise lattice table.
 const TABLE_SIDE: usize = 256;
 const TABLE_MASK: i32 = (TABLE_SIDE as i32) - 1;
-
-/// SplitMix64 finaliser: a high-quality 64-bit mixing function.
-#[inline]
-pub const fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
 
 /// Hash of two 64-bit words.
 #[inline]
