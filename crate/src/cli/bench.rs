@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{Backend, CliResult};
+use crate::eval::scores::median;
 use crate::pipeline::{Method, NoPreview, Pipeline, SampleOptions, SystemClock, to_rgba8};
 use crate::solvers::Solver;
 
@@ -32,15 +33,6 @@ pub struct BenchArgs {
     /// The latent sampler's steps (Heun) to time LeDiFlow at, comma-separated; the baseline has none.
     #[arg(long, value_delimiter = ',', default_values_t = [SampleOptions::default().latent_steps], value_parser = super::ranges::count(1, super::ranges::MAX_STEPS))]
     pub latent_steps: Vec<usize>,
-}
-
-pub fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
 }
 
 pub fn run(args: BenchArgs) -> CliResult {
@@ -76,7 +68,7 @@ pub fn run(args: BenchArgs) -> CliResult {
                     }
                     nfe = out.nfe;
                 }
-                let ms = median(times);
+                let ms = median(&mut times);
                 println!(
                     "| {method} | {solver} | {steps} | {} | {} | {} | {ms:.2} | {:.1} |",
                     nfe.latent,

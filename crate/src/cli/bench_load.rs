@@ -7,8 +7,8 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::Tensor;
 use clap::Args;
 
-use super::bench::median;
 use super::{Backend, CliResult};
+use crate::eval::scores::median;
 use crate::model_io::{Dequantize, LoadedModel, ModelLoader};
 use crate::weights::Network;
 
@@ -113,8 +113,8 @@ pub fn run(args: BenchLoadArgs) -> CliResult {
         let c = loaded.dequantized;
         println!(
             "| {path:?} | {:.1} | {:.1} | {} | {} | {} | {} | {sum:016x}{} |",
-            median(totals),
-            median(parses),
+            median(&mut totals),
+            median(&mut parses),
             c.gpu,
             c.burn,
             c.host,

@@ -249,9 +249,13 @@ pub fn median_bandwidth(reference: &Embeddings) -> f64 {
     median(&mut distances)
 }
 
-/// Median (the mean of the two middle values for an even count) of a non-empty slice.
-fn median(values: &mut [f64]) -> f64 {
+/// Median (the mean of the two middle values for an even count); NaN for no values. Reorders
+/// `values` (a selection, not a sort: linear time for the millions of pairwise distances).
+pub fn median(values: &mut [f64]) -> f64 {
     let n = values.len();
+    if n == 0 {
+        return f64::NAN;
+    }
     let (lower, middle, _) = values.select_nth_unstable_by(n / 2, f64::total_cmp);
     let middle = *middle;
     if n % 2 == 1 {
@@ -535,6 +539,7 @@ mod tests {
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
         assert_eq!(median(&mut [7.0]), 7.0);
+        assert!(median(&mut []).is_nan(), "no values have no median");
     }
 
     #[test]
