@@ -1,15 +1,16 @@
+//! Tests of the objectives: hand-computed values, and gradients reaching exactly the networks
+//! each stage trains.
+
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Tensor};
 
 use super::*;
 use crate::model::LeDiFlowConfig;
+use crate::model::config::{ImportanceWeighting, LossConfig};
 use crate::model::networks::LeDiFlowModel;
-
-fn device() -> Device {
-    #[allow(deprecated)]
-    Device::ndarray()
-}
+use crate::model::prior::PriorTemperature;
+use crate::testing::cpu;
 
 fn t4(values: &[f32], device: &Device) -> Tensor<4> {
     Tensor::<1>::from_floats(values, device).reshape([1, 1, 1, values.len()])
@@ -21,7 +22,7 @@ fn scalar(t: Tensor<1>) -> f32 {
 
 #[test]
 fn vgl_matches_hand_computed_values() {
-    let d = device();
+    let d = cpu();
     // y=1, μ=0, log σ²=0: weight 1, ½(0 + 1) = 0.5.
     assert!((scalar(vgl(t4(&[1.0], &d), t4(&[0.0], &d), t4(&[0.0], &d), 0.5)) - 0.5).abs() < 1e-6);
     // y=1, μ=0, σ²=4: weight √4 = 2, ½(ln 4 + ¼) = 0.818147 → 1.636294.
@@ -38,7 +39,7 @@ fn vgl_matches_hand_computed_values() {
 /// has its minimum at σ = e^(−1 − ½·r²); below that it climbs back towards 0.
 #[test]
 fn a_sharper_prior_lowers_the_gaussian_nll_but_not_the_vgl_value() {
-    let d = device();
+    let d = cpu();
     let residuals = [-1.5f32, -0.5, 0.0, 0.5, 1.0, 1.5];
     let mean_r2 = residuals.iter().map(|r| r * r).sum::<f32>() / residuals.len() as f32;
     let at = |sigma: f32, gamma: f64| {
@@ -62,7 +63,7 @@ fn a_sharper_prior_lowers_the_gaussian_nll_but_not_the_vgl_value() {
 
 #[test]
 fn kl_matches_hand_computed_values() {
-    let d = device();
+    let d = cpu();
     assert!((scalar(kl_standard_normal(t4(&[1.0], &d), t4(&[0.0], &d))) - 0.5).abs() < 1e-6);
     let v = scalar(kl_standard_normal(t4(&[0.0], &d), t4(&[2f32.ln()], &d)));
     assert!((v - 0.153_426).abs() < 1e-5, "{v}");
@@ -71,7 +72,7 @@ fn kl_matches_hand_computed_values() {
 
 #[test]
 fn importance_weights_clip_and_normalise() {
-    let d = device();
+    let d = cpu();
     let mut config = LossConfig { sigma_lo: 0.02, sigma_hi: 1.0, normalize_weights: false, ..LossConfig::default() };
     let sigma = t4(&[0.5, 2.0, 0.01], &d);
     let w: Vec<f32> = importance_weights(sigma.clone(), &config).into_data().try_to_vec().expect("f32");
@@ -92,7 +93,7 @@ fn importance_weights_clip_and_normalise() {
 
 #[test]
 fn flow_matching_losses_match_hand_computed_values() {
-    let d = device();
+    let d = cpu();
     let v = t4(&[1.0, 2.0], &d);
     let u = t4(&[0.0, 0.0], &d);
     assert!((scalar(flow_matching(v.clone(), u.clone())) - 2.5).abs() < 1e-6);
@@ -134,7 +135,7 @@ fn assert_all_have_grads<M: Module>(module: &M, grads: &GradientsParams, what: &
 #[test]
 fn gradients_reach_every_parameter_of_each_trained_network() {
     let config = LeDiFlowConfig::tiny();
-    let device = device().autodiff();
+    let device = cpu().autodiff();
     let model = LeDiFlowModel::new(&config, &device);
     let y = Tensor::<4>::random([2, 3, 32, 32], Distribution::Uniform(-1.0, 1.0), &device);
     let z_shape = [2, config.latent_channels, 4, 4];
