@@ -136,12 +136,12 @@ impl EvalNet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::cpu;
     use burn::tensor::{Distribution, Tolerance};
 
     #[test]
     fn im2col_convolution_equals_burns_conv2d() {
-        #[allow(deprecated)]
-        let device = Device::ndarray();
+        let device = cpu();
         device.seed(1);
         let stage = Stage::new(5, 8, &device);
         let x = Tensor::<4>::random([2, 5, 12, 12], Distribution::Normal(0.0, 1.0), &device);

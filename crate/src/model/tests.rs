@@ -1,16 +1,15 @@
+//! Tests of the model: shapes at every shipped configuration and size, parameter counts and
+//! costs, configuration files, and fresh velocity networks.
+
 use burn::module::Module;
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Distribution, Tensor};
 
 use super::cost::model_costs;
 use super::*;
-
-fn device() -> Device {
-    #[allow(deprecated)]
-    Device::ndarray()
-}
+use crate::testing::cpu;
 
 fn run_all(config: &LeDiFlowConfig, side: usize) {
-    let device = device();
+    let device = cpu();
     let model = LeDiFlowModel::new(config, &device);
     let z = config.latent_side(side);
     let image = Tensor::<4>::random([1, 3, side, side], Distribution::Uniform(-1.0, 1.0), &device);
@@ -39,7 +38,7 @@ fn every_shipped_configuration_has_the_right_shapes_at_32_64_and_128() {
 #[test]
 fn tiny_is_under_a_million_parameters_and_costs_match_the_modules() {
     let config = LeDiFlowConfig::tiny();
-    let model = LeDiFlowModel::new(&config, &device());
+    let model = LeDiFlowModel::new(&config, &cpu());
     let networks = [
         ("encoder", model.encoder.num_params()),
         ("decoder", model.decoder.num_params()),
@@ -49,7 +48,7 @@ fn tiny_is_under_a_million_parameters_and_costs_match_the_modules() {
     let total: usize = networks.iter().map(|(_, n)| n).sum();
     assert!(total < 1_000_000, "tiny has {total} parameters");
     for config in [LeDiFlowConfig::tiny(), LeDiFlowConfig::s64()] {
-        let model = LeDiFlowModel::new(&config, &device());
+        let model = LeDiFlowModel::new(&config, &cpu());
         let actual = [
             model.encoder.num_params(),
             model.decoder.num_params(),
@@ -92,7 +91,7 @@ fn impossible_sizes_are_rejected_before_running() {
 fn fresh_velocity_networks_output_zero() {
     // Zero-initialised output projections make a fresh model start from v = 0.
     let config = LeDiFlowConfig::tiny();
-    let device = device();
+    let device = cpu();
     let net = VelocityNet::new(&config.flow, &device);
     let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);
     let v = net.forward(x, Tensor::full([2], 0.5, &device));

@@ -3,17 +3,13 @@
 //! and build within the bounds or are refused, never a panic.
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Tensor;
 use proptest::prelude::*;
 
 use super::*;
 use crate::model::LeDiFlowModel;
 use crate::model::cost::model_costs;
-
-fn device() -> Device {
-    #[allow(deprecated)]
-    Device::ndarray()
-}
+use crate::testing::cpu;
 
 /// The field an error names, for asserting which check refused a configuration.
 fn field_of(error: &ConfigError) -> String {
@@ -293,7 +289,7 @@ fn hostile_value() -> impl Strategy<Value = usize> {
 /// Builds the model and runs each network once at the configured side: every configuration that
 /// validates must do this without a panic, with exactly the parameters `parameter_count` bounds.
 fn build_and_run(config: &LeDiFlowConfig) -> Result<(), TestCaseError> {
-    let device = device();
+    let device = cpu();
     let model = LeDiFlowModel::new(config, &device);
     let built = model.encoder.num_params()
         + model.decoder.num_params()
