@@ -13,7 +13,7 @@ use lediflow::data::{ImageSource, Procedural, Split, rgb8_to_chw_f32};
 use lediflow::model::{LeDiFlowConfig, LeDiFlowModel};
 use lediflow::train::batches::StepBatch;
 use lediflow::train::draws::DrawSpec;
-use lediflow::train::stage::stage_loss;
+use lediflow::train::stage_loss::stage_loss;
 use lediflow::train::{Stage, TrainError, train};
 
 struct Flatten<'a> {

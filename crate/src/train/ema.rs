@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::tensor::Tensor;
 
+use super::stage::Stage;
 use crate::model::LeDiFlowModel;
 
 struct Snapshot(HashMap<ParamId, Tensor<1>>);
@@ -41,6 +42,20 @@ pub fn update_ema<M: Module>(ema: M, online: &M, decay: f64) -> M {
     let mut snapshot = Snapshot(HashMap::new());
     online.visit(&mut snapshot);
     ema.map(&mut Blend { online: snapshot.0, decay })
+}
+
+/// [`update_ema`] of the networks `stage` trains.
+pub fn update_stage_ema(stage: Stage, mut ema: LeDiFlowModel, online: &LeDiFlowModel, decay: f64) -> LeDiFlowModel {
+    match stage {
+        Stage::Aux => {
+            ema.encoder = update_ema(ema.encoder, &online.encoder, decay);
+            ema.decoder = update_ema(ema.decoder, &online.decoder, decay);
+        }
+        Stage::Latent => ema.latent = update_ema(ema.latent, &online.latent, decay),
+        Stage::Flow => ema.flow = update_ema(ema.flow, &online.flow, decay),
+        Stage::Baseline => ema.baseline = update_ema(ema.baseline, &online.baseline, decay),
+    }
+    ema
 }
 
 /// Bias-corrected decay: short runs average over the steps they have, not over zeros.

@@ -16,10 +16,10 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::distributed::{DistributedConfig, DistributedContext, ReduceOperation, all_reduce};
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::TrainError;
 use super::batches::StepBatch;
 use super::bucket::{flatten_gradients, unflatten_gradients};
-use super::stage::{LossValue, StageLoss, stage_loss_parts};
+use super::error::TrainError;
+use super::stage_loss::{LossValue, StageLoss, stage_loss_parts};
 use super::watchdog::{Watchdog, abort_hung_step};
 use crate::model::precision::{Precision, autocast};
 use crate::model::{LeDiFlowConfig, LeDiFlowModel};

@@ -58,6 +58,11 @@ impl RunState {
     pub fn progress(&self, stage: Stage) -> StageProgress {
         self.stages.get(&stage).cloned().unwrap_or_default()
     }
+
+    /// The stages that have taken a step, in [`Stage::ORDER`].
+    pub fn trained_stages(&self) -> Vec<Stage> {
+        Stage::ORDER.into_iter().filter(|s| self.progress(*s).step > 0).collect()
+    }
 }
 
 pub struct RunDir {
