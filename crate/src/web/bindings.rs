@@ -4,17 +4,34 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use js_sys::{Function, JSON, Object, Promise, Reflect, Uint8Array};
-use serde::de::DeserializeOwned;
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::options::{BackendChoice, CreateRequest, InpaintRequest, InterpolateRequest, SampleRequest, inpaint_inputs};
-use super::{Rendered, WebError, check_file_hash, rgba8};
+use super::options::{BackendChoice, CreateRequest, GenerateRequest, InterpolateRequest, LIMITS, inpaint_inputs, read};
+use super::results::{
+    Backend, GenerateOutput, KernelDispatches, KernelErrors, LoadProgress, LoadedFile, dispatches_so_far,
+};
+use super::{WebError, check_file_hash};
+use crate::kernels::to_rgba8_packed;
 use crate::model::{LeDiFlowConfig, LeDiFlowModel};
 use crate::model_io::ModelLoader;
 use crate::pipeline::{Clock, Method, NoPreview, Pipeline, PipelineError, StepObserver, from_rgb8};
 use crate::weights::{FileHasher, Network};
+
+// The types the attributes below name: generated from the Rust types (`typescript.rs`).
+#[wasm_bindgen(typescript_custom_section)]
+const CONTRACT: &str = include_str!("../../../web/src/contract.ts");
+
+#[wasm_bindgen(typescript_custom_section)]
+const CALLS: &str = r#"
+/** Called after every solver step with the current images as RGBA8, image after image; throwing stops the call. */
+export type OnStep = (step: number, steps: number, pixels: Uint8Array) => void;
+export type SampleCall = Partial<GenerateRequest> & { onStep?: OnStep };
+export type InpaintCall = SampleCall & { image: Uint8Array | Uint8ClampedArray; mask: Uint8Array | Uint8ClampedArray };
+export type InterpolateCall = Partial<InterpolateRequest>;
+"#;
 
 #[wasm_bindgen]
 extern "C" {
@@ -31,28 +48,41 @@ impl Clock for PerformanceClock {
     }
 }
 
-fn to_js(e: WebError) -> JsValue {
+fn thrown(e: WebError) -> JsValue {
     let error = js_sys::Error::new(&e.to_string());
     error.set_name(&format!("LeDiFlow{}Error", e.kind()));
     let _ = Reflect::set(&error, &"kind".into(), &e.kind().into());
     error.into()
 }
 
-/// Parses a plain options object through JSON, ignoring functions and typed arrays.
-fn parse<T: DeserializeOwned + Default>(value: &JsValue, skip: &[&str]) -> Result<T, WebError> {
+/// A result as a plain object (`null` for `None`, a `Uint8Array` for bytes).
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, WebError> {
+    let serializer = serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true);
+    value.serialize(&serializer).map_err(|e| WebError::Backend(format!("cannot build the result: {e}")))
+}
+
+/// The options object as serde reads it: `undefined` and `null` are `{}`, and an entry whose value
+/// is `undefined` is left out (JavaScript's way of leaving an option unset).
+fn options_object(value: &JsValue) -> Result<JsValue, WebError> {
     if value.is_undefined() || value.is_null() {
-        return Ok(T::default());
+        return Ok(Object::new().into());
     }
     if !value.is_object() {
         return Err(WebError::Options("options must be an object".into()));
     }
-    let copy = Object::assign(&Object::new(), value.unchecked_ref());
-    for key in skip {
-        let _ = Reflect::delete_property(&copy, &(*key).into());
+    let defined = Object::new();
+    for entry in Object::entries(value.unchecked_ref()).iter() {
+        let entry: Array = entry.unchecked_into();
+        let value = entry.get(1);
+        if !value.is_undefined() {
+            let _ = Reflect::set(&defined, &entry.get(0), &value);
+        }
     }
-    let text = JSON::stringify(&copy).map_err(|_| WebError::Options("options are not serialisable".into()))?;
-    let text: String = text.into();
-    serde_json::from_str(&text).map_err(|e| WebError::Options(e.to_string()))
+    Ok(defined.into())
+}
+
+fn deserializer(object: &JsValue) -> serde_wasm_bindgen::Deserializer {
+    object.clone().into()
 }
 
 fn bytes_field(options: &JsValue, key: &str) -> Result<Vec<u8>, WebError> {
@@ -68,14 +98,6 @@ fn function_field(options: &JsValue, key: &str) -> Option<Function> {
     Reflect::get(options, &key.into()).ok().and_then(|v| v.dyn_into::<Function>().ok())
 }
 
-fn rendered_to_js(rendered: Rendered, backend: &str) -> Result<JsValue, WebError> {
-    let meta = rendered.metadata(backend).to_string();
-    let object = JSON::parse(&meta).map_err(|_| WebError::Backend("cannot build the result".into()))?;
-    let pixels = Uint8Array::from(rendered.pixels.as_slice());
-    let _ = Reflect::set(&object, &"pixels".into(), &pixels);
-    Ok(object)
-}
-
 /// Calls `onStep(step, steps, pixels)` after every solver step with the current state as RGBA8.
 struct JsPreview {
     callback: Function,
@@ -83,7 +105,7 @@ struct JsPreview {
 
 impl StepObserver for JsPreview {
     async fn on_step(&mut self, step: usize, steps: usize, x: &Tensor<4>) -> Result<(), PipelineError> {
-        let pixels = rgba8(x.clone()).await?;
+        let pixels = to_rgba8_packed(x.clone()).await.map_err(|e| PipelineError::Backend(e.0))?;
         let array = Uint8Array::from(pixels.as_slice());
         self.callback
             .call3(&JsValue::NULL, &((step + 1) as u32).into(), &(steps as u32).into(), &array)
@@ -105,6 +127,13 @@ impl Loaded {
         }
         Ok(())
     }
+
+    /// The pipeline under the browser's limits.
+    fn pipeline(&self, device: &Device) -> Pipeline<'_> {
+        let mut pipeline = Pipeline::new(&self.model, &self.config, device.clone());
+        pipeline.limits = LIMITS;
+        pipeline
+    }
 }
 
 /// A weight file being streamed: the parser, and the SHA-256 of every byte it was given.
@@ -115,7 +144,7 @@ struct Streaming {
 
 struct Inner {
     device: Device,
-    backend: &'static str,
+    backend: Backend,
     adapter: String,
     fallback_reason: Option<String>,
     dequantize: crate::model_io::Dequantize,
@@ -162,6 +191,11 @@ async fn webgpu_device() -> Result<(Device, String), WebError> {
     Err(WebError::NoAdapter("this build has no WebGPU support".into()))
 }
 
+/// Runs `call` as a `Promise` whose rejection is a typed error.
+fn promise(call: impl Future<Output = Result<JsValue, WebError>> + 'static) -> Promise {
+    future_to_promise(async move { call.await.map_err(thrown) })
+}
+
 #[wasm_bindgen]
 pub struct Generator {
     inner: Rc<Inner>,
@@ -169,26 +203,29 @@ pub struct Generator {
 
 #[wasm_bindgen]
 impl Generator {
-    /// `Generator.create({ backend: 'auto' | 'webgpu' | 'cpu', dequantize?: 'gpu' | 'burn' | 'host' })`:
-    /// `dequantize` picks where int8 weights become f32 at load: the host (default, measured
-    /// fastest), our WGSL kernel (WebGPU only) or burn's quantized tensors; all give the same bits.
-    pub async fn create(options: JsValue) -> Result<Generator, JsValue> {
+    /// `Generator.create({ backend?, dequantize? })`: `backend` `'auto'` (default) takes WebGPU
+    /// when an adapter exists and the CPU otherwise; `dequantize` picks where int8 weights become
+    /// f32 at load: the host (default, measured fastest), our WGSL kernel (WebGPU only) or burn's
+    /// quantized tensors; all give the same bits.
+    pub async fn create(
+        #[wasm_bindgen(unchecked_param_type = "Partial<CreateRequest>")] options: JsValue,
+    ) -> Result<Generator, JsValue> {
         console_error_panic_hook::set_once();
-        let request: CreateRequest = parse(&options, &[]).map_err(to_js)?;
+        let request: CreateRequest = options_object(&options).and_then(|o| read(deserializer(&o))).map_err(thrown)?;
         let (device, backend, adapter, fallback_reason) = match request.backend {
-            BackendChoice::Cpu => (cpu_device().map_err(to_js)?, "cpu", String::new(), None),
+            BackendChoice::Cpu => (cpu_device().map_err(thrown)?, Backend::Cpu, String::new(), None),
             BackendChoice::Webgpu => {
-                let (device, name) = webgpu_device().await.map_err(to_js)?;
-                (device, "webgpu", name, None)
+                let (device, name) = webgpu_device().await.map_err(thrown)?;
+                (device, Backend::Webgpu, name, None)
             }
             // A module with only one backend answers 'auto' with it, or with its error: the
             // worker then loads the other module (web/src/worker.ts).
             BackendChoice::Auto => match webgpu_device().await {
-                Ok((device, name)) => (device, "webgpu", name, None),
+                Ok((device, name)) => (device, Backend::Webgpu, name, None),
                 Err(e) if cfg!(feature = "cpu") => {
-                    (cpu_device().map_err(to_js)?, "cpu", String::new(), Some(e.to_string()))
+                    (cpu_device().map_err(thrown)?, Backend::Cpu, String::new(), Some(e.to_string()))
                 }
-                Err(e) => return Err(to_js(e)),
+                Err(e) => return Err(thrown(e)),
             },
         };
         let inner = Inner {
@@ -205,9 +242,9 @@ impl Generator {
     }
 
     /// `'webgpu'` or `'cpu'`.
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(getter, unchecked_return_type = "Backend")]
     pub fn backend(&self) -> String {
-        self.inner.backend.into()
+        self.inner.backend.as_str().into()
     }
 
     /// The WebGPU adapter's name, empty on the CPU.
@@ -224,33 +261,28 @@ impl Generator {
     }
 
     /// Checks our WGSL kernels that the networks run (`shaders/matmul.wgsl`,
-    /// `shaders/row_norm.wgsl`) against their host references on this generator's device:
-    /// resolves to `{ matmul, rowNorm }`, the largest relative error of each (for the browser tests).
-    #[wasm_bindgen(js_name = checkKernels)]
-    pub async fn check_kernels(&self) -> Result<JsValue, JsValue> {
-        let device = &self.inner.device;
-        let fail = |e: crate::kernels::KernelError| to_js(WebError::from_backend(e.0));
-        let matmul = crate::kernels::check_matmul(device).await.map_err(fail)?;
-        let row_norm = crate::kernels::check_row_norm(device).await.map_err(fail)?;
-        let dequantize = crate::kernels::check_dequantize(device).await.map_err(fail)?;
-        let out = Object::new();
-        for (key, value) in [("matmul", matmul as f64), ("rowNorm", row_norm as f64), ("dequantize", dequantize as f64)]
-        {
-            Reflect::set(&out, &key.into(), &JsValue::from_f64(value))?;
-        }
-        Ok(out.into())
+    /// `shaders/row_norm.wgsl`, `shaders/dequantize.wgsl`) against their host references on this
+    /// generator's device: resolves to the largest relative error of each (for the browser tests).
+    #[wasm_bindgen(js_name = checkKernels, unchecked_return_type = "Promise<KernelErrors>")]
+    pub fn check_kernels(&self) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let device = &inner.device;
+            let fail = |e: crate::kernels::KernelError| WebError::from_backend(e.0);
+            let errors = KernelErrors {
+                matmul: crate::kernels::check_matmul(device).await.map_err(fail)? as f64,
+                row_norm: crate::kernels::check_row_norm(device).await.map_err(fail)? as f64,
+                dequantize: crate::kernels::check_dequantize(device).await.map_err(fail)? as f64,
+            };
+            to_js(&errors)
+        })
     }
 
-    /// How many times each of our WGSL kernels has been dispatched by this wasm instance:
-    /// `{ matmul, rowNorm, dequantize, toRgba8, composite }` (all 0 on the CPU), the browser
-    /// tests' proof that our WGSL ran, not a fallback.
-    #[wasm_bindgen(js_name = kernelDispatches)]
+    /// How many times each of our WGSL kernels has been dispatched by this wasm instance (all 0 on
+    /// the CPU), the browser tests' proof that our WGSL ran, not a fallback.
+    #[wasm_bindgen(js_name = kernelDispatches, unchecked_return_type = "KernelDispatches")]
     pub fn kernel_dispatches(&self) -> Result<JsValue, JsValue> {
-        let out = Object::new();
-        for (shader, count) in crate::kernels::dispatches() {
-            Reflect::set(&out, &shader.name().into(), &JsValue::from_f64(count as f64))?;
-        }
-        Ok(out.into())
+        to_js(&KernelDispatches::so_far()).map_err(thrown)
     }
 
     /// Why `'auto'` fell back to the CPU, if it did.
@@ -259,12 +291,12 @@ impl Generator {
         self.inner.fallback_reason.clone()
     }
 
-    /// Feeds the next chunk of a weight file (any size); returns
-    /// `{ bytesReceived, totalBytes, tensorsReady, tensorsTotal }` (totals `null` until the
-    /// header has arrived). A bad file throws `BadWeights` at the first byte that shows it.
-    /// After `dispose()` it throws `InvalidState`.
+    /// Feeds the next chunk of a weight file (any size); returns how far the file has come (totals
+    /// `null` until the header has arrived). A bad file throws `BadWeights` at the first byte that
+    /// shows it. After `dispose()` it throws `InvalidState`.
+    #[wasm_bindgen(unchecked_return_type = "LoadProgress")]
     pub fn load(&self, chunk: &[u8]) -> Result<JsValue, JsValue> {
-        self.inner.alive().map_err(to_js)?;
+        self.inner.alive().map_err(thrown)?;
         let mut slot = self.inner.loader.borrow_mut();
         let streaming = slot.get_or_insert_with(|| Streaming {
             loader: ModelLoader::default().with_dequantize(self.inner.dequantize),
@@ -274,17 +306,11 @@ impl Generator {
             Ok(p) => p,
             Err(e) => {
                 *slot = None;
-                return Err(to_js(e.into()));
+                return Err(thrown(e.into()));
             }
         };
         streaming.file_hash.update(chunk);
-        let json = serde_json::json!({
-            "bytesReceived": progress.bytes_received,
-            "totalBytes": progress.total_bytes,
-            "tensorsReady": progress.tensors_ready,
-            "tensorsTotal": progress.tensors_total,
-        });
-        JSON::parse(&json.to_string())
+        to_js(&LoadProgress::from(progress)).map_err(thrown)
     }
 
     /// Drops a half-streamed file (a download that broke off), so that the next `load()` starts a
@@ -298,141 +324,132 @@ impl Generator {
     /// against `expectedSha256`, the manifest's, when given; then the data hash, the
     /// configuration and the tensors; only then builds the networks and makes them the model's.
     /// A file that fails any check throws `BadWeights` and leaves the model as it was. Resolves
-    /// to `{ name, imageSize, networks, sha256, dataSha256, baseline, dequantized }`, `sha256`
-    /// being the whole file's. After `dispose()` it throws `InvalidState` and installs nothing.
-    #[wasm_bindgen(js_name = finishLoad)]
+    /// to the model as it is now (`LoadedFile`: its networks, the file's hashes, where its
+    /// tensors were dequantized). After `dispose()` it throws `InvalidState` and installs nothing.
+    #[wasm_bindgen(js_name = finishLoad, unchecked_return_type = "Promise<LoadedFile>")]
     pub fn finish_load(&self, expected_sha256: Option<String>) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             let streaming = inner.loader.borrow_mut().take();
-            inner.alive().map_err(to_js)?;
-            let Streaming { loader, file_hash } = streaming
-                .ok_or_else(|| to_js(WebError::State("no weights were streamed: call load(chunk) first".into())))?;
+            inner.alive()?;
+            let Streaming { loader, file_hash } =
+                streaming.ok_or_else(|| WebError::State("no weights were streamed: call load(chunk) first".into()))?;
             let file_sha256 = file_hash.finish_hex();
-            check_file_hash(expected_sha256.as_deref(), &file_sha256).map_err(to_js)?;
+            check_file_hash(expected_sha256.as_deref(), &file_sha256)?;
             let previous = inner.loaded.borrow().clone();
             let loaded = match &previous {
                 // A second file (e.g. the baseline, fetched only when the comparison is
                 // opened) adds its networks to the loaded model of the same configuration.
                 Some(base) => loader.finish_into(base.model.clone(), &base.config, &inner.device),
                 None => loader.finish(&inner.device),
-            }
-            .map_err(|e| to_js(e.into()))?;
+            }?;
             let mut networks = loaded.networks.clone();
             if let Some(base) = &previous {
                 networks.extend(base.networks.iter().copied());
             }
             for network in [Network::Latent, Network::Decoder, Network::Flow] {
                 if !networks.contains(&network) {
-                    return Err(to_js(WebError::Weights(crate::model_io::LoadError::NetworkAbsent(
-                        network.as_str().into(),
-                    ))));
+                    let absent = crate::model_io::LoadError::NetworkAbsent(network.as_str().into());
+                    return Err(WebError::Weights(absent));
                 }
             }
-            let names: Vec<&str> = networks.iter().map(|n| n.as_str()).collect();
-            let info = serde_json::json!({
-                "name": loaded.config.name,
-                "imageSize": loaded.config.image_size,
-                "networks": names,
-                "sha256": file_sha256,
-                "dataSha256": loaded.header.sha256,
-                "baseline": networks.contains(&Network::Baseline),
-                "dequantized": loaded.dequantized,
-            });
+            let info = LoadedFile {
+                name: loaded.config.name.clone(),
+                image_size: loaded.config.image_size,
+                networks: networks.iter().map(|n| n.as_str().to_string()).collect(),
+                sha256: file_sha256,
+                data_sha256: loaded.header.sha256.clone(),
+                baseline: networks.contains(&Network::Baseline),
+                dequantized: loaded.dequantized.into(),
+            };
             let model = Loaded { config: loaded.config, model: loaded.model, networks };
             // Nothing awaits between the checks above and here, but a disposed generator must
             // never hold a model, whatever runs in between one day.
-            inner.alive().map_err(to_js)?;
+            inner.alive()?;
             *inner.loaded.borrow_mut() = Some(Rc::new(model));
-            JSON::parse(&info.to_string())
+            to_js(&info)
         })
     }
 
-    /// `sample({ seed, count, solver, steps, method, latentSteps, onStep })`: image `k` uses
-    /// seed `seed + k`. Resolves to `{ width, height, count, pixels, nfe, times, backend }`.
-    pub fn sample(&self, options: JsValue) -> Promise {
+    /// `sample({ seed, count, solver, steps, method, latentSteps, latentSolver, priorStdScale,
+    /// onStep })`: image `k` uses seed `seed + k`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<GenerateOutput>")]
+    pub fn sample(&self, #[wasm_bindgen(unchecked_param_type = "SampleCall")] options: JsValue) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
-            let run = async {
-                let request: SampleRequest = parse(&options, &["onStep"])?;
-                let seeds = request.seeds()?;
-                let sample_options = request.solve.options()?;
-                let loaded = inner.model()?;
-                loaded.require(sample_options.method)?;
-                let pipeline = Pipeline::new(&loaded.model, &loaded.config, inner.device.clone());
-                let generated = match function_field(&options, "onStep") {
-                    Some(callback) => {
-                        pipeline.sample(&seeds, &sample_options, &PerformanceClock, &mut JsPreview { callback }).await?
-                    }
-                    None => pipeline.sample(&seeds, &sample_options, &PerformanceClock, &mut NoPreview).await?,
-                };
-                rendered_to_js(Rendered::from_generated(generated).await?, inner.backend)
+        promise(async move {
+            let object = options_object(&options)?;
+            let request = GenerateRequest::read(|| deserializer(&object))?;
+            let seeds = request.seeds()?;
+            let loaded = inner.model()?;
+            loaded.require(request.options.method)?;
+            let pipeline = loaded.pipeline(&inner.device);
+            let before = dispatches_so_far();
+            let generated = match function_field(&object, "onStep") {
+                Some(callback) => {
+                    pipeline.sample(&seeds, &request.options, &PerformanceClock, &mut JsPreview { callback }).await?
+                }
+                None => pipeline.sample(&seeds, &request.options, &PerformanceClock, &mut NoPreview).await?,
             };
-            run.await.map_err(to_js)
+            to_js(&GenerateOutput::render(generated, inner.backend, before).await?)
         })
     }
 
-    /// `inpaint({ image, mask, seed, count, solver, steps, method })`: `image` is RGBA8 at the
+    /// `inpaint({ image, mask, seed, count, ...sample's options })`: `image` is RGBA8 at the
     /// model's size, `mask` one byte per pixel, non-zero where pixels are regenerated. Known
     /// pixels come back exactly.
-    pub fn inpaint(&self, options: JsValue) -> Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<GenerateOutput>")]
+    pub fn inpaint(&self, #[wasm_bindgen(unchecked_param_type = "InpaintCall")] options: JsValue) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
-            let run = async {
-                let request: InpaintRequest = parse(&options, &["image", "mask", "onStep"])?;
-                let seeds = request.seeds()?;
-                let sample_options = request.solve.options()?;
-                let loaded = inner.model()?;
-                loaded.require(sample_options.method)?;
-                if sample_options.method == Method::LeDiFlow && !loaded.networks.contains(&Network::Encoder) {
-                    return Err(WebError::State(
-                        "inpainting with LeDiFlow needs the encoder, which is not loaded".into(),
-                    ));
+        promise(async move {
+            let object = options_object(&options)?;
+            let request = GenerateRequest::read(|| deserializer(&object))?;
+            let seeds = request.seeds()?;
+            let options = &request.options;
+            let loaded = inner.model()?;
+            loaded.require(options.method)?;
+            if options.method == Method::LeDiFlow && !loaded.networks.contains(&Network::Encoder) {
+                return Err(WebError::State("inpainting with LeDiFlow needs the encoder, which is not loaded".into()));
+            }
+            let side = loaded.config.image_size;
+            let image = bytes_field(&object, "image")?;
+            let mask = bytes_field(&object, "mask")?;
+            let keep = inpaint_inputs(&image, &mask, side)?;
+            let n = seeds.len();
+            let images: Vec<&[u8]> = vec![image.as_slice(); n];
+            let image = from_rgb8(&images, side, 4, &inner.device)?;
+            let keep: Vec<f32> = (0..n).flat_map(|_| keep.iter().copied()).collect();
+            let mask = Tensor::<4>::from_data(TensorData::new(keep, [n, 1, side, side]), &inner.device);
+            let pipeline = loaded.pipeline(&inner.device);
+            let before = dispatches_so_far();
+            let generated = match function_field(&object, "onStep") {
+                Some(callback) => {
+                    let mut preview = JsPreview { callback };
+                    pipeline.inpaint(image, mask, &seeds, options, &PerformanceClock, &mut preview).await?
                 }
-                let side = loaded.config.image_size;
-                let image = bytes_field(&options, "image")?;
-                let mask = bytes_field(&options, "mask")?;
-                let keep = inpaint_inputs(&image, &mask, side)?;
-                let n = seeds.len();
-                let images: Vec<&[u8]> = vec![image.as_slice(); n];
-                let image = from_rgb8(&images, side, 4, &inner.device)?;
-                let keep: Vec<f32> = (0..n).flat_map(|_| keep.iter().copied()).collect();
-                let mask = Tensor::<4>::from_data(TensorData::new(keep, [n, 1, side, side]), &inner.device);
-                let pipeline = Pipeline::new(&loaded.model, &loaded.config, inner.device.clone());
-                let generated = match function_field(&options, "onStep") {
-                    Some(callback) => {
-                        let mut preview = JsPreview { callback };
-                        pipeline.inpaint(image, mask, &seeds, &sample_options, &PerformanceClock, &mut preview).await?
-                    }
-                    None => {
-                        pipeline
-                            .inpaint(image, mask, &seeds, &sample_options, &PerformanceClock, &mut NoPreview)
-                            .await?
-                    }
-                };
-                rendered_to_js(Rendered::from_generated(generated).await?, inner.backend)
+                None => pipeline.inpaint(image, mask, &seeds, options, &PerformanceClock, &mut NoPreview).await?,
             };
-            run.await.map_err(to_js)
+            to_js(&GenerateOutput::render(generated, inner.backend, before).await?)
         })
     }
 
-    /// `interpolate({ seedA, seedB, alphas, solver, steps, method })`: one image per α along
-    /// the spherical path between the two seeds' noise.
-    pub fn interpolate(&self, options: JsValue) -> Promise {
+    /// `interpolate({ seedA, seedB, alphas, ...sample's options })`: one image per α along the
+    /// spherical path between the two seeds' noise.
+    #[wasm_bindgen(unchecked_return_type = "Promise<GenerateOutput>")]
+    pub fn interpolate(&self, #[wasm_bindgen(unchecked_param_type = "InterpolateCall")] options: JsValue) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
-            let run = async {
-                let request: InterpolateRequest = parse(&options, &[])?;
-                let (seed_a, seed_b, alphas) = request.checked()?;
-                let sample_options = request.solve.options()?;
-                let loaded = inner.model()?;
-                loaded.require(sample_options.method)?;
-                let pipeline = Pipeline::new(&loaded.model, &loaded.config, inner.device.clone());
-                let generated =
-                    pipeline.interpolate(seed_a, seed_b, alphas, &sample_options, &PerformanceClock).await?;
-                rendered_to_js(Rendered::from_generated(generated).await?, inner.backend)
-            };
-            run.await.map_err(to_js)
+        promise(async move {
+            let object = options_object(&options)?;
+            let request = InterpolateRequest::read(|| deserializer(&object))?;
+            request.check()?;
+            let loaded = inner.model()?;
+            loaded.require(request.options.method)?;
+            let pipeline = loaded.pipeline(&inner.device);
+            let before = dispatches_so_far();
+            let path = &request.path;
+            let generated = pipeline
+                .interpolate(path.seed_a, path.seed_b, &path.alphas, &request.options, &PerformanceClock)
+                .await?;
+            to_js(&GenerateOutput::render(generated, inner.backend, before).await?)
         })
     }
 
@@ -444,7 +461,8 @@ impl Generator {
     }
 }
 
-/// burn's ndarray backend: tested in wasm here (BROWSER.md); `Device::flex()` is its successor.
+/// burn's ndarray backend, run against the native CLI's images by the browser tests
+/// (tests/web/cpu.spec.ts); `Device::flex()` is its successor, not yet tried in wasm.
 #[cfg(feature = "cpu")]
 #[allow(deprecated)]
 fn cpu_device() -> Result<Device, WebError> {

@@ -1,22 +1,22 @@
-//! The option objects JavaScript passes in, validated into pipeline options.
+//! The option objects JavaScript passes in: the pipeline's [`SampleOptions`] with the seeds they
+//! run on, read field by field and checked against the browser's [`LIMITS`].
 //!
-//! Plain serde structs, so they are parsed and tested natively; `mod.rs` converts from JS.
+//! Plain serde, so they are read and tested natively; `bindings.rs` reads them from JavaScript
+//! values (serde-wasm-bindgen).
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use super::error::WebError;
 use crate::model_io::Dequantize;
-use crate::pipeline::{Method, SampleOptions};
-use crate::solvers::Solver;
+use crate::pipeline::{Limits, SampleOptions};
 
-/// Largest `count` a browser request may ask for: a batch is one GPU allocation, and a tab
-/// that asks for hundreds of images at once is better served in several calls.
-pub const MAX_COUNT: usize = 64;
-/// Largest number of solver steps.
-pub const MAX_STEPS: usize = 1000;
+/// The browser's bounds: a batch is one GPU allocation, and a tab that asks for hundreds of
+/// images at once is better served in several calls.
+pub const LIMITS: Limits = Limits { max_batch: 64, ..Limits::DEFAULT };
 
 /// Which compute backend a generator runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum BackendChoice {
     /// WebGPU when an adapter exists, the CPU otherwise.
@@ -26,130 +26,115 @@ pub enum BackendChoice {
     Cpu,
 }
 
+/// `Generator.create()`'s options.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", default)]
 pub struct CreateRequest {
+    /// Default `'auto'`.
     pub backend: BackendChoice,
-    /// Where quantized weights become f32 at load; the default suits every device, the others
-    /// exist to measure against it (bench/webgpu-node).
+    /// Where int8 weights become f32 at load: `'host'` (default: in the wasm, measured fastest),
+    /// `'gpu'` (our WGSL kernel; WebGPU only, else the host) or `'burn'` (burn's quantized
+    /// tensors); all give the same bits.
     pub dequantize: Dequantize,
 }
 
-/// Settings shared by every request that runs a flow ODE.
-#[derive(Debug, Clone, Deserialize)]
+/// Which images a request makes: image `k` uses seed `seed + k`, so a grid of `count` images
+/// extends a smaller one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", default)]
-pub struct SolveRequest {
-    pub method: String,
-    pub solver: String,
-    pub steps: usize,
-    pub latent_solver: String,
-    pub latent_steps: usize,
-    pub prior_std_scale: Option<f64>,
-}
-
-impl Default for SolveRequest {
-    fn default() -> Self {
-        let d = SampleOptions::default();
-        Self {
-            method: d.method.to_string(),
-            solver: d.solver.name().into(),
-            steps: d.steps,
-            latent_solver: d.latent_solver.name().into(),
-            latent_steps: d.latent_steps,
-            prior_std_scale: None,
-        }
-    }
-}
-
-impl SolveRequest {
-    pub fn options(&self) -> Result<SampleOptions, WebError> {
-        let method: Method = self.method.parse().map_err(WebError::Options)?;
-        let solver: Solver = self.solver.parse().map_err(WebError::Options)?;
-        let latent_solver: Solver = self.latent_solver.parse().map_err(WebError::Options)?;
-        for (what, value) in [("steps", self.steps), ("latentSteps", self.latent_steps)] {
-            if value == 0 || value > MAX_STEPS {
-                return Err(WebError::Options(format!("{what} must be in 1..={MAX_STEPS}, got {value}")));
-            }
-        }
-        if let Some(s) = self.prior_std_scale {
-            if !s.is_finite() || !(0.0..=10.0).contains(&s) {
-                return Err(WebError::Options(format!("priorStdScale must be in [0, 10], got {s}")));
-            }
-        }
-        Ok(SampleOptions {
-            method,
-            solver,
-            steps: self.steps,
-            latent_solver,
-            latent_steps: self.latent_steps,
-            prior_std_scale: self.prior_std_scale,
-        })
-    }
-}
-
-fn check_count(count: usize) -> Result<(), WebError> {
-    if count == 0 || count > MAX_COUNT {
-        return Err(WebError::Options(format!("count must be in 1..={MAX_COUNT}, got {count}")));
-    }
-    Ok(())
-}
-
-/// Seeds are JavaScript numbers: integers up to 2^53 − 1 are exact there.
-const MAX_SAFE_SEED: u64 = (1 << 53) - 1;
-
-fn check_seed(what: &str, seed: f64) -> Result<u64, WebError> {
-    if !seed.is_finite() || seed < 0.0 || seed > MAX_SAFE_SEED as f64 || seed.fract() != 0.0 {
-        return Err(WebError::Options(format!("{what} must be an integer in 0..=2^53−1, got {seed}")));
-    }
-    Ok(seed as u64)
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct SampleRequest {
-    pub seed: f64,
+pub struct Batch {
+    /// The first image's seed, an integer in 0..=2^53−1 (default 0).
+    pub seed: u64,
+    /// How many images, 1..=64 (default 1).
     pub count: usize,
-    #[serde(flatten)]
-    pub solve: SolveRequest,
 }
 
-impl Default for SampleRequest {
+impl Default for Batch {
     fn default() -> Self {
-        Self { seed: 0.0, count: 1, solve: SolveRequest::default() }
+        Self { seed: 0, count: 1 }
     }
 }
 
-impl SampleRequest {
-    /// Image `k` uses seed `seed + k`, so a grid of `count` images extends a smaller one.
-    pub fn seeds(&self) -> Result<Vec<u64>, WebError> {
-        check_count(self.count)?;
-        let first = check_seed("seed", self.seed)?;
-        let last = first + self.count as u64 - 1;
-        if last > MAX_SAFE_SEED {
-            return Err(WebError::Options(format!("seed + count − 1 = {last} is beyond 2^53−1")));
-        }
-        Ok((first..=last).collect())
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
+/// The path `interpolate()` samples along: the spherical path between two seeds' noise.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", default)]
-pub struct InpaintRequest {
-    pub seed: f64,
-    pub count: usize,
-    #[serde(flatten)]
-    pub solve: SolveRequest,
+pub struct Path {
+    pub seed_a: u64,
+    pub seed_b: u64,
+    /// Positions along the path, each in [0, 1]; one image per alpha.
+    pub alphas: Vec<f64>,
 }
 
-impl Default for InpaintRequest {
+impl Default for Path {
     fn default() -> Self {
-        Self { seed: 0.0, count: 1, solve: SolveRequest::default() }
+        Self { seed_a: 0, seed_b: 1, alphas: vec![0.0, 0.5, 1.0] }
     }
 }
 
-impl InpaintRequest {
+/// `sample()` and `inpaint()`'s options: `{ seed, count, ...SampleOptions }`.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct GenerateRequest {
+    #[cfg_attr(test, ts(flatten))]
+    pub batch: Batch,
+    #[cfg_attr(test, ts(flatten))]
+    pub options: SampleOptions,
+}
+
+/// `interpolate()`'s options: `{ seedA, seedB, alphas, ...SampleOptions }`.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct InterpolateRequest {
+    #[cfg_attr(test, ts(flatten))]
+    pub path: Path,
+    #[cfg_attr(test, ts(flatten))]
+    pub options: SampleOptions,
+}
+
+/// Reads a value, naming the field of the first mistyped one (`steps: invalid type: …`).
+pub fn read<'de, T: Deserialize<'de>, D: Deserializer<'de>>(deserializer: D) -> Result<T, WebError> {
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        // serde-wasm-bindgen's errors are JavaScript `Error`s, which print as "Error: …".
+        let inner = e.into_inner().to_string();
+        let inner = inner.strip_prefix("Error: ").unwrap_or(&inner);
+        WebError::Options(if path == "." { inner.to_string() } else { format!("{path}: {inner}") })
+    })
+}
+
+// Both halves of a request come from one flat object. Each is a struct that reads only its own
+// fields, so each reads the whole object, and its other entries (`onStep`, `image`, `mask`) are
+// never touched: serde's `flatten` would buffer every entry, callback and image included, and
+// lose the field names of errors.
+
+impl GenerateRequest {
+    /// Reads `{ seed, count, ...SampleOptions }` from `object()`, a deserializer of the object.
+    pub fn read<'de, D: Deserializer<'de>>(object: impl Fn() -> D) -> Result<Self, WebError> {
+        Ok(Self { batch: read(object())?, options: read(object())? })
+    }
+
+    /// Checks the request against the browser's limits; returns the seeds of its images.
     pub fn seeds(&self) -> Result<Vec<u64>, WebError> {
-        SampleRequest { seed: self.seed, count: self.count, solve: self.solve.clone() }.seeds()
+        let seeds = LIMITS.seeds(self.batch.seed, self.batch.count)?;
+        self.options.validate(&LIMITS, seeds.len())?;
+        Ok(seeds)
+    }
+}
+
+impl InterpolateRequest {
+    /// Reads `{ seedA, seedB, alphas, ...SampleOptions }` from `object()`.
+    pub fn read<'de, D: Deserializer<'de>>(object: impl Fn() -> D) -> Result<Self, WebError> {
+        Ok(Self { path: read(object())?, options: read(object())? })
+    }
+
+    /// Checks the request against the browser's limits.
+    pub fn check(&self) -> Result<(), WebError> {
+        let Path { seed_a, seed_b, alphas } = &self.path;
+        LIMITS.check_path(*seed_a, *seed_b, alphas)?;
+        Ok(self.options.validate(&LIMITS, alphas.len())?)
     }
 }
 
@@ -173,91 +158,86 @@ pub fn inpaint_inputs(image: &[u8], mask: &[u8], side: usize) -> Result<Vec<f32>
     Ok(mask.iter().map(|&m| if m == 0 { 1.0 } else { 0.0 }).collect())
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct InterpolateRequest {
-    pub seed_a: f64,
-    pub seed_b: f64,
-    pub alphas: Vec<f64>,
-    #[serde(flatten)]
-    pub solve: SolveRequest,
-}
-
-impl Default for InterpolateRequest {
-    fn default() -> Self {
-        Self { seed_a: 0.0, seed_b: 1.0, alphas: vec![0.0, 0.5, 1.0], solve: SolveRequest::default() }
-    }
-}
-
-impl InterpolateRequest {
-    pub fn checked(&self) -> Result<(u64, u64, &[f64]), WebError> {
-        check_count(self.alphas.len()).map_err(|_| {
-            WebError::Options(format!("alphas must hold 1..={MAX_COUNT} values, got {}", self.alphas.len()))
-        })?;
-        if let Some(a) = self.alphas.iter().find(|a| !(0.0..=1.0).contains(*a)) {
-            return Err(WebError::Options(format!("every alpha must be in [0, 1], got {a}")));
-        }
-        Ok((check_seed("seedA", self.seed_a)?, check_seed("seedB", self.seed_b)?, &self.alphas))
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use serde_json::{Value, json};
 
-    fn sample(json: &str) -> SampleRequest {
-        serde_json::from_str(json).unwrap()
+    use super::*;
+    use crate::pipeline::Method;
+    use crate::solvers::Solver;
+
+    fn sample(object: Value) -> Result<GenerateRequest, WebError> {
+        GenerateRequest::read(|| &object)
+    }
+
+    fn refused<T: std::fmt::Debug>(result: Result<T, WebError>) -> String {
+        match result {
+            Err(WebError::Options(message)) => message,
+            other => panic!("expected InvalidOptions, got {other:?}"),
+        }
     }
 
     #[test]
     fn create_options_choose_backend_and_dequantization() {
-        let r: CreateRequest = serde_json::from_str("{}").unwrap();
+        let r: CreateRequest = read(&json!({})).unwrap();
         assert_eq!((r.backend, r.dequantize), (BackendChoice::Auto, Dequantize::Host));
-        let r: CreateRequest = serde_json::from_str(r#"{"backend": "webgpu", "dequantize": "gpu"}"#).unwrap();
+        let r: CreateRequest = read(&json!({"backend": "webgpu", "dequantize": "gpu"})).unwrap();
         assert_eq!((r.backend, r.dequantize), (BackendChoice::Webgpu, Dequantize::Gpu));
-        assert!(serde_json::from_str::<CreateRequest>(r#"{"dequantize": "GPU"}"#).is_err(), "a typo is an error");
+        assert!(refused(read::<CreateRequest, _>(&json!({"dequantize": "GPU"}))).starts_with("dequantize: "));
     }
 
     #[test]
     fn defaults_are_the_pipeline_defaults() {
-        let r = sample("{}");
+        let r = sample(json!({})).unwrap();
         assert_eq!(r.seeds().unwrap(), vec![0]);
-        assert_eq!(r.solve.options().unwrap(), SampleOptions::default());
+        assert_eq!(r.options, SampleOptions::default());
     }
 
     #[test]
-    fn fields_are_camel_case() {
-        let r =
-            sample(r#"{"seed": 7, "count": 3, "solver": "euler", "steps": 8, "method": "baseline", "latentSteps": 2}"#);
+    fn one_flat_object_holds_the_seeds_and_the_options() {
+        let r = sample(json!({"seed": 7, "count": 3, "solver": "euler", "steps": 8, "method": "baseline",
+            "latentSteps": 2, "onStep": "not read", "image": [1, 2]}))
+        .unwrap();
         assert_eq!(r.seeds().unwrap(), vec![7, 8, 9]);
-        let o = r.solve.options().unwrap();
+        let o = r.options;
         assert_eq!((o.solver, o.steps, o.method, o.latent_steps), (Solver::Euler, 8, Method::Baseline, 2));
     }
 
     #[test]
-    fn out_of_range_requests_are_option_errors() {
-        for bad in [
-            r#"{"steps": 0}"#,
-            r#"{"steps": 10000}"#,
-            r#"{"count": 1000}"#,
-            r#"{"count": 0}"#,
-            r#"{"seed": -1}"#,
-            r#"{"seed": 1.5}"#,
-            r#"{"solver": "dopri"}"#,
-            r#"{"method": "ddpm"}"#,
-            r#"{"priorStdScale": 11}"#,
+    fn mistyped_values_name_their_field() {
+        for (object, field) in [
+            (json!({"steps": "4"}), "steps: "),
+            (json!({"steps": 1.5}), "steps: "),
+            (json!({"steps": -1}), "steps: "),
+            (json!({"latentSteps": null}), "latentSteps: "),
+            (json!({"count": 1.5}), "count: "),
+            (json!({"seed": "x"}), "seed: "),
+            (json!({"seed": -1}), "seed: "),
+            (json!({"priorStdScale": "big"}), "priorStdScale: "),
+            (json!({"solver": 4}), "solver: "),
+            (json!({"solver": "rk99"}), "solver: unknown solver 'rk99'"),
+            (json!({"method": "nope"}), "method: unknown method 'nope'"),
         ] {
-            let r = sample(bad);
-            let result = r.seeds().and_then(|_| r.solve.options());
-            assert!(matches!(result, Err(WebError::Options(_))), "{bad} gave {result:?}");
+            let message = refused(sample(object.clone()));
+            assert!(message.starts_with(field), "{object}: {message}");
         }
     }
 
     #[test]
-    fn the_largest_safe_seed_is_accepted_and_beyond_it_is_not() {
-        let max = 9_007_199_254_740_991.0;
-        assert!(SampleRequest { seed: max, ..Default::default() }.seeds().is_ok());
-        assert!(SampleRequest { seed: max, count: 2, ..Default::default() }.seeds().is_err());
+    fn out_of_range_requests_name_their_field() {
+        for (object, field) in [
+            (json!({"steps": 0}), "steps"),
+            (json!({"steps": 10000}), "steps"),
+            (json!({"count": 65}), "count must be in 1..=64"),
+            (json!({"count": 0}), "count"),
+            (json!({"seed": 9_007_199_254_740_992u64}), "seed"),
+            (json!({"seed": 9_007_199_254_740_991u64, "count": 2}), "seed + count"),
+            (json!({"latentSteps": 0}), "latentSteps"),
+            (json!({"priorStdScale": 11}), "priorStdScale"),
+        ] {
+            let message = refused(sample(object.clone()).and_then(|r| r.seeds()));
+            assert!(message.contains(field), "{object}: {message}");
+        }
     }
 
     #[test]
@@ -271,13 +251,20 @@ mod tests {
     }
 
     #[test]
-    fn interpolation_alphas_are_checked() {
-        let ok: InterpolateRequest =
-            serde_json::from_str(r#"{"seedA": 1, "seedB": 2, "alphas": [0, 0.25, 1]}"#).unwrap();
-        assert_eq!(ok.checked().unwrap().0, 1);
-        for bad in [r#"{"alphas": []}"#, r#"{"alphas": [1.5]}"#, r#"{"seedB": -3}"#] {
-            let r: InterpolateRequest = serde_json::from_str(bad).unwrap();
-            assert!(matches!(r.checked(), Err(WebError::Options(_))), "{bad}");
+    fn interpolation_requests_are_checked() {
+        let interpolate = |object: Value| InterpolateRequest::read(|| &object).and_then(|r| r.check().map(|()| r));
+        let ok = interpolate(json!({"seedA": 1, "seedB": 2, "alphas": [0, 0.25, 1], "steps": 3})).unwrap();
+        assert_eq!((ok.path.seed_a, ok.path.alphas.len(), ok.options.steps), (1, 3, 3));
+        for (object, field) in [
+            (json!({"alphas": []}), "alphas"),
+            (json!({"alphas": [1.5]}), "alpha"),
+            (json!({"alphas": 0.5}), "alphas: "),
+            (json!({"alphas": [0.5, "x"]}), "alphas[1]: "),
+            (json!({"seedB": -3}), "seedB: "),
+            (json!({"alphas": [0.5], "steps": 0}), "steps"),
+        ] {
+            let message = refused(interpolate(object.clone()));
+            assert!(message.contains(field), "{object}: {message}");
         }
     }
 }
