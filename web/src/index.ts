@@ -12,7 +12,6 @@
  */
 
 import { LeDiFlowError, fromErrorPayload } from './errors.js';
-import { checkOptionTypes } from './options.js';
 import type { AddWeightsRequest, InitRequest, InitResult, Response, RunRequest, RunResult, WeightsSource } from './protocol.js';
 import type {
   AddWeightsOptions,
@@ -291,10 +290,10 @@ class WorkerGenerator implements Generator {
     onStep?: StepCallback,
     signal?: AbortSignal,
   ): Promise<GenerateResult> {
+    // Functions cannot be posted; the runtime checks everything else, naming a mistyped field.
     for (const [key, value] of Object.entries(options)) {
       if (typeof value === 'function') delete options[key];
     }
-    checkOptionTypes(options);
     const request: RunRequest = { type, options, preview: onStep !== undefined };
     const result = (await this.connection.call(request, { onStep }, signal)) as RunResult;
     return {
@@ -302,6 +301,7 @@ class WorkerGenerator implements Generator {
       nfe: result.nfe,
       times: result.times,
       backend: result.backend,
+      dispatches: result.dispatches,
     };
   }
 }

@@ -6,8 +6,9 @@
  * generator between or during requests (the GPU device was lost, the wasm trapped).
  */
 
+import type { GenerateOutput } from './contract.js';
 import type { ErrorPayload } from './errors.js';
-import type { Backend, BackendChoice, DequantizeChoice, LoadProgress, ModelInfo, Nfe, StageTimes } from './types.js';
+import type { Backend, BackendChoice, DequantizeChoice, LoadProgress, ModelInfo } from './types.js';
 
 /** Where one weight file comes from, with absolute URLs (the worker's base URL is its script). */
 export interface WeightsSource {
@@ -64,14 +65,9 @@ export interface InitResult {
   warmUpMs: number | null;
 }
 
-export interface RunResult {
-  width: number;
-  height: number;
-  count: number;
+/** The wasm API's answer, its pixels moved into a buffer of their own (transferred, not copied). */
+export interface RunResult extends Omit<GenerateOutput, 'pixels'> {
   pixels: ArrayBuffer;
-  nfe: Nfe;
-  times: StageTimes;
-  backend: Backend;
 }
 
 export type Response =

@@ -1,18 +1,18 @@
-/** The public option and result types of the `lediflow` package. */
+/**
+ * The public option and result types of the `lediflow` package. Whatever crosses into the wasm
+ * comes from `contract.ts`, generated from the Rust types that read and write it, so the two
+ * cannot drift; this file adds what the wrapper adds (callbacks, cancellation, `ImageData`).
+ */
 
-export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
-export type Backend = 'webgpu' | 'cpu';
-export type Solver = 'heun' | 'midpoint' | 'euler' | 'rk4';
-export type Method = 'lediflow' | 'baseline';
+import type * as wire from './contract.js';
 
-export interface LoadProgress {
+export type { Backend, BackendChoice, DequantizeChoice, Method, Nfe, Solver, StageTimes } from './contract.js';
+
+export interface LoadProgress extends wire.LoadProgress {
   /** 'weights' while the file streams in; 'warm-up' while the first run compiles the GPU shaders. */
   phase: 'weights' | 'warm-up';
-  bytesReceived: number;
   /** `null` until known (from the manifest, `Content-Length` or the file's header). */
   totalBytes: number | null;
-  tensorsReady: number;
-  tensorsTotal: number | null;
   /** Seconds left at the rate so far; `null` while unknown. */
   etaSeconds: number | null;
   /** Whether the bytes come from the Cache API (a repeat visit) rather than the network. */
@@ -37,17 +37,7 @@ export interface AddWeightsOptions {
   onProgress?: (progress: LoadProgress) => void;
 }
 
-/** Where int8 weights become f32 at load (see BENCHMARKS.md, "Dequantization at load"). */
-export type DequantizeChoice = 'host' | 'gpu' | 'burn';
-
-export interface CreateOptions extends AddWeightsOptions {
-  backend?: BackendChoice;
-  /**
-   * Where int8 weights become f32: `'host'` (default: in the wasm, measured fastest),
-   * `'gpu'` (our WGSL kernel, uploads a quarter of the bytes; WebGPU only, else the host) or
-   * `'burn'` (burn's quantized tensors).
-   */
-  dequantize?: DequantizeChoice;
+export interface CreateOptions extends AddWeightsOptions, Partial<wire.CreateRequest> {
   /**
    * On WebGPU, run one small sample before resolving, so that the shader compilation is paid at
    * load and the first real request is fast. Default `true`; no effect on the CPU.
@@ -57,40 +47,18 @@ export interface CreateOptions extends AddWeightsOptions {
   cache?: boolean;
 }
 
-export interface ModelInfo {
-  name: string;
-  imageSize: number;
-  networks: string[];
-  /**
-   * SHA-256 of the last weight file, every byte of it (header and configuration included), as
-   * the wasm computed it while the file streamed in: what a manifest's `sha256` pins, and what
-   * `sha256sum` prints for the file.
-   */
-  sha256: string;
-  /** SHA-256 of the last file's data buffer alone (the `.ldf` header's own `sha256`). */
-  dataSha256: string;
-  /** Whether the file holds the baseline flow model (`method: 'baseline'`). */
-  baseline: boolean;
+export interface ModelInfo extends wire.LoadedFile {
   /** Bytes of weights loaded (all files). */
   bytes: number;
   /** Where the weights came from: 'cache' when every file came from the Cache API. */
   source: 'network' | 'cache';
-  /**
-   * How many tensors of the last file became f32 where: `gpu` by our WGSL kernel
-   * (`shaders/dequantize.wgsl`, WebGPU), `burn` by burn's quantized tensors, `host` in the wasm;
-   * `unquantized` were stored as f16/f32.
-   */
-  dequantized: { gpu: number; burn: number; host: number; unquantized: number };
 }
 
-/** Settings shared by every request that integrates the flow ODE. Unset fields take the runtime's defaults (midpoint, 2 steps, LeDiFlow). */
-export interface SolveOptions {
-  solver?: Solver;
-  steps?: number;
-  method?: Method;
-  /** Solver steps of the latent sampler (Heun; default 8). */
-  latentSteps?: number;
-}
+/**
+ * Settings shared by every request that integrates the flow ODE. Unset fields take the runtime's
+ * defaults (LeDiFlow, midpoint × 2, the latent sampler at Heun × 8).
+ */
+export interface SolveOptions extends Partial<wire.SampleOptions> {}
 
 /** Called after every solver step with the current images (RGBA8, image after image). */
 export type StepCallback = (preview: StepPreview) => void;
@@ -110,29 +78,19 @@ export interface Cancellable {
   signal?: AbortSignal;
 }
 
-export interface SampleOptions extends SolveOptions, Cancellable {
-  seed?: number;
-  /** Number of images; image `k` uses seed `seed + k`. */
-  count?: number;
+export interface SampleOptions extends SolveOptions, Partial<wire.Batch>, Cancellable {
   onStep?: StepCallback;
 }
 
-export interface InpaintOptions extends SolveOptions, Cancellable {
+export interface InpaintOptions extends SolveOptions, Partial<wire.Batch>, Cancellable {
   /** The image at the model's size: `ImageData`, or RGBA8 bytes (`imageSize² · 4`). */
   image: RgbaImage | Uint8Array | Uint8ClampedArray;
   /** One byte per pixel (`imageSize²`); non-zero where pixels are regenerated. */
   mask: Uint8Array | Uint8ClampedArray;
-  seed?: number;
-  count?: number;
   onStep?: StepCallback;
 }
 
-export interface InterpolateOptions extends SolveOptions, Cancellable {
-  seedA: number;
-  seedB: number;
-  /** Positions along the path, each in [0, 1]; one image per alpha. */
-  alphas: number[];
-}
+export interface InterpolateOptions extends SolveOptions, wire.Path, Cancellable {}
 
 /** An RGBA8 image given to the generator: `ImageData`, or any object with its three fields. */
 export interface RgbaImage {
@@ -141,25 +99,7 @@ export interface RgbaImage {
   readonly data: Uint8ClampedArray;
 }
 
-export interface Nfe {
-  latent: number;
-  decoder: number;
-  encoder: number;
-  flow: number;
-}
-
-export interface StageTimes {
-  latentMs: number;
-  /** With inpainting, the encoder's time too: the runtime times them as one stage. */
-  decoderMs: number;
-  flowMs: number;
-  totalMs: number;
-}
-
-export interface GenerateResult {
+export interface GenerateResult extends Pick<wire.GenerateOutput, 'nfe' | 'times' | 'backend' | 'dispatches'> {
   /** One `ImageData` per image, ready for `CanvasRenderingContext2D.putImageData`. */
   images: ImageData[];
-  nfe: Nfe;
-  times: StageTimes;
-  backend: Backend;
 }

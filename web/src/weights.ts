@@ -1,5 +1,5 @@
 /**
- * Finding, fetching and caching weight files (runs in the worker).
+ * Finding, fetching, caching and streaming weight files into the wasm (runs in the worker).
  *
  * A manifest names each model's file, byte count and SHA-256: the hash of the whole file, header
  * and configuration included (`sha256sum`'s, scripts/make-manifest.py writes it). The wasm hashes
@@ -9,7 +9,13 @@
  * the network, and older versions of the same model are deleted once the new one has loaded.
  */
 
-import { LeDiFlowError } from './errors.js';
+import type { Generator } from '../pkg/webgpu/lediflow.js';
+import { LeDiFlowError, toErrorPayload } from './errors.js';
+import type { WeightsSource } from './protocol.js';
+import type { LoadProgress, ModelInfo } from './types.js';
+
+/** What streaming uses of the wasm generator (crate/src/web/bindings.rs). */
+type Loader = Pick<Generator, 'load' | 'cancelLoad' | 'finishLoad'>;
 
 export interface ManifestEntry {
   file: string;
@@ -141,4 +147,101 @@ export async function forgetWeights(name: string, sha256: string): Promise<void>
 
 function totalLength(chunks: Uint8Array[]): number {
   return chunks.reduce((sum, c) => sum + c.byteLength, 0);
+}
+
+/**
+ * Streams one weight file into the wasm: from the Cache API when a manifest pins its hash and a
+ * verified copy is there, else from the network (kept in the cache once the wasm accepted it).
+ */
+export async function loadWeights(
+  wasm: Loader,
+  source: WeightsSource,
+  onProgress: (progress: LoadProgress) => void,
+): Promise<ModelInfo> {
+  const manifest = source.manifestUrl ? await fetchManifest(source.manifestUrl) : null;
+  const picked = manifest ? pickEntry(manifest, source.manifestUrl!, source.model, source.weightsFile) : null;
+  const useCache = source.cache && picked !== null;
+  const weightsUrl = source.weightsUrl ?? (picked && new URL(picked.entry.file, source.manifestUrl!).href);
+  if (!weightsUrl) throw new LeDiFlowError('InvalidOptions', 'give the weights URL, or a manifest that names the file');
+
+  if (useCache) {
+    const { name, entry } = picked;
+    const cached = await cachedWeights(name, entry.sha256);
+    let info: ModelInfo | null = null;
+    if (cached?.body) {
+      try {
+        info = await streamInto(wasm, cached, entry.sha256, true, entry.bytes, onProgress, null);
+      } catch (e) {
+        // A damaged cache entry must not brick the page: forget it and download again. (The
+        // wasm's errors are plain `Error`s with a `kind`, not `LeDiFlowError`s.)
+        if (toErrorPayload(e).kind !== 'BadWeights') throw e;
+        await forgetWeights(name, entry.sha256);
+      }
+    }
+    if (!info) {
+      const keep: Uint8Array[] = [];
+      info = await streamInto(wasm, await fetchOk(weightsUrl, 'weights'), entry.sha256, false, entry.bytes, onProgress, keep);
+      await storeWeights(name, entry.sha256, keep);
+    }
+    await deleteStaleWeights(name, entry.sha256);
+    return info;
+  }
+  const response = await fetchOk(weightsUrl, 'weights');
+  return streamInto(wasm, response, picked?.entry.sha256 ?? null, false, picked?.entry.bytes, onProgress, null);
+}
+
+/** Streams a response body into `load()`, reporting progress at most every 100 ms. */
+async function streamInto(
+  wasm: Loader,
+  response: globalThis.Response,
+  expectedSha256: string | null,
+  fromCache: boolean,
+  manifestBytes: number | undefined,
+  onProgress: (progress: LoadProgress) => void,
+  keep: Uint8Array[] | null,
+): Promise<ModelInfo> {
+  const lengthHeader = Number(response.headers.get('Content-Length'));
+  const knownTotal = manifestBytes ?? (lengthHeader > 0 ? lengthHeader : null);
+  const started = performance.now();
+  let lastReport = -Infinity;
+  let state = { bytesReceived: 0, totalBytes: knownTotal, tensorsReady: 0, tensorsTotal: null as number | null };
+  /** `force` skips the throttle; `done` means nothing is left to wait for (ETA 0). */
+  const report = (force: boolean, done = false) => {
+    const now = performance.now();
+    if (!force && now - lastReport < 100) return;
+    lastReport = now;
+    const total = state.totalBytes ?? knownTotal;
+    const seconds = (now - started) / 1000;
+    const rate = seconds > 0 ? state.bytesReceived / seconds : 0;
+    const etaSeconds = done ? 0 : total !== null && rate > 0 ? Math.max(0, (total - state.bytesReceived) / rate) : null;
+    onProgress({ phase: 'weights', ...state, totalBytes: total, etaSeconds, fromCache });
+  };
+
+  report(true);
+  const reader = response.body!.getReader();
+  try {
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (e) {
+        throw new LeDiFlowError('Network', `the weight download broke off: ${(e as Error).message}`);
+      }
+      if (chunk.done) break;
+      const progress = wasm.load(chunk.value);
+      state = { ...progress, totalBytes: progress.totalBytes ?? knownTotal };
+      keep?.push(chunk.value);
+      report(false);
+    }
+  } catch (e) {
+    // A half-streamed file must not become the start of the next one.
+    wasm.cancelLoad();
+    throw e;
+  }
+  report(true);
+  // The wasm compares the whole file's hash with the manifest's before it builds anything: a
+  // file that fails never becomes (part of) the model.
+  const loaded = await wasm.finishLoad(expectedSha256 ?? undefined);
+  report(true, true);
+  return { ...loaded, bytes: state.bytesReceived, source: fromCache ? 'cache' : 'network' };
 }

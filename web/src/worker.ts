@@ -12,62 +12,28 @@
  *
  * The runtime comes as two wasm modules with the same API (web/build-wasm.sh): `pkg/webgpu`
  * (burn's WebGPU backend and our WGSL) and `pkg/cpu` (burn's ndarray backend). The worker loads
- * only the one it needs: a visitor without WebGPU never downloads the larger WebGPU module.
+ * only the one it needs: a visitor without WebGPU never downloads the larger WebGPU module. Weight
+ * files stream into it through `weights.ts`.
  */
 
+import type * as wasm from '../pkg/webgpu/lediflow.js';
 import { FATAL_KINDS, LeDiFlowError, toErrorPayload, type ErrorPayload } from './errors.js';
 import { lossReported, watchGpuDevices } from './gpu.js';
-import type {
-  AddWeightsRequest,
-  CancelRequest,
-  InitRequest,
-  InitResult,
-  Request,
-  Response,
-  RunRequest,
-  RunResult,
-  WeightsSource,
-} from './protocol.js';
+import type { AddWeightsRequest, CancelRequest, InitRequest, InitResult, Request, Response, RunRequest, RunResult } from './protocol.js';
 import type { Backend, BackendChoice, LoadProgress, ModelInfo } from './types.js';
-import { cachedWeights, deleteStaleWeights, fetchManifest, fetchOk, forgetWeights, pickEntry, storeWeights } from './weights.js';
+import { loadWeights } from './weights.js';
 
-/** What the worker uses of either wasm module (web/pkg/webgpu, web/pkg/cpu). */
+/**
+ * What the worker uses of either wasm module (web/pkg/webgpu, web/pkg/cpu): the same API, typed by
+ * wasm-bindgen from crate/src/web/bindings.rs and the types it names (web/src/contract.ts). Only
+ * their internal exports differ, which `default()` resolves to.
+ */
 interface WasmModule {
-  default(init: { module_or_path: globalThis.Response }): Promise<unknown>;
-  Generator: { create(options: object): Promise<unknown> };
+  default(init: { module_or_path: globalThis.Response }): Promise<{ memory?: WebAssembly.Memory }>;
+  Generator: Pick<typeof wasm.Generator, 'create'>;
   staticConstructorRuns(): number;
 }
-
-/** The slice of the wasm API this worker uses (crate/src/web/bindings.rs). */
-interface WasmGenerator {
-  readonly backend: Backend;
-  readonly adapterName: string;
-  readonly fallbackReason: string | undefined;
-  readonly wgslKernels: boolean;
-  checkKernels(): Promise<{ matmul: number; rowNorm: number; dequantize: number }>;
-  kernelDispatches(): Record<'matmul' | 'rowNorm' | 'dequantize' | 'toRgba8' | 'composite', number>;
-  load(chunk: Uint8Array): { bytesReceived: number; totalBytes: number | null; tensorsReady: number; tensorsTotal: number | null };
-  cancelLoad(): void;
-  /** Checks the whole file's SHA-256 against `expectedSha256` (when given) before it builds anything. */
-  finishLoad(expectedSha256?: string): Promise<{
-    name: string;
-    imageSize: number;
-    networks: string[];
-    sha256: string;
-    dataSha256: string;
-    baseline: boolean;
-    dequantized: { gpu: number; burn: number; host: number; unquantized: number };
-  }>;
-  sample(options: object): Promise<WasmResult>;
-  inpaint(options: object): Promise<WasmResult>;
-  interpolate(options: object): Promise<WasmResult>;
-}
-
-interface WasmResult extends Omit<RunResult, 'pixels'> {
-  pixels: Uint8Array;
-}
-
-type StepHook = (step: number, steps: number, pixels: Uint8Array) => void;
+type WasmGenerator = wasm.Generator;
 
 /** The worker's global scope (typed here: the DOM and WebWorker libs cannot be combined). */
 const scope = self as unknown as {
@@ -198,18 +164,18 @@ async function startModule(backend: Backend): Promise<WasmModule> {
   const fail = (kind: 'Network' | 'Backend', message: string) =>
     new LeDiFlowError(kind, `cannot start the WebAssembly runtime (${backend} module): ${message}`);
   let module: WasmModule;
-  let wasm: globalThis.Response;
+  let binary: globalThis.Response;
   try {
     let url: URL;
     [module, url] = await MODULES[backend]();
-    wasm = await fetch(url);
+    binary = await fetch(url);
   } catch (e) {
     // A glue script that loaded but does not parse is broken, not offline.
     throw fail(e instanceof SyntaxError ? 'Backend' : 'Network', (e as Error).message);
   }
-  if (!wasm.ok) throw fail('Network', `HTTP ${wasm.status} ${wasm.statusText} for ${wasm.url}`.trim());
+  if (!binary.ok) throw fail('Network', `HTTP ${binary.status} ${binary.statusText} for ${binary.url}`.trim());
   try {
-    const exports = (await module.default({ module_or_path: wasm })) as { memory?: WebAssembly.Memory } | undefined;
+    const exports = await module.default({ module_or_path: binary });
     // For the browser tests: the wasm linear memory's size, which a rejected input must not blow
     // up (tests/web/hostile.spec.ts).
     Object.defineProperty(self, 'lediflowWasmMemoryBytes', { value: () => exports?.memory?.buffer.byteLength ?? null, configurable: true });
@@ -226,8 +192,8 @@ async function startModule(backend: Backend): Promise<WasmModule> {
   }
 }
 
-async function createIn(module: WasmModule, backend: BackendChoice, dequantize: InitRequest['dequantize']): Promise<WasmGenerator> {
-  return (await module.Generator.create({ backend, dequantize })) as unknown as WasmGenerator;
+function createIn(module: WasmModule, backend: BackendChoice, dequantize: InitRequest['dequantize']): Promise<WasmGenerator> {
+  return module.Generator.create({ backend, dequantize });
 }
 
 /** The parts of `GPUAdapter` read here (the DOM lib has no WebGPU types). */
@@ -343,104 +309,11 @@ function progressPoster(id: number): (progress: LoadProgress) => void {
   return (progress) => post({ id, type: 'progress', progress });
 }
 
-async function loadWeights(
-  wasm: WasmGenerator,
-  source: WeightsSource,
-  onProgress: (progress: LoadProgress) => void,
-): Promise<ModelInfo> {
-  const manifest = source.manifestUrl ? await fetchManifest(source.manifestUrl) : null;
-  const picked = manifest ? pickEntry(manifest, source.manifestUrl!, source.model, source.weightsFile) : null;
-  const useCache = source.cache && picked !== null;
-  const weightsUrl = source.weightsUrl ?? (picked && new URL(picked.entry.file, source.manifestUrl!).href);
-  if (!weightsUrl) throw new LeDiFlowError('InvalidOptions', 'give the weights URL, or a manifest that names the file');
-
-  if (useCache) {
-    const { name, entry } = picked;
-    const cached = await cachedWeights(name, entry.sha256);
-    let info: ModelInfo | null = null;
-    if (cached?.body) {
-      try {
-        info = await streamInto(wasm, cached, entry.sha256, true, entry.bytes, onProgress, null);
-      } catch (e) {
-        // A damaged cache entry must not brick the page: forget it and download again. (The
-        // wasm's errors are plain `Error`s with a `kind`, not `LeDiFlowError`s.)
-        if (toErrorPayload(e).kind !== 'BadWeights') throw e;
-        await forgetWeights(name, entry.sha256);
-      }
-    }
-    if (!info) {
-      const keep: Uint8Array[] = [];
-      info = await streamInto(wasm, await fetchOk(weightsUrl, 'weights'), entry.sha256, false, entry.bytes, onProgress, keep);
-      await storeWeights(name, entry.sha256, keep);
-    }
-    await deleteStaleWeights(name, entry.sha256);
-    return info;
-  }
-  const response = await fetchOk(weightsUrl, 'weights');
-  return streamInto(wasm, response, picked?.entry.sha256 ?? null, false, picked?.entry.bytes, onProgress, null);
-}
-
-/** Streams a response body into `load()`, reporting progress at most every 100 ms. */
-async function streamInto(
-  wasm: WasmGenerator,
-  response: globalThis.Response,
-  expectedSha256: string | null,
-  fromCache: boolean,
-  manifestBytes: number | undefined,
-  onProgress: (progress: LoadProgress) => void,
-  keep: Uint8Array[] | null,
-): Promise<ModelInfo> {
-  const lengthHeader = Number(response.headers.get('Content-Length'));
-  const knownTotal = manifestBytes ?? (lengthHeader > 0 ? lengthHeader : null);
-  const started = performance.now();
-  let lastReport = -Infinity;
-  let state = { bytesReceived: 0, totalBytes: knownTotal, tensorsReady: 0, tensorsTotal: null as number | null };
-  /** `force` skips the throttle; `done` means nothing is left to wait for (ETA 0). */
-  const report = (force: boolean, done = false) => {
-    const now = performance.now();
-    if (!force && now - lastReport < 100) return;
-    lastReport = now;
-    const total = state.totalBytes ?? knownTotal;
-    const seconds = (now - started) / 1000;
-    const rate = seconds > 0 ? state.bytesReceived / seconds : 0;
-    const etaSeconds = done ? 0 : total !== null && rate > 0 ? Math.max(0, (total - state.bytesReceived) / rate) : null;
-    onProgress({ phase: 'weights', ...state, totalBytes: total, etaSeconds, fromCache });
-  };
-
-  report(true);
-  const reader = response.body!.getReader();
-  try {
-    for (;;) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await reader.read();
-      } catch (e) {
-        throw new LeDiFlowError('Network', `the weight download broke off: ${(e as Error).message}`);
-      }
-      if (chunk.done) break;
-      const progress = wasm.load(chunk.value);
-      state = { ...progress, totalBytes: progress.totalBytes ?? knownTotal };
-      keep?.push(chunk.value);
-      report(false);
-    }
-  } catch (e) {
-    // A half-streamed file must not become the start of the next one.
-    wasm.cancelLoad();
-    throw e;
-  }
-  report(true);
-  // The wasm compares the whole file's hash with the manifest's before it builds anything: a
-  // file that fails never becomes (part of) the model.
-  const loaded = await wasm.finishLoad(expectedSha256 ?? undefined);
-  report(true, true);
-  return { ...loaded, bytes: state.bytesReceived, source: fromCache ? 'cache' : 'network' };
-}
-
 async function run(request: RunRequest & { id: number }): Promise<RunResult> {
   if (!generator) throw new LeDiFlowError('InvalidState', 'the generator is not loaded, or was disposed');
   const options: Record<string, unknown> = { ...request.options };
   if (request.preview) {
-    const onStep: StepHook = (step, steps, pixels) => {
+    const onStep: wasm.OnStep = (step, steps, pixels) => {
       // Throwing here is how a request stops mid-way: the runtime ends it at this step.
       if (cancelled.has(request.id)) throw abortedError();
       const buffer = ownBuffer(pixels);
@@ -449,7 +322,11 @@ async function run(request: RunRequest & { id: number }): Promise<RunResult> {
     };
     options.onStep = onStep;
   }
-  const result = await generator[request.type](options);
+  // The runtime reads and checks the options, naming a mistyped field (crate/src/web/options.rs).
+  const result =
+    request.type === 'interpolate'
+      ? await generator.interpolate(options as wasm.InterpolateCall)
+      : await generator[request.type](options as wasm.InpaintCall);
   return { ...result, pixels: ownBuffer(result.pixels) };
 }
 
