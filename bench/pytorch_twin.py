@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """PyTorch twin of lediflow's `s64` VelocityNet, trained with the baseline objective.
 
-It mirrors, layer for layer, `crate/src/model/{hourglass,attention,rope,feedforward,norm,mapping}.rs`
-with the `s64()` flow configuration of `crate/src/model/config.rs` (the network that the `flow` and
-`baseline` stages train), and the baseline stage of the trainer (`crate/src/losses.rs`
-`baseline_objective`, `crate/src/train/{mod,settings,ema}.rs`): x_t = (1 - t)·ε + t·y, target y - ε,
+It mirrors, layer for layer, `crate/core/src/model/{hourglass,attention,rope,feedforward,norm,mapping}.rs`
+with the `s64()` flow configuration of `crate/core/src/model/config.rs` (the network that the `flow` and
+`baseline` stages train), and the baseline stage of the trainer (`crate/core/src/losses.rs`
+`baseline_objective`, `crate/tools/src/train/{mod,settings,ema}.rs`): x_t = (1 - t)·ε + t·y, target y - ε,
 MSE; t ~ U(0, 1); AdamW (β 0.9/0.99, ε 1e-8, weight decay 0.01, lr 2e-4 with 500 warm-up steps);
 each parameter's gradient clipped to norm ≤ 1 on its own (burn's GradientClippingConfig::Norm);
 an EMA of the weights updated every step (decay min(0.999, (1+s)/(10+s))).

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the browser runtime as two modules, loaded on demand by the worker (web/src/worker.ts):
-#   web/pkg/webgpu/  crate/ with `web,webgpu`: burn's WebGPU backend and our WGSL kernels;
-#   web/pkg/cpu/     crate/ with `web,cpu`: burn's ndarray backend, the fallback without WebGPU.
-# Each is crate/ for wasm32, bindings from wasm-bindgen (the exact version in Cargo.lock), then
+#   web/pkg/webgpu/  lediflow-wasm with `webgpu`: burn's WebGPU backend and our WGSL kernels;
+#   web/pkg/cpu/     lediflow-wasm with `cpu`: burn's ndarray backend, the fallback without WebGPU.
+# Each is crate/wasm for wasm32, bindings from wasm-bindgen (the exact version in Cargo.lock), then
 # binaryen's wasm-opt from npm (Debian's binaryen 108 breaks the module). VARIANTS picks a subset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,11 +11,11 @@ rm -rf web/pkg/lediflow.js web/pkg/lediflow_bg.wasm web/pkg/*.d.ts web/pkg/packa
 for variant in ${VARIANTS:-webgpu cpu}; do
   # The two feature sets share one target directory; cargo keeps their artefacts apart, but the
   # final .wasm has one path, so it is bound before the next build replaces it.
-  cargo rustc -p lediflow --lib --locked --profile wasm-release --target wasm32-unknown-unknown \
-    --no-default-features --features "web,$variant" --crate-type cdylib --target-dir "$target_dir"
+  cargo rustc -p lediflow-wasm --lib --locked --profile wasm-release --target wasm32-unknown-unknown \
+    --no-default-features --features "$variant" --crate-type cdylib --target-dir "$target_dir"
   out="web/pkg/$variant"
   rm -rf "$out"
-  wasm-bindgen --target web --out-dir "$out" "$target_dir/wasm32-unknown-unknown/wasm-release/lediflow.wasm"
+  wasm-bindgen --target web --out-dir "$out" --out-name lediflow "$target_dir/wasm32-unknown-unknown/wasm-release/lediflow_wasm.wasm"
   if [ "${WASM_OPT:-1}" = 1 ]; then
     node_modules/.bin/wasm-opt -Os --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int \
       --enable-sign-ext --enable-mutable-globals --enable-reference-types \

@@ -94,7 +94,7 @@ function makeFixtures(): void {
 export const HOSTILE_DIR = 'hostile';
 
 /**
- * The browser's half of issue 24's corpus (the CLI's is crate/tests/hostile_corpus.rs): the
+ * The browser's half of issue 24's corpus (the CLI's is crate/tools/tests/hostile_corpus.rs): the
  * tiny model with degenerate configurations (hashes right, so only validation can refuse them)
  * and damaged in the ways the CLI corpus damages it. `expect` is what the error must name.
  */

@@ -228,7 +228,7 @@ test('a download that breaks off leaves nothing behind: the next addWeights star
 });
 
 // ---- The browser corpus (issue 24) ----------------------------------------------------------------
-// The CLI's half is crate/tests/hostile_corpus.rs; the weight files are made by global-setup.ts.
+// The CLI's half is crate/tools/tests/hostile_corpus.rs; the weight files are made by global-setup.ts.
 
 /** Longest any rejected input may take, and the most wasm linear memory it may leave behind. */
 const CASE_LIMIT_MS = 20_000;

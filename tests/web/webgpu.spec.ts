@@ -49,7 +49,7 @@ test('WebGPU (SwiftShader) warms up at load, runs the tiny model and matches the
     latentSteps: spec.latentSteps,
   });
   // Each of our kernels that loading and sampling use was dispatched (counted where the Rust
-  // launches it, crate/src/kernels/wgsl.rs), not a fallback: the dequantization at load, every
+  // launches it, crate/core/src/kernels/wgsl.rs), not a fallback: the dequantization at load, every
   // linear layer and attention product, every norm, the RGBA8 conversion of the result.
   const worker = await generatorWorker(page);
   const dispatches = await worker.evaluate(() => (self as any).lediflowKernelDispatches());
@@ -63,7 +63,7 @@ test('WebGPU (SwiftShader) warms up at load, runs the tiny model and matches the
   await page.screenshot({ path: `${RESULTS}/demo-webgpu.png`, fullPage: true });
 
   // The wasm's static constructors ran once, not once per call into the module: thousands of
-  // calls (every WebGPU object crosses it) happened by now (crate/src/web/constructors.rs).
+  // calls (every WebGPU object crosses it) happened by now (crate/wasm/src/constructors.rs).
   expect(await worker.evaluate(() => (self as any).lediflowStaticConstructorRuns())).toBe(1);
   // The WebGPU module ran it (web/pkg/webgpu), not the CPU one.
   expect(await worker.evaluate(() => (self as any).lediflowModule)).toBe('webgpu');
@@ -71,7 +71,7 @@ test('WebGPU (SwiftShader) warms up at load, runs the tiny model and matches the
   // above ran for every linear layer, both products of the attention and every norm, against their
   // host references: sizes off the matmul's 64 block, a broadcast batch axis, a transposed view, a
   // fused bias; rows wider than a workgroup, a scale, a modulation per image, the unit norm
-  // (crate/src/kernels/matmul.rs, row_norm.rs).
+  // (crate/core/src/kernels/matmul.rs, row_norm.rs).
   const errors = await worker.evaluate(() => (self as any).lediflowCheckKernels());
   console.log(`[measure] WGSL kernels against their host references, largest relative error: ${JSON.stringify(errors)}`);
   expect(errors.matmul).toBeLessThan(1e-5);
@@ -82,7 +82,7 @@ test('shaders/dequantize.wgsl gives the bits of its host reference (int8, int4 w
   await openDemo(page, tinyPage);
   await expectReady(page);
   const worker = await generatorWorker(page);
-  // crate/src/kernels/dequantize.rs: int8 rows; int4 with an odd number of columns and rows
+  // crate/core/src/kernels/dequantize.rs: int8 rows; int4 with an odd number of columns and rows
   // padded to whole groups; several workgroups, sizes off theirs. The count of differing values.
   const errors = await worker.evaluate(() => (self as any).lediflowCheckKernels());
   console.log(`[measure] WGSL kernels against their host references: ${JSON.stringify(errors)}`);

@@ -1,6 +1,6 @@
-// The values the wasm API (crate/src/web/bindings.rs) takes and returns, generated from their Rust
-// types by crate/src/web/typescript.rs: do not edit. After changing those types, run
-//   LEDIFLOW_WRITE_TS=1 cargo test -p lediflow --features lediflow/web --lib web::typescript
+// The values the wasm API (crate/wasm/src/bindings.rs) takes and returns, generated from their Rust
+// types by crate/wasm/src/typescript.rs: do not edit. After changing those types, run
+//   LEDIFLOW_WRITE_TS=1 cargo test -p lediflow-wasm --lib typescript
 
 /**
  * Which prior the flow starts from.

@@ -4,7 +4,7 @@
  */
 
 export type ErrorKind =
-  // From the wasm API (crate/src/web/error.rs).
+  // From the wasm API (crate/wasm/src/error.rs).
   | 'NoAdapter' // backend 'webgpu' was asked for and the browser has no WebGPU adapter
   | 'DeviceLost' // the GPU device was lost: create a new generator
   | 'OutOfMemory'

@@ -14,7 +14,7 @@ import { LeDiFlowError, toErrorPayload } from './errors.js';
 import type { WeightsSource } from './protocol.js';
 import type { LoadProgress, ModelInfo } from './types.js';
 
-/** What streaming uses of the wasm generator (crate/src/web/bindings.rs). */
+/** What streaming uses of the wasm generator (crate/wasm/src/bindings.rs). */
 type Loader = Pick<Generator, 'load' | 'cancelLoad' | 'finishLoad'>;
 
 export interface ManifestEntry {

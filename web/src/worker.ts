@@ -25,7 +25,7 @@ import { loadWeights } from './weights.js';
 
 /**
  * What the worker uses of either wasm module (web/pkg/webgpu, web/pkg/cpu): the same API, typed by
- * wasm-bindgen from crate/src/web/bindings.rs and the types it names (web/src/contract.ts). Only
+ * wasm-bindgen from crate/wasm/src/bindings.rs and the types it names (web/src/contract.ts). Only
  * their internal exports differ, which `default()` resolves to.
  */
 interface WasmModule {
@@ -180,7 +180,7 @@ async function startModule(backend: Backend): Promise<WasmModule> {
     // up (tests/web/hostile.spec.ts).
     Object.defineProperty(self, 'lediflowWasmMemoryBytes', { value: () => exports?.memory?.buffer.byteLength ?? null, configurable: true });
     // Diagnostics, like `lediflowGpuDevice` (gpu.ts): how often the wasm's static constructors
-    // ran, which must stay 1 (crate/src/web/constructors.rs; checked by tests/web/webgpu.spec.ts).
+    // ran, which must stay 1 (crate/wasm/src/constructors.rs; checked by tests/web/webgpu.spec.ts).
     Object.defineProperty(self, 'lediflowStaticConstructorRuns', { value: module.staticConstructorRuns, configurable: true });
     Object.defineProperty(self, 'lediflowModule', { value: backend, configurable: true });
     return module;
@@ -322,7 +322,7 @@ async function run(request: RunRequest & { id: number }): Promise<RunResult> {
     };
     options.onStep = onStep;
   }
-  // The runtime reads and checks the options, naming a mistyped field (crate/src/web/options.rs).
+  // The runtime reads and checks the options, naming a mistyped field (crate/wasm/src/options.rs).
   const result =
     request.type === 'interpolate'
       ? await generator.interpolate(options as wasm.InterpolateCall)

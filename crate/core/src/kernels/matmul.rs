@@ -1,0 +1,426 @@
+//! `shaders/matmul.wgsl`: batched f32 matmul (with an optional bias row) for the browser, where
+//! the WebGPU engine's own bounds checks make burn's matmul kernels many times slower (the shader's
+//! header says why; BENCHMARKS.md, "Matmuls under Dawn's robustness", has the numbers).
+//!
+//! The shader reads its operands through strides, so transposed and sliced views (attention's
+//! `kᵀ`, heads split off a fused projection) need no copy, and a batch axis of size 1 broadcasts.
+
+use burn::tensor::Tensor;
+
+/// One operand as the shader reads it: `[batch1, batch2, rows, cols]` sizes and element strides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Operand {
+    pub dims: [usize; 4],
+    pub strides: [usize; 4],
+}
+
+impl Operand {
+    /// A tensor's shape and strides (rank 2 to 4), its missing leading axes of size 1.
+    pub fn new(shape: &[usize], strides: &[usize]) -> Option<Operand> {
+        let rank = shape.len();
+        if !(2..=4).contains(&rank) || strides.len() != rank {
+            return None;
+        }
+        let mut dims = [1; 4];
+        let mut padded = [0; 4];
+        dims[4 - rank..].copy_from_slice(shape);
+        padded[4 - rank..].copy_from_slice(strides);
+        Some(Operand { dims, strides: padded })
+    }
+
+    /// The contiguous row-major layout of `shape`.
+    pub fn contiguous(shape: &[usize]) -> Option<Operand> {
+        let mut strides = vec![1; shape.len()];
+        for i in (0..shape.len().saturating_sub(1)).rev() {
+            strides[i] = strides[i + 1] * shape[i + 1];
+        }
+        Operand::new(shape, &strides)
+    }
+}
+
+/// One launch of the shader: `out[z, m, n] = Σₖ a[z, m, k] · b[z, k, n]`, `out` contiguous.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub m: u32,
+    pub n: u32,
+    pub k: u32,
+    pub batch: [u32; 2],
+    /// Strides of `a` along batch1, batch2, m, k (0 where it broadcasts).
+    pub a: [u32; 4],
+    /// Strides of `b` along batch1, batch2, k, n (0 where it broadcasts).
+    pub b: [u32; 4],
+}
+
+/// Workgroups per dispatch axis that every WebGPU device accepts.
+const MAX_WORKGROUPS: usize = 65_535;
+/// The block of `out` one workgroup computes (64 × 64).
+pub const BLOCK: usize = 64;
+
+impl Plan {
+    /// The launch for `a @ b`, or `None` where the shader does not apply: inner sizes that differ,
+    /// batch axes that neither match nor broadcast, or sizes past u32 or the dispatch limits.
+    pub fn new(a: Operand, b: Operand) -> Option<Plan> {
+        let [.., m, k] = a.dims;
+        let [.., k_b, n] = b.dims;
+        if k != k_b || m == 0 || n == 0 || k == 0 {
+            return None;
+        }
+        let mut batch = [0usize; 2];
+        let mut a_strides = [0usize; 4];
+        let mut b_strides = [0usize; 4];
+        for axis in 0..2 {
+            let (da, db) = (a.dims[axis], b.dims[axis]);
+            batch[axis] = match (da, db) {
+                _ if da == db => da,
+                (1, _) => db,
+                (_, 1) => da,
+                _ => return None,
+            };
+            a_strides[axis] = if da == 1 { 0 } else { a.strides[axis] };
+            b_strides[axis] = if db == 1 { 0 } else { b.strides[axis] };
+        }
+        a_strides[2..].copy_from_slice(&a.strides[2..]);
+        b_strides[2..].copy_from_slice(&b.strides[2..]);
+        let elements = batch[0] * batch[1] * m * n;
+        let fits = |v: usize| u32::try_from(v).ok();
+        let largest_a = (0..4).map(|i| a.strides[i] * (a.dims[i] - 1)).sum::<usize>();
+        let largest_b = (0..4).map(|i| b.strides[i] * (b.dims[i] - 1)).sum::<usize>();
+        if batch[0] * batch[1] > MAX_WORKGROUPS
+            || m.div_ceil(BLOCK) > MAX_WORKGROUPS
+            || n.div_ceil(BLOCK) > MAX_WORKGROUPS
+        {
+            return None;
+        }
+        fits(elements)?;
+        fits(largest_a)?;
+        fits(largest_b)?;
+        let to_u32 = |v: [usize; 4]| v.map(|x| x as u32);
+        Some(Plan {
+            m: fits(m)?,
+            n: fits(n)?,
+            k: fits(k)?,
+            batch: [fits(batch[0])?, fits(batch[1])?],
+            a: to_u32(a_strides),
+            b: to_u32(b_strides),
+        })
+    }
+
+    /// The 16 words of the shader's `info` uniform.
+    pub fn info(&self, has_bias: bool) -> [u32; 16] {
+        let [a, b] = [self.a, self.b];
+        [
+            self.m,
+            self.n,
+            self.k,
+            self.batch[1],
+            a[0],
+            a[1],
+            a[2],
+            a[3],
+            b[0],
+            b[1],
+            b[2],
+            b[3],
+            has_bias as u32,
+            0,
+            0,
+            0,
+        ]
+    }
+
+    /// Workgroups: blocks of n, blocks of m, batch entries.
+    pub fn workgroups(&self) -> [u32; 3] {
+        [self.n.div_ceil(BLOCK as u32), self.m.div_ceil(BLOCK as u32), self.batch[0] * self.batch[1]]
+    }
+}
+
+/// The host reference: what the shader computes for `plan` on flat buffers `a` and `b` (read
+/// through the plan's strides) and an optional bias of `n` values; `out` contiguous.
+pub fn matmul_reference(plan: &Plan, a: &[f32], b: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    let (m, n, k) = (plan.m as usize, plan.n as usize, plan.k as usize);
+    let [b1, b2] = plan.batch.map(|v| v as usize);
+    let [sa, sb] = [plan.a, plan.b].map(|s| s.map(|v| v as usize));
+    let mut out = vec![0.0; b1 * b2 * m * n];
+    for z1 in 0..b1 {
+        for z2 in 0..b2 {
+            let a_base = z1 * sa[0] + z2 * sa[1];
+            let b_base = z1 * sb[0] + z2 * sb[1];
+            let out_base = (z1 * b2 + z2) * m * n;
+            for row in 0..m {
+                for col in 0..n {
+                    let mut acc = 0.0f32;
+                    for i in 0..k {
+                        acc = a[a_base + row * sa[2] + i * sa[3]].mul_add(b[b_base + i * sb[2] + col * sb[3]], acc);
+                    }
+                    out[out_base + row * n + col] = acc + bias.map_or(0.0, |bias| bias[col]);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `a @ b` with burn's broadcasting of the batch axes: our shader where it runs and applies,
+/// burn's matmul everywhere else.
+pub fn matmul<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
+    #[cfg(feature = "kernels")]
+    if super::network_kernels_run(&a.device()) {
+        return gpu::matmul(a, b, None);
+    }
+    a.matmul(b)
+}
+
+/// `x @ weight + bias` (burn's `Linear`: `weight` is `[d_in, d_out]`), with the bias added in the
+/// same kernel where the shader runs.
+pub fn linear<const D: usize>(x: Tensor<D>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<D> {
+    #[cfg(feature = "kernels")]
+    if super::network_kernels_run(&x.device()) {
+        let dims = x.dims();
+        let d_in = dims[D - 1];
+        let rows = x.shape().num_elements() / d_in.max(1);
+        let flat: Tensor<2> = x.reshape([rows, d_in]);
+        let y = gpu::matmul(flat, weight, bias);
+        let mut out = dims;
+        out[D - 1] = y.dims()[1];
+        return y.reshape(out);
+    }
+    burn::tensor::module::linear(x, weight, bias)
+}
+
+/// Our shader against [`matmul_reference`] on `device`, over shapes that reach its edges: sizes
+/// off the 64 block, a broadcast batch axis, a transposed view read through its strides, and a
+/// fused bias. Returns the largest error relative to `1 + |reference|`. For the browser tests
+/// (`Generator.checkMatmul`); an error where the shader does not run on `device`.
+pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f32, super::KernelError> {
+    use burn::tensor::TensorData;
+    if !super::network_kernels_run(device) {
+        return Err(super::KernelError("our WGSL matmul does not run on this device".into()));
+    }
+    let data = super::check_values;
+    let tensor = |v: &[f32], shape: Vec<usize>| Tensor::<4>::from_data(TensorData::new(v.to_vec(), shape), device);
+    let read = |t: Tensor<4>| async move {
+        let data = t.into_data_async().await.map_err(|e| super::KernelError(e.to_string()))?;
+        data.try_to_vec::<f32>().map_err(|e| super::KernelError(format!("{e:?}")))
+    };
+    let refuse = || super::KernelError("a check case has no plan".into());
+    let mut worst = 0f32;
+    let mut compare = |got: &[f32], want: &[f32]| {
+        for (g, w) in got.iter().zip(want) {
+            worst = worst.max((g - w).abs() / (1.0 + w.abs()));
+        }
+        if got.len() != want.len() {
+            worst = f32::INFINITY;
+        }
+    };
+    // Plain, sizes off the block; and a broadcast batch axis.
+    for (sa, sb) in [([1, 1, 67, 19], [1, 1, 19, 70]), ([2, 3, 5, 8], [1, 3, 8, 3])] {
+        let (a, b) = (data(sa.iter().product(), 1), data(sb.iter().product(), 2));
+        let plan =
+            Plan::new(Operand::contiguous(&sa).ok_or_else(refuse)?, Operand::contiguous(&sb).ok_or_else(refuse)?)
+                .ok_or_else(refuse)?;
+        let got = read(matmul(tensor(&a, sa.to_vec()), tensor(&b, sb.to_vec()))).await?;
+        compare(&got, &matmul_reference(&plan, &a, &b, None));
+    }
+    // kᵀ as attention reads it: a swapped view, no copy.
+    let (batch, n, d) = (3, 70, 4);
+    let (q, keys) = (data(batch * n * d, 3), data(batch * n * d, 4));
+    let plan = Plan::new(
+        Operand::contiguous(&[1, batch, n, d]).ok_or_else(refuse)?,
+        Operand::new(&[1, batch, d, n], &[0, n * d, 1, d]).ok_or_else(refuse)?,
+    )
+    .ok_or_else(refuse)?;
+    let keys_t = tensor(&keys, vec![1, batch, n, d]).swap_dims(2, 3);
+    let got = read(matmul(tensor(&q, vec![1, batch, n, d]), keys_t)).await?;
+    compare(&got, &matmul_reference(&plan, &q, &keys, None));
+    // A linear layer with its bias.
+    let (rows, d_in, d_out) = (10, 33, 17);
+    let (x, w, bias) = (data(rows * d_in, 5), data(d_in * d_out, 6), data(d_out, 7));
+    let plan = Plan::new(
+        Operand::contiguous(&[rows, d_in]).ok_or_else(refuse)?,
+        Operand::contiguous(&[d_in, d_out]).ok_or_else(refuse)?,
+    )
+    .ok_or_else(refuse)?;
+    let weight = Tensor::<2>::from_data(TensorData::new(w.clone(), [d_in, d_out]), device);
+    let bias_t = Tensor::<1>::from_data(TensorData::new(bias.clone(), [d_out]), device);
+    let y = linear(tensor(&x, vec![1, 2, 5, d_in]), weight, Some(bias_t));
+    let got = read(y).await?;
+    compare(&got, &matmul_reference(&plan, &x, &w, Some(&bias)));
+    Ok(worst)
+}
+
+#[cfg(feature = "kernels")]
+mod gpu {
+    use burn::backend::Cube;
+    use burn::backend::wgpu::CubeTensor;
+    use burn::cubecl::CubeCount;
+    use burn::cubecl::ir::settings::Dim3;
+    use burn::cubecl::prelude::KernelId;
+    use burn::tensor::{DType, Shape, Tensor};
+
+    use super::super::wgsl::{WgslKernel, launch_words};
+    use super::{Operand, Plan};
+
+    enum Matmul {}
+
+    fn operand(t: &CubeTensor) -> Option<Operand> {
+        Operand::new(t.meta.shape(), t.meta.strides())
+    }
+
+    /// `a @ b (+ bias)`, `a` on a WGSL device (checked by the caller); whatever the shader does
+    /// not take (a shape, or an operand on another backend) goes to burn's matmul.
+    pub fn matmul<const D: usize>(a: Tensor<D>, b: Tensor<D>, bias: Option<Tensor<1>>) -> Tensor<D> {
+        let (da, db) = (a.dims(), b.dims());
+        let mut out_dims = da;
+        for i in 0..D - 2 {
+            out_dims[i] = da[i].max(db[i]);
+        }
+        out_dims[D - 1] = db[D - 1];
+        let primitives = (
+            a.clone().try_into_primitive::<Cube>(),
+            b.clone().try_into_primitive::<Cube>(),
+            bias.clone().map(|t| t.try_into_primitive::<Cube>()).transpose(),
+        );
+        let (Ok(ca), Ok(cb), Ok(cbias)) = primitives else {
+            return fallback(a, b, bias);
+        };
+        // Plain f32 only: a quantized weight (burn's dequantization path) stays with burn.
+        let plain = |t: &CubeTensor| t.dtype == DType::F32 && t.qparams.is_none();
+        if !plain(&ca) || !plain(&cb) || !cbias.as_ref().is_none_or(plain) {
+            return fallback(a, b, bias);
+        }
+        let Some(plan) = operand(&ca).zip(operand(&cb)).and_then(|(oa, ob)| Plan::new(oa, ob)) else {
+            return fallback(a, b, bias);
+        };
+        let cbias = cbias.map(burn::backend::wgpu::into_contiguous);
+        let client = ca.client.clone();
+        let handle = client.empty(out_dims.iter().product::<usize>() * 4);
+        let out = CubeTensor::new_contiguous(client, ca.device.clone(), Shape::new(out_dims), handle, DType::F32);
+        let kernel = WgslKernel {
+            id: KernelId::new::<Matmul>(),
+            shader: super::super::Shader::Matmul,
+            source: include_str!("../../../../shaders/matmul.wgsl"),
+            entry: "matmul",
+            workgroup: Dim3::new_2d(16, 16),
+        };
+        let [x, y, z] = plan.workgroups();
+        // Without a bias the binding still needs a buffer: `a`'s, never read.
+        let bias_buffer = cbias.as_ref().unwrap_or(&ca);
+        launch_words(kernel, CubeCount::Static(x, y, z), &[&ca, &cb, bias_buffer, &out], &plan.info(cbias.is_some()));
+        Tensor::from_primitive::<Cube>(out)
+    }
+
+    fn fallback<const D: usize>(a: Tensor<D>, b: Tensor<D>, bias: Option<Tensor<1>>) -> Tensor<D> {
+        let y = a.matmul(b);
+        match bias {
+            Some(bias) => y + bias.unsqueeze(),
+            None => y,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Tensor, TensorData};
+
+    use super::*;
+    use crate::kernels::check_values as values;
+    use crate::testing::cpu;
+
+    fn burn_matmul<const D: usize>(a: &[f32], a_shape: [usize; D], b: &[f32], b_shape: [usize; D]) -> Vec<f32> {
+        let ta = Tensor::<D>::from_data(TensorData::new(a.to_vec(), a_shape), &cpu());
+        let tb = Tensor::<D>::from_data(TensorData::new(b.to_vec(), b_shape), &cpu());
+        ta.matmul(tb).into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    fn close(x: &[f32], y: &[f32]) {
+        assert_eq!(x.len(), y.len());
+        for (i, (p, q)) in x.iter().zip(y).enumerate() {
+            assert!((p - q).abs() <= 1e-4 * (1.0 + q.abs()), "element {i}: {p} vs {q}");
+        }
+    }
+
+    #[test]
+    fn plain_sizes_that_are_not_multiples_of_the_block() {
+        let (m, k, n) = (67, 19, 70);
+        let (a, b) = (values(m * k, 1), values(k * n, 2));
+        let plan = Plan::new(Operand::contiguous(&[m, k]).unwrap(), Operand::contiguous(&[k, n]).unwrap()).unwrap();
+        assert_eq!(plan.workgroups(), [2, 2, 1]);
+        close(&matmul_reference(&plan, &a, &b, None), &burn_matmul(&a, [m, k], &b, [k, n]));
+    }
+
+    #[test]
+    fn batch_axes_broadcast_and_a_bias_is_added_per_column() {
+        let (m, k, n) = (5, 8, 3);
+        let a = values(2 * 3 * m * k, 3);
+        let b = values(3 * k * n, 4);
+        let plan = Plan::new(Operand::contiguous(&[2, 3, m, k]).unwrap(), Operand::contiguous(&[1, 3, k, n]).unwrap())
+            .unwrap();
+        assert_eq!((plan.batch, plan.b[0]), ([2, 3], 0));
+        let expected = burn_matmul(&a, [2, 3, m, k], &b, [1, 3, k, n]);
+        close(&matmul_reference(&plan, &a, &b, None), &expected);
+        let bias = [0.5, -1.0, 2.0];
+        let with_bias: Vec<f32> = expected.iter().enumerate().map(|(i, v)| v + bias[i % n]).collect();
+        close(&matmul_reference(&plan, &a, &b, Some(&bias)), &with_bias);
+    }
+
+    #[test]
+    fn a_transposed_view_is_read_through_its_strides() {
+        // kᵀ of attention: k stored [batch, n, d], read as [batch, d, n] with swapped strides.
+        let (batch, n, d) = (3, 6, 4);
+        let q = values(batch * n * d, 5);
+        let keys = values(batch * n * d, 6);
+        let plan = Plan::new(
+            Operand::contiguous(&[batch, n, d]).unwrap(),
+            Operand::new(&[batch, d, n], &[n * d, 1, d]).unwrap(),
+        )
+        .unwrap();
+        let transposed: Vec<f32> = (0..batch * d * n)
+            .map(|i| {
+                let (z, r, c) = (i / (d * n), i / n % d, i % n);
+                keys[z * n * d + c * d + r]
+            })
+            .collect();
+        close(&matmul_reference(&plan, &q, &keys, None), &burn_matmul(&q, [batch, n, d], &transposed, [batch, d, n]));
+    }
+
+    #[test]
+    fn shapes_the_shader_does_not_take_are_refused() {
+        let c = |s: &[usize]| Operand::contiguous(s).unwrap();
+        assert_eq!(Plan::new(c(&[4, 5]), c(&[6, 3])), None, "inner sizes differ");
+        assert_eq!(Plan::new(c(&[2, 4, 5]), c(&[3, 5, 3])), None, "batch sizes 2 and 3");
+        assert_eq!(Plan::new(c(&[70_000, 1, 2]), c(&[70_000, 2, 2])), None, "too many batch entries");
+        assert_eq!(Operand::new(&[2, 3, 4, 5, 6], &[1, 1, 1, 1, 1]), None, "rank 5");
+    }
+
+    /// `a @ b (+ bias)` by three loops in f64: a reference shared with none of the code under test.
+    fn naive(a: &[f32], b: &[f32], [batch, m, k, n]: [usize; 4], bias: Option<&[f32]>) -> Vec<f32> {
+        let mut out = Vec::with_capacity(batch * m * n);
+        for z in 0..batch {
+            for i in 0..m {
+                for j in 0..n {
+                    let dot: f64 = (0..k).map(|l| a[(z * m + i) * k + l] as f64 * b[(z * k + l) * n + j] as f64).sum();
+                    out.push((dot + bias.map_or(0.0, |bias| bias[j] as f64)) as f32);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_cpu_path_computes_the_product() {
+        let (batch, m, k, n) = (2, 3, 4, 5);
+        let (a, b) = (values(batch * m * k, 7), values(batch * k * n, 8));
+        let ta = Tensor::<3>::from_data(TensorData::new(a.clone(), [batch, m, k]), &cpu());
+        let tb = Tensor::<3>::from_data(TensorData::new(b.clone(), [batch, k, n]), &cpu());
+        assert!(!crate::kernels::network_kernels_run(&cpu()));
+        let ours = matmul(ta, tb).into_data().try_to_vec::<f32>().unwrap();
+        close(&ours, &naive(&a, &b, [batch, m, k, n], None));
+        // `linear`: every row of x through one weight, plus the bias per column.
+        let bias = values(n, 9);
+        let x = Tensor::<3>::from_data(TensorData::new(a.clone(), [batch, m, k]), &cpu());
+        let weight = Tensor::<2>::from_data(TensorData::new(b[..k * n].to_vec(), [k, n]), &cpu());
+        let bias_tensor = Tensor::<1>::from_data(TensorData::new(bias.clone(), [n]), &cpu());
+        let ours = linear(x, weight, Some(bias_tensor)).into_data().try_to_vec::<f32>().unwrap();
+        close(&ours, &naive(&a, &b[..k * n], [1, batch * m, k, n], Some(&bias)));
+    }
+}

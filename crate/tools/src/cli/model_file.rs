@@ -1,0 +1,116 @@
+//! Finding and loading model files for the CLI.
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+
+use super::CliResult;
+use lediflow_core::model_io::{LoadedModel, load_file, load_file_into};
+use lediflow_core::pipeline::Method;
+use lediflow_format::Network;
+
+/// The EMA weights of a carried run split into parts (`ema-aux.ldf`, `ema-flow.ldf`, …), in
+/// name order; empty when there are none.
+fn ema_parts(dir: &Path) -> Vec<PathBuf> {
+    let mut parts: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("ema-") && n.ends_with(".ldf"))
+        })
+        .collect();
+    parts.sort();
+    parts
+}
+
+/// A `.ldf` file, or a directory holding `model.ldf` (a model directory) or `ema.ldf`
+/// (a training run).
+pub fn resolve(path: &Path) -> CliResult<PathBuf> {
+    if path.is_dir() {
+        for name in ["model.ldf", "ema.ldf"] {
+            let candidate = path.join(name);
+            if candidate.is_file() {
+                return Ok(candidate);
+            }
+        }
+        return Err(format!("{} holds neither model.ldf nor ema.ldf", path.display()).into());
+    }
+    Ok(path.to_path_buf())
+}
+
+/// Loads a model file, a model or run directory, or a run whose EMA weights come in parts.
+pub fn load(path: &Path, device: &Device) -> CliResult<LoadedModel> {
+    let parts = if path.is_dir() && resolve(path).is_err() { ema_parts(path) } else { vec![] };
+    if let Some((first, rest)) = parts.split_first() {
+        let mut loaded = load_file(first, device).map_err(|e| format!("{}: {e}", first.display()))?;
+        for part in rest {
+            let mut networks = loaded.networks;
+            let next = load_file_into(part, loaded.model, &loaded.config, device)
+                .map_err(|e| format!("{}: {e}", part.display()))?;
+            networks.extend(next.networks.iter().copied());
+            let dequantized = loaded.dequantized + next.dequantized;
+            loaded = LoadedModel { networks, dequantized, ..next };
+        }
+        return Ok(loaded);
+    }
+    let file = resolve(path)?;
+    Ok(load_file(&file, device).map_err(|e| format!("{}: {e}", file.display()))?)
+}
+
+/// Fails unless `loaded` holds every network that sampling with `method` runs: a run directory
+/// or a set of files may lack one, and an absent network would run with random weights.
+pub fn require_method(loaded: &LoadedModel, method: Method) -> CliResult {
+    let needed = match method {
+        Method::LeDiFlow => [Network::Latent, Network::Decoder, Network::Flow].as_slice(),
+        Method::Baseline => [Network::Baseline].as_slice(),
+    };
+    for &network in needed {
+        loaded.require(network)?;
+    }
+    Ok(())
+}
+
+/// Loads several model files of one configuration into one model (e.g. the LeDiFlow networks
+/// and the separately shipped baseline).
+pub fn load_many(paths: &[PathBuf], device: &Device) -> CliResult<LoadedModel> {
+    let (first, rest) = paths.split_first().ok_or("give at least one --model")?;
+    let mut loaded = load(first, device)?;
+    for path in rest {
+        let file = resolve(path)?;
+        let mut networks = loaded.networks;
+        let next = load_file_into(&file, loaded.model, &loaded.config, device)
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+        networks.extend(next.networks.iter().copied());
+        let dequantized = loaded.dequantized + next.dequantized;
+        loaded = LoadedModel { networks, dequantized, ..next };
+    }
+    Ok(loaded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lediflow_core::model::{LeDiFlowConfig, LeDiFlowModel};
+    use lediflow_core::model_io::{load_bytes, model_file_bytes};
+    use lediflow_core::testing::cpu;
+    use lediflow_format::QuantPolicy;
+
+    #[test]
+    fn a_method_needs_every_network_it_runs() {
+        let config = LeDiFlowConfig::tiny();
+        let model = LeDiFlowModel::new(&config, &cpu());
+        let holding = |networks: &[Network]| {
+            let bytes = model_file_bytes(&model, &config, networks, QuantPolicy::F32).expect("write");
+            load_bytes(&bytes, &cpu()).expect("load")
+        };
+        // A run directory whose latent sampler was left out (models/checkpoints) must not sample.
+        let without_latent = holding(&[Network::Decoder, Network::Encoder, Network::Flow, Network::Baseline]);
+        assert!(require_method(&without_latent, Method::LeDiFlow).is_err());
+        assert!(require_method(&without_latent, Method::Baseline).is_ok());
+        let lediflow = holding(&[Network::Latent, Network::Decoder, Network::Flow]);
+        assert!(require_method(&lediflow, Method::LeDiFlow).is_ok());
+        assert!(require_method(&lediflow, Method::Baseline).is_err());
+    }
+}

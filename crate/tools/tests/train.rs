@@ -1,0 +1,180 @@
+//! The trainer on the CPU with the `tiny` configuration.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{cpu, losses, request};
+use lediflow_core::model::LeDiFlowConfig;
+use lediflow_tools::train::{RunDir, RunError, Stage, TrainError, train};
+
+#[test]
+fn every_stage_trains_and_its_loss_decreases() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = train(request(dir.path(), Stage::ORDER.to_vec(), 40, false)).expect("train");
+    for stage in Stage::ORDER {
+        let l = losses(&report, stage);
+        assert_eq!(l.len(), 40, "{stage}: one logged loss per step");
+        let first: f64 = l[..5].iter().sum::<f64>() / 5.0;
+        let last: f64 = l[35..].iter().sum::<f64>() / 5.0;
+        assert!(last < first, "{stage}: loss went from {first} to {last}");
+    }
+    let run = RunDir::new(dir.path());
+    for path in [
+        run.state_path(),
+        run.model_path(),
+        run.ema_path(),
+        run.log_path(),
+        run.plot_path(),
+        run.sample_path(Stage::Baseline, 40),
+    ] {
+        assert!(path.is_file(), "{} missing", path.display());
+    }
+    let loaded = lediflow_core::model_io::load_file(&run.ema_path(), &cpu()).expect("the EMA file is a valid model");
+    assert_eq!(loaded.networks.len(), 5);
+    assert_eq!(lediflow_tools::train::log::read(&run.log_path()).len(), 160);
+}
+
+#[test]
+fn corrupt_or_missing_checkpoints_are_clear_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    train(request(dir.path(), vec![Stage::Aux], 2, false)).expect("train");
+    let run = RunDir::new(dir.path());
+
+    let again = train(request(dir.path(), vec![Stage::Aux], 2, false));
+    assert!(matches!(again, Err(TrainError::Invalid(_))), "a second fresh run must not overwrite the first");
+
+    std::fs::write(run.model_path(), b"not a burnpack file").expect("write");
+    let err = train(request(dir.path(), vec![Stage::Aux], 4, true)).err().expect("corrupt weights");
+    assert!(matches!(err, TrainError::Run(RunError::Checkpoint { .. })), "{err}");
+
+    std::fs::write(run.state_path(), b"{ truncated").expect("write");
+    let err = train(request(dir.path(), vec![Stage::Aux], 4, true)).err().expect("corrupt state");
+    assert!(matches!(err, TrainError::Run(RunError::State { .. })), "{err}");
+
+    let empty = tempfile::tempdir().expect("tempdir");
+    assert!(train(request(empty.path(), vec![Stage::Aux], 4, true)).is_err(), "nothing to resume");
+    let fresh = tempfile::tempdir().expect("tempdir");
+    let err = train(request(fresh.path(), vec![Stage::Flow], 2, false)).err().expect("flow before aux");
+    assert!(matches!(err, TrainError::MissingStage { .. }), "{err}");
+}
+
+#[test]
+fn half_precision_on_the_cpu_is_a_clear_error_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = dir.path().join("run");
+    let mut half = request(&run, vec![Stage::Aux], 2, false);
+    half.precision = lediflow_core::model::precision::Precision::Bf16;
+    let err = train(half).err().expect("ndarray has no bf16");
+    assert!(matches!(&err, TrainError::Invalid(message) if message.contains("bf16")), "{err}");
+    assert!(!run.exists(), "no run directory for a run that never started");
+}
+
+#[test]
+fn a_run_moved_with_only_its_ema_weights_continues_training() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    train(request(dir.path(), vec![Stage::Aux], 4, false)).expect("train");
+    let run = RunDir::new(dir.path());
+    std::fs::remove_file(run.model_path()).expect("remove weights");
+    std::fs::remove_file(run.optimizer_path(Stage::Aux)).expect("remove optimiser");
+    let report = train(request(dir.path(), vec![Stage::Aux], 8, true)).expect("resume from the EMA");
+    let l = losses(&report, Stage::Aux);
+    assert_eq!(l.len(), 4);
+    assert!(l.iter().all(|v| v.is_finite()));
+    assert_eq!(report.state.expect("state").progress(Stage::Aux).step, 8);
+}
+
+fn steps(state: &lediflow_tools::train::RunState) -> Vec<u64> {
+    Stage::ORDER.iter().map(|s| state.progress(*s).step).collect()
+}
+
+fn counts(report: &lediflow_tools::train::TrainReport) -> Vec<usize> {
+    Stage::ORDER.iter().map(|s| losses(report, *s).len()).collect()
+}
+
+#[test]
+fn each_stage_trains_to_its_own_target_and_a_resume_does_not_reopen_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut first = request(dir.path(), Stage::ORDER.to_vec(), 3, false);
+    first.settings.stage_steps = BTreeMap::from([(Stage::Latent, 2), (Stage::Flow, 4)]);
+    let report = train(first).expect("train");
+    assert_eq!(counts(&report), [3, 2, 4, 3], "aux, latent, flow, baseline");
+    assert_eq!(steps(report.state.as_ref().expect("state")), [3, 2, 4, 3]);
+
+    // Raising the default target re-opens the stages without one of their own (aux, baseline),
+    // not the latent sampler, which reached its own; flow's target is raised explicitly.
+    let mut more = request(dir.path(), Stage::ORDER.to_vec(), 5, true);
+    more.stage_steps_override = BTreeMap::from([(Stage::Flow, 6)]);
+    let report = train(more).expect("resume");
+    assert_eq!(counts(&report), [2, 0, 2, 2]);
+    let state = RunDir::new(dir.path()).read_state().expect("state on disk");
+    assert_eq!(steps(&state), [5, 2, 6, 5]);
+    assert_eq!(state.settings.steps, 5);
+    assert_eq!(state.settings.stage_steps, BTreeMap::from([(Stage::Latent, 2), (Stage::Flow, 6)]));
+
+    // Every stage is at its target: resuming trains nothing.
+    let report = train(request(dir.path(), Stage::ORDER.to_vec(), 5, true)).expect("resume again");
+    assert!(report.losses.is_empty(), "{:?}", report.losses);
+    assert_eq!(steps(report.state.as_ref().expect("state")), [5, 2, 6, 5]);
+    let rows = lediflow_tools::train::log::read(&RunDir::new(dir.path()).log_path());
+    assert_eq!(rows.len(), 5 + 2 + 6 + 5, "one log row per step, none repeated");
+}
+
+#[test]
+fn the_aux_loss_parts_are_logged_and_add_up_to_the_total() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = train(request(dir.path(), vec![Stage::Aux, Stage::Baseline], 4, false)).expect("train");
+    let run = RunDir::new(dir.path());
+    let text = std::fs::read_to_string(run.log_path()).expect("log");
+    assert_eq!(text.lines().next(), Some(lediflow_tools::train::log::HEADER));
+    assert!(lediflow_tools::train::log::HEADER.starts_with("stage,step,loss,images_per_second,lr,seconds,"));
+
+    let beta = LeDiFlowConfig::tiny().loss.beta;
+    let rows = lediflow_tools::train::log::read(&run.log_path());
+    assert_eq!(rows.len(), 8);
+    for row in &rows {
+        match row.stage.as_str() {
+            "aux" => {
+                let (nll, kl) = (row.nll.expect("aux nll"), row.kl.expect("aux kl"));
+                assert!(nll.is_finite() && kl.is_finite() && kl > -1e-6, "KL ≥ 0 up to rounding: {row:?}");
+                // The CSV keeps the loss to 6 decimals and the parts to 8 significant digits.
+                let sum = nll + beta * kl;
+                assert!((sum - row.loss).abs() <= 2e-6 + 1e-6 * row.loss.abs(), "nll + β·kl = {sum}: {row:?}");
+                let (gaussian_nll, sigma) = (row.gaussian_nll.expect("aux gaussian_nll"), row.sigma.expect("aux σ"));
+                assert!(gaussian_nll.is_finite() && sigma > 0.0 && sigma.is_finite(), "{row:?}");
+            }
+            _ => assert_eq!((row.nll, row.kl, row.gaussian_nll, row.sigma), (None, None, None, None), "{row:?}"),
+        }
+    }
+    let logged: Vec<f64> = rows.iter().filter(|r| r.stage == "aux").map(|r| r.loss).collect();
+    for (a, b) in logged.iter().zip(losses(&report, Stage::Aux)) {
+        assert!((a - b).abs() <= 1e-6, "the CSV's total is the reported loss");
+    }
+}
+
+#[test]
+fn a_run_from_before_per_stage_targets_and_loss_parts_still_resumes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    train(request(dir.path(), vec![Stage::Aux], 2, false)).expect("train");
+    let run = RunDir::new(dir.path());
+
+    // Make it look like an old run: settings with `steps` only, a six-column log.
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.state_path()).expect("state")).expect("json");
+    let settings = state["settings"].as_object_mut().expect("settings");
+    settings.remove("stage_steps");
+    assert!(settings.contains_key("steps") && !settings.contains_key("stage_steps"));
+    std::fs::write(run.state_path(), serde_json::to_string_pretty(&state).expect("json")).expect("write");
+    let log = std::fs::read_to_string(run.log_path()).expect("log");
+    let old: String = log.lines().map(|l| l.split(',').take(6).collect::<Vec<_>>().join(",") + "\n").collect();
+    std::fs::write(run.log_path(), &old).expect("write");
+    assert_eq!(lediflow_tools::train::log::read(&run.log_path()).len(), 2);
+
+    let report = train(request(dir.path(), vec![Stage::Aux], 4, true)).expect("resume");
+    assert_eq!(losses(&report, Stage::Aux).len(), 2);
+    let state = report.state.expect("state");
+    assert_eq!((state.progress(Stage::Aux).step, state.settings.steps_for(Stage::Aux)), (4, 4));
+    let rows = lediflow_tools::train::log::read(&run.log_path());
+    assert_eq!(rows.len(), 4, "the old rows are kept");
+    assert!(rows[..2].iter().all(|r| r.nll.is_none()) && rows[2..].iter().all(|r| r.nll.is_some()));
+}
