@@ -1,6 +1,6 @@
 // Inpainting composite: out = keep ? known : generated, with keep [N, 1, H, W] broadcast over
 // the channels of known/generated [N, C, H, W]. A select, not a blend, so kept pixels are
-// copied bit for bit. Dispatched by crate/src/kernels/composite.rs.
+// copied bit for bit. Dispatched by crate/core/src/kernels/composite.rs.
 @group(0) @binding(0) var<storage, read_write> known: array<f32>;
 @group(0) @binding(1) var<storage, read_write> generated: array<f32>;
 @group(0) @binding(2) var<storage, read_write> keep: array<f32>;

@@ -1,5 +1,5 @@
 // Quantized weights (docs/FORMAT.md) -> f32, once at load, so only the quantized bytes cross
-// the bus. Dispatched by crate/src/kernels/dequantize.rs; host reference:
+// the bus. Dispatched by crate/core/src/kernels/dequantize.rs; host reference:
 // crate::weights::Storage::dequantize (the same f32 product, so the results are bit-identical).
 // Codes and f16 scales arrive as raw bytes viewed as u32 words (WGSL has no 8-bit or 16-bit
 // storage without extensions); unpack2x16float reads the scales without the shader-f16 feature.

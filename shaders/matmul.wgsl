@@ -1,6 +1,6 @@
 // Batched f32 matmul with strided operands and an optional bias row:
 //   out[z, m, n] = sum_k a[z, m, k] * b[z, k, n] (+ bias[n]),   z = (z1, z2) in [0, batch1) x [0, batch2)
-// Dispatched by crate/src/kernels/matmul.rs (host reference: `matmul_reference` there).
+// Dispatched by crate/core/src/kernels/matmul.rs (host reference: `matmul_reference` there).
 //
 // Why our own: browsers run WGSL with bounds checks they add themselves (Dawn's robustness pass in
 // Chrome, naga's in Firefox). cubecl's matmul keeps its register tiles in function-scope arrays

@@ -1,7 +1,7 @@
 // Row normalisation in one pass, for the norms of the networks (RMSNorm, AdaRMSNorm, the cosine
 // norm of queries and keys):
 //   out[r, c] = x[r, c] / sqrt(sum_c x[r, c]^2 / divisor + eps) * scale[c]? * (1 + modulation[r / group, c])?
-// Dispatched by crate/src/kernels/row_norm.rs (host reference: `row_norm_reference` there).
+// Dispatched by crate/core/src/kernels/row_norm.rs (host reference: `row_norm_reference` there).
 // burn spells each of these as six to nine kernels (square, mean, add, sqrt, reciprocal, products,
 // the modulation's add): in the browser build a sample is bound by the number of dispatches, not
 // by arithmetic (BENCHMARKS.md).

@@ -1,5 +1,5 @@
 // [-1, 1] NCHW floats -> one packed RGBA8 u32 per pixel (R in the low byte), for a canvas.
-// Dispatched by crate/src/kernels/to_rgba8.rs; host reference: crate::pipeline::quantize.
+// Dispatched by crate/core/src/kernels/to_rgba8.rs; host reference: crate::pipeline::quantize.
 // Every storage buffer is read_write: cubecl may place several tensors in one wgpu buffer,
 // and one buffer bound read-only and read-write in the same dispatch fails validation.
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;
