@@ -302,6 +302,7 @@ class WorkerGenerator implements Generator {
       times: result.times,
       backend: result.backend,
       dispatches: result.dispatches,
+      webgpu: result.webgpu,
     };
   }
 }

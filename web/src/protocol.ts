@@ -8,7 +8,7 @@
 
 import type { GenerateOutput } from './contract.js';
 import type { ErrorPayload } from './errors.js';
-import type { Backend, BackendChoice, DequantizeChoice, LoadProgress, ModelInfo } from './types.js';
+import type { Backend, BackendChoice, DequantizeChoice, LoadProgress, ModelInfo, WebGpuCalls } from './types.js';
 
 /** Where one weight file comes from, with absolute URLs (the worker's base URL is its script). */
 export interface WeightsSource {
@@ -68,6 +68,8 @@ export interface InitResult {
 /** The wasm API's answer, its pixels moved into a buffer of their own (transferred, not copied). */
 export interface RunResult extends Omit<GenerateOutput, 'pixels'> {
   pixels: ArrayBuffer;
+  /** The WebGPU calls the request made, counted in the worker (calls.ts). */
+  webgpu: WebGpuCalls;
 }
 
 export type Response =

@@ -4,6 +4,7 @@
  * cannot drift; this file adds what the wrapper adds (callbacks, cancellation, `ImageData`).
  */
 
+import type { WebGpuCalls } from './calls.js';
 import type * as wire from './contract.js';
 
 export type { Backend, BackendChoice, DequantizeChoice, Method, Nfe, Solver, StageTimes } from './contract.js';
@@ -99,7 +100,14 @@ export interface RgbaImage {
   readonly data: Uint8ClampedArray;
 }
 
+export type { WebGpuCalls } from './calls.js';
+
 export interface GenerateResult extends Pick<wire.GenerateOutput, 'nfe' | 'times' | 'backend' | 'dispatches'> {
+  /**
+   * Every WebGPU call of this kind the call made (`dispatches` counts only our own WGSL kernels'),
+   * previews and the RGBA8 conversion included; all 0 on the CPU.
+   */
+  webgpu: WebGpuCalls;
   /** One `ImageData` per image, ready for `CanvasRenderingContext2D.putImageData`. */
   images: ImageData[];
 }

@@ -18,6 +18,7 @@
 
 import type * as wasm from '../pkg/webgpu/lediflow.js';
 import { FATAL_KINDS, LeDiFlowError, toErrorPayload, type ErrorPayload } from './errors.js';
+import { countWebGpuCalls, since, webGpuCalls } from './calls.js';
 import { lossReported, watchGpuDevices } from './gpu.js';
 import type { AddWeightsRequest, CancelRequest, InitRequest, InitResult, Request, Response, RunRequest, RunResult } from './protocol.js';
 import type { Backend, BackendChoice, LoadProgress, ModelInfo } from './types.js';
@@ -69,6 +70,9 @@ watchGpuDevices({
     gpuError ??= error;
   },
 });
+
+// Before the wasm starts WebGPU too: the calls it makes, reported per request (issue 22).
+countWebGpuCalls();
 
 // A trap outside any request (e.g. in a WebGPU callback: wgpu panics on an error no scope caught)
 // leaves the instance in an undefined state, and a request waiting on it might never settle.
@@ -323,11 +327,12 @@ async function run(request: RunRequest & { id: number }): Promise<RunResult> {
     options.onStep = onStep;
   }
   // The runtime reads and checks the options, naming a mistyped field (crate/wasm/src/options.rs).
+  const before = webGpuCalls();
   const result =
     request.type === 'interpolate'
       ? await generator.interpolate(options as wasm.InterpolateCall)
       : await generator[request.type](options as wasm.InpaintCall);
-  return { ...result, pixels: ownBuffer(result.pixels) };
+  return { ...result, pixels: ownBuffer(result.pixels), webgpu: since(before) };
 }
 
 /** A transferable buffer holding exactly these bytes (a view into wasm memory must be copied). */
