@@ -8,7 +8,9 @@
 # BACKEND (vulkan by default; cuda for a `--features cuda` build) picks the device. With
 # EVAL_ARGS set and both a flow and a baseline lane, their int8 exports (the files that would
 # ship), the README's grids from them and `lediflow eval` on them with those arguments come back
-# as $OUT/ship.tgz.
+# as $OUT/landscapes-64.ldf and $OUT/ship-rest.tgz (the baseline file, grids, report). The tool
+# returns at most 8 files of 16 MiB each, so then the lanes leave their last grid behind, and no
+# file goes into one archive with the 14.6 MB LeDiFlow file (a 19 MB ship.tgz was lost that way).
 #   usage: [BACKEND=cuda] [EVAL_ARGS='--n 2000 ...'] scripts/gpu-train-lanes.sh MINUTES flow+baseline [extra lediflow train args...]
 set -uo pipefail
 minutes=$1; lanes=$2; shift 2
@@ -35,10 +37,11 @@ echo "GPU utilisation, memory (every 20 s):"; tr '\n' ' ' < gpu-util.log; echo
 for stage in ${lanes//+/ }; do
   echo "== $stage"; tr '\r' '\n' < "$stage.out" | grep -v '^\s*$' | awk 'NR % 40 == 1 || /error|wrote|stopped/' | tail -c 4000
   mkdir -p "$OUT/$stage"
-  cp "$stage/state.json" "$stage/log.csv" "$OUT/$stage/"  # at most 8 files come back: 4 per lane
+  cp "$stage/state.json" "$stage/log.csv" "$OUT/$stage/"  # at most 8 files come back: 3 or 4 per lane
   # $OUT takes files of at most 16 MiB: each lane brings back only its own network's EMA weights.
   ./lediflow export --run "$stage" --quant f16 --networks "$stage" --out "$OUT/$stage/ema-$stage.ldf" --check-samples 0 2>&1 | head -3
-  last=$(ls "$stage"/samples/$stage-*.png 2>/dev/null | tail -1); [ -n "$last" ] && cp "$last" "$OUT/$stage/"
+  last=$(ls "$stage"/samples/$stage-*.png 2>/dev/null | tail -1)
+  [ -n "$last" ] && [ -z "${EVAL_ARGS:-}" ] && cp "$last" "$OUT/$stage/"
 done
 
 if [ -n "${EVAL_ARGS:-}" ] && [ -d flow ] && [ -d baseline ]; then
@@ -58,7 +61,9 @@ if [ -n "${EVAL_ARGS:-}" ] && [ -d flow ] && [ -d baseline ]; then
   timeout "$left" ./lediflow eval --backend "${BACKEND:-vulkan}" --eval-net ../models/eval --model ship/landscapes-64.ldf \
     --model ship/baseline-64.ldf --out ship/eval $EVAL_ARGS 2>&1 | tail -c 6000
   echo "eval exit ${PIPESTATUS[0]} at $SECONDS s"
-  tar czf "$OUT/ship.tgz" ship
+  mv ship/landscapes-64.ldf "$OUT/"
+  tar czf "$OUT/ship-rest.tgz" ship
+  size=$(stat -c %s "$OUT/ship-rest.tgz"); [ "$size" -gt 16000000 ] && echo "warning: ship-rest.tgz is $size bytes: over the tool's 16 MiB, it will not come back" >&2
 fi
 ls -la "$OUT"/*
 exit $status
