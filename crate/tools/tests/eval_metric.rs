@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use lediflow_core::noise::{Stream, gaussian};
+use lediflow_core::testing::cpu;
 use lediflow_tools::data::{ImageSource, Procedural, Split};
 use lediflow_tools::eval::features::{EvalTrainRequest, load, train_eval_net};
 use lediflow_tools::eval::run::{Reference, Scores};
@@ -13,11 +14,6 @@ use lediflow_tools::eval::run::{Reference, Scores};
 const SIZE: u32 = 64;
 const REFERENCE: usize = 200;
 const SET: usize = 80;
-
-fn cpu() -> burn::tensor::Device {
-    #[allow(deprecated)]
-    burn::tensor::Device::ndarray()
-}
 
 fn images(split: Split, first: u64, count: usize) -> Vec<Vec<u8>> {
     Procedural::new(split, SIZE, 0)

@@ -70,8 +70,7 @@ fn per_image(t: Tensor<4>) -> Vec<Vec<f32>> {
 
 #[test]
 fn one_heun_step_from_the_learned_prior_reconstructs_overfit_images() {
-    #[allow(deprecated)]
-    let plain = Device::ndarray();
+    let plain = lediflow_core::testing::cpu();
     let device = plain.clone().autodiff();
     device.seed(0);
     let mut config = LeDiFlowConfig::tiny();

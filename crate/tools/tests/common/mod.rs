@@ -4,10 +4,7 @@
 use lediflow_core::model::LeDiFlowConfig;
 use lediflow_tools::train::{DataSpec, Stage, TrainReport, TrainRequest, TrainSettings};
 
-pub fn cpu() -> burn::tensor::Device {
-    #[allow(deprecated)]
-    burn::tensor::Device::ndarray()
-}
+pub use lediflow_core::testing::cpu;
 
 /// A `tiny` run on two repeated procedural images, logging every step.
 pub fn settings(steps: u64) -> TrainSettings {
