@@ -50,11 +50,11 @@ test('WebGPU (SwiftShader) warms up at load, runs the tiny model and matches the
   });
   // Each of our kernels that loading and sampling use was dispatched (counted where the Rust
   // launches it, crate/core/src/kernels/wgsl.rs), not a fallback: the dequantization at load, every
-  // linear layer and attention product, every norm, the RGBA8 conversion of the result.
+  // linear layer, every attention (fused), every norm, the RGBA8 conversion of the result.
   const worker = await generatorWorker(page);
   const dispatches = await worker.evaluate(() => (self as any).lediflowKernelDispatches());
   console.log(`[measure] WGSL dispatches after load + one sample: ${JSON.stringify(dispatches)}`);
-  for (const kernel of ['dequantize', 'matmul', 'rowNorm', 'toRgba8']) expect(dispatches[kernel], kernel).toBeGreaterThanOrEqual(1);
+  for (const kernel of ['dequantize', 'matmul', 'rowNorm', 'toRgba8', 'attention']) expect(dispatches[kernel], kernel).toBeGreaterThanOrEqual(1);
   const reference = loadReference('tiny');
   const diff = difference(result.images[0], reference[0]);
   record(`chromium webgpu (SwiftShader), tiny model, seed ${spec.seed}, heun ${spec.steps}`, diff, { times: result.times });
@@ -68,7 +68,7 @@ test('WebGPU (SwiftShader) warms up at load, runs the tiny model and matches the
   // The WebGPU module ran it (web/pkg/webgpu), not the CPU one.
   expect(await worker.evaluate(() => (self as any).lediflowModule)).toBe('webgpu');
   // Our WGSL matmul and row norm (shaders/matmul.wgsl, shaders/row_norm.wgsl), which the sample
-  // above ran for every linear layer, both products of the attention and every norm, against their
+  // above ran for every linear layer and every norm, against their
   // host references: sizes off the matmul's 64 block, a broadcast batch axis, a transposed view, a
   // fused bias; rows wider than a workgroup, a scale, a modulation per image, the unit norm
   // (crate/core/src/kernels/matmul.rs, row_norm.rs).
@@ -76,6 +76,9 @@ test('WebGPU (SwiftShader) warms up at load, runs the tiny model and matches the
   console.log(`[measure] WGSL kernels against their host references, largest relative error: ${JSON.stringify(errors)}`);
   expect(errors.matmul).toBeLessThan(1e-5);
   expect(errors.rowNorm).toBeLessThan(1e-5);
+  // The fused attention (shaders/attention.wgsl): global over more tokens than a workgroup, and
+  // shifted windows with their mask (crate/core/src/kernels/attention.rs).
+  expect(errors.attention).toBeLessThan(1e-5);
 });
 
 /**
@@ -83,7 +86,7 @@ test('WebGPU (SwiftShader) warms up at load, runs the tiny model and matches the
  * goal). The bound the code meets today; each cut tightens it. Per model: the tiny test model
  * runs in every suite, the shipped one with LEDIFLOW_MEASURE_SHIPPED=1 (minutes on SwiftShader).
  */
-const MAX_DISPATCHES = { tiny: 2_500, shipped: 2_500 } as const;
+const MAX_DISPATCHES = { tiny: 1_600, shipped: 2_150 } as const;
 
 /** One call's counts: every WebGPU call of the kinds counted in the worker (web/src/calls.ts). */
 async function countedSample(page: Page, options: object) {
@@ -100,13 +103,14 @@ for (const model of ['tiny', 'shipped'] as const) {
     await openDemo(page, model === 'tiny' ? tinyPage : { autorun: '0', warmup: '0', backend: 'webgpu' });
     await expectReady(page);
     const worker = await generatorWorker(page);
-    // The first call compiles the shaders; the dispatches must not depend on it (submits may:
-    // cubecl flushes its queue by its own measures).
+    // The first call compiles the shaders and builds the blocks' constants (a few dispatches
+    // more); the second is the steady state counted here. Submits vary: cubecl flushes its queue
+    // by its own measures.
     const first = await countedSample(page, { seed: 3 });
     const byKernelBefore = await worker.evaluate(() => (self as any).lediflowWebGpuCalls().byKernel);
     const defaults = await countedSample(page, { seed: 3 });
     const byKernelAfter = await worker.evaluate(() => (self as any).lediflowWebGpuCalls().byKernel);
-    expect(defaults.webgpu.dispatches).toBe(first.webgpu.dispatches);
+    expect(defaults.webgpu.dispatches).toBeLessThanOrEqual(first.webgpu.dispatches);
     const { webgpu, dispatches } = defaults;
     console.log(`[measure] ${model} model, default LeDiFlow sample, batch 1: WebGPU ${JSON.stringify(webgpu)}, our WGSL kernels ${dispatches}, nfe ${JSON.stringify(defaults.nfe)}`);
     expect(webgpu.dispatches).toBeGreaterThan(0);

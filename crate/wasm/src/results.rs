@@ -186,6 +186,7 @@ pub struct KernelErrors {
     pub matmul: f64,
     pub row_norm: f64,
     pub dequantize: f64,
+    pub attention: f64,
 }
 
 /// `kernelDispatches()`'s answer: how many times each of our WGSL kernels has been dispatched
@@ -199,6 +200,7 @@ pub struct KernelDispatches {
     pub dequantize: u64,
     pub to_rgba8: u64,
     pub composite: u64,
+    pub attention: u64,
 }
 
 impl KernelDispatches {
@@ -211,6 +213,7 @@ impl KernelDispatches {
                 Shader::Dequantize => &mut counts.dequantize,
                 Shader::ToRgba8 => &mut counts.to_rgba8,
                 Shader::Composite => &mut counts.composite,
+                Shader::Attention => &mut counts.attention,
             } = n;
         }
         counts

@@ -4,6 +4,7 @@
 //! wherever WGSL cannot run: the CPU backend, or a wgpu runtime that compiles SPIR-V
 //! (`vulkan` builds reject hand-written WGSL). [`wgsl_available`] says which applies.
 
+mod attention;
 mod composite;
 mod dequantize;
 mod matmul;
@@ -12,6 +13,9 @@ mod to_rgba8;
 #[cfg(feature = "kernels")]
 mod wgsl;
 
+pub use attention::{
+    AttentionShape, MAX_D_HEAD, attention, attention_reference, check_against_reference as check_attention,
+};
 pub use composite::{composite, composite_reference};
 pub use dequantize::{Codes, check_against_reference as check_dequantize, dequantize_on_device};
 pub use matmul::{Operand, Plan, check_against_reference as check_matmul, linear, matmul, matmul_reference};
@@ -26,11 +30,12 @@ pub enum Shader {
     Dequantize,
     ToRgba8,
     Composite,
+    Attention,
 }
 
 impl Shader {
-    pub const ALL: [Shader; 5] =
-        [Shader::Matmul, Shader::RowNorm, Shader::Dequantize, Shader::ToRgba8, Shader::Composite];
+    pub const ALL: [Shader; 6] =
+        [Shader::Matmul, Shader::RowNorm, Shader::Dequantize, Shader::ToRgba8, Shader::Composite, Shader::Attention];
 
     /// The name the JavaScript diagnostics use (`kernelDispatches()`).
     pub fn name(self) -> &'static str {
@@ -40,15 +45,16 @@ impl Shader {
             Shader::Dequantize => "dequantize",
             Shader::ToRgba8 => "toRgba8",
             Shader::Composite => "composite",
+            Shader::Attention => "attention",
         }
     }
 }
 
-static DISPATCHES: [std::sync::atomic::AtomicU64; 5] = [const { std::sync::atomic::AtomicU64::new(0) }; 5];
+static DISPATCHES: [std::sync::atomic::AtomicU64; 6] = [const { std::sync::atomic::AtomicU64::new(0) }; 6];
 
 /// How many times each of our kernels has been dispatched in this process (a wasm instance):
 /// proof that our WGSL ran, where [`wgsl_available`] only says that it could.
-pub fn dispatches() -> [(Shader, u64); 5] {
+pub fn dispatches() -> [(Shader, u64); 6] {
     Shader::ALL.map(|s| (s, DISPATCHES[s as usize].load(std::sync::atomic::Ordering::Relaxed)))
 }
 

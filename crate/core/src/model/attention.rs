@@ -87,6 +87,13 @@ impl AttentionBlock {
         if let Some(gather) = &constants.gather {
             qkv = qkv.select(1, gather.clone());
         }
+        if let Some(y) = self.fused(&qkv, windows, &constants) {
+            let y = match &constants.scatter {
+                Some(scatter) => y.select(1, scatter.clone()),
+                None => y,
+            };
+            return x + precision::linear(&self.out, y.reshape([b, h, w, c]));
+        }
         let qkv = qkv.reshape([b, h * w, 3 * nh, dh]);
         let sqrt_scale = self.scale.val().sqrt().reshape([1, 1, 1, nh, 1]);
         let qk = qkv.clone().narrow(2, 0, 2 * nh);
@@ -112,6 +119,33 @@ impl AttentionBlock {
             y = y.select(1, scatter.clone());
         }
         x + precision::linear(&self.out, y.reshape([b, h, w, c]))
+    }
+
+    /// Everything from the fused projection `qkv` (`[B, L, 3·C]`, sequence order) to the heads'
+    /// weighted sums (`[B, L, C]`) in one dispatch of our WGSL (`kernels::attention`), where it
+    /// runs; `None` elsewhere (the CPU, f16, a shape it does not take), and the steps below run.
+    fn fused(&self, qkv: &Tensor<3>, windows: Option<Windows>, constants: &Constants) -> Option<Tensor<3>> {
+        if precision::current() != precision::Precision::F32 {
+            return None;
+        }
+        let n = windows.map_or(qkv.dims()[1], |win| win.ws * win.ws);
+        // `Rotation` turns the first `2 · 2·(d_head/8)` dimensions of each head.
+        let shape = crate::kernels::AttentionShape {
+            heads: self.n_heads,
+            d_head: self.d_head,
+            window: n,
+            pairs: 2 * (self.d_head / 8),
+            eps: COSINE_EPS as f32,
+        };
+        let rotation = &constants.rotation;
+        crate::kernels::attention(
+            qkv,
+            shape,
+            &self.scale.val(),
+            &rotation.cos,
+            &rotation.sin,
+            constants.window_bias.as_ref(),
+        )
     }
 
     /// The windows of an `h`×`w` grid, or `None` where attention is global (no window, or one
@@ -216,6 +250,8 @@ struct Constants {
     scatter: Option<Tensor<1, Int>>,
     /// `[B·nW, heads, ws², ws²]` for shifted windows.
     bias: Option<Tensor<4>>,
+    /// The same mask once, `[nW, ws², ws²]`, for the fused kernel.
+    window_bias: Option<Tensor<3>>,
 }
 
 impl Constants {
@@ -230,18 +266,25 @@ impl Constants {
         for (position, &token) in order.iter().enumerate() {
             inverse[token] = position;
         }
-        let bias = windows.filter(|win| win.shift > 0).map(|win| {
+        let window_bias = windows.filter(|win| win.shift > 0).map(|win| {
             let (nw, n) = (win.count(), win.ws * win.ws);
-            Tensor::<4>::from_data(TensorData::new(win.shift_bias(), [1, nw, n, n]), device)
-                .unsqueeze_dim::<5>(2)
-                .expand([b, nw, n_heads, n, n])
-                .reshape([b * nw, n_heads, n, n])
+            Tensor::<3>::from_data(TensorData::new(win.shift_bias(), [nw, n, n]), device)
+        });
+        let bias = window_bias.clone().zip(windows).map(|(mask, win)| {
+            let (nw, n) = (win.count(), win.ws * win.ws);
+            mask.reshape([1, nw, n, n]).unsqueeze_dim::<5>(2).expand([b, nw, n_heads, n, n]).reshape([
+                b * nw,
+                n_heads,
+                n,
+                n,
+            ])
         });
         Self {
             rotation: Rotation::new(h, w, n_heads, d_head, &order, 2, device),
             gather: windows.map(|_| index(order)),
             scatter: windows.map(|_| index(inverse)),
             bias,
+            window_bias,
         }
     }
 }

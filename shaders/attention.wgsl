@@ -1,0 +1,121 @@
+// The cosine attention of a block in one dispatch, from the fused q/k/v projection to the heads'
+// weighted sums, global or in (shifted) windows:
+//   q, k = rope(unit(x) * sqrt(scale[head])),  y = softmax(q·kᵀ + bias) · v
+// Dispatched by crate/core/src/kernels/attention.rs (host reference: `attention_reference` there).
+// burn spells this as about twenty kernels (a slice, the norm, the scale, four for the rotation,
+// two matmuls, the bias, five for the softmax, a copy): in the browser build a sample is bound by
+// the number of dispatches, not by arithmetic (BENCHMARKS.md, issue 22).
+// One invocation per (image, token, head) query, with an online softmax over the keys of its
+// window; each key's norm and rotation is recomputed by every query, which costs arithmetic but
+// no barriers (SwiftShader, the CI's WebGPU, runs barriers very slowly) and no second kernel.
+//
+// qkv: [B, L, 3·H, D] in sequence order (windows one after another, `n` tokens each); cos and sin:
+// [L, 2·H, D] (queries' heads, then keys'); bias: [L / n, n, n] (window, query, key) when flagged;
+// out: [B, L, H, D].
+@group(0) @binding(0) var<storage, read> qkv: array<f32>;
+@group(0) @binding(1) var<storage, read> scale: array<f32>;
+@group(0) @binding(2) var<storage, read> cos_table: array<f32>;
+@group(0) @binding(3) var<storage, read> sin_table: array<f32>;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+// [0] B, L, H, D; [1] tokens per window n, 1 if there is a bias, rotated pairs P (dimensions
+// below 2·P rotate: d < P pairs with d + P), eps as f32 bits; [2] workgroups along x, unused x3.
+@group(0) @binding(6) var<uniform> info: array<vec4<u32>, 3>;
+
+const MAX_D: u32 = 64u;
+
+// The partner of dimension d in the rotation (itself where nothing rotates).
+fn partner(d: u32, pairs: u32) -> u32 {
+    if (d < pairs) {
+        return d + pairs;
+    }
+    if (d < 2u * pairs) {
+        return d - pairs;
+    }
+    return d;
+}
+
+@compute @workgroup_size(64, 1, 1)
+fn attention(@builtin(global_invocation_id) id: vec3<u32>) {
+    let batch = info[0].x;
+    let len = info[0].y;
+    let heads = info[0].z;
+    let dim = info[0].w;
+    let n = info[1].x;
+    let has_bias = info[1].y != 0u;
+    let pairs = info[1].z;
+    let eps = bitcast<f32>(info[1].w);
+    let index = id.x + id.y * info[2].x * 64u;
+    if (index >= batch * len * heads) {
+        return;
+    }
+    let head = index % heads;
+    let token = (index / heads) % len;
+    let image = index / (heads * len);
+    let window = token / n;
+    let first = window * n;
+    let root = sqrt(scale[head]);
+
+    // The query: unit length, scaled, rotated.
+    let q_base = ((image * len + token) * 3u * heads + head) * dim;
+    var sum = 0.0;
+    for (var d = 0u; d < dim; d += 1u) {
+        let v = qkv[q_base + d];
+        sum = fma(v, v, sum);
+    }
+    let q_norm = sqrt(sum + eps);
+    var q: array<f32, MAX_D>;
+    let q_table = (token * 2u * heads + head) * dim;
+    for (var d = 0u; d < dim; d += 1u) {
+        let x = qkv[q_base + d] / q_norm * root;
+        let y = qkv[q_base + partner(d, pairs)] / q_norm * root;
+        q[d] = x * cos_table[q_table + d] + y * sin_table[q_table + d];
+    }
+
+    // Online softmax over the window's keys.
+    var best = -3.0e38;
+    var total = 0.0;
+    var acc: array<f32, MAX_D>;
+    for (var d = 0u; d < dim; d += 1u) {
+        acc[d] = 0.0;
+    }
+    for (var j = 0u; j < n; j += 1u) {
+        let key = first + j;
+        let k_base = ((image * len + key) * 3u * heads + heads + head) * dim;
+        var k_sum = 0.0;
+        for (var d = 0u; d < dim; d += 1u) {
+            let v = qkv[k_base + d];
+            k_sum = fma(v, v, k_sum);
+        }
+        let k_norm = sqrt(k_sum + eps);
+        let k_table = (key * 2u * heads + heads + head) * dim;
+        var score = 0.0;
+        for (var d = 0u; d < dim; d += 1u) {
+            let x = qkv[k_base + d] / k_norm * root;
+            let y = qkv[k_base + partner(d, pairs)] / k_norm * root;
+            let k = x * cos_table[k_table + d] + y * sin_table[k_table + d];
+            score = fma(q[d], k, score);
+        }
+        if (has_bias) {
+            score += bias[(token * n) + j];
+        }
+        let v_base = ((image * len + key) * 3u * heads + 2u * heads + head) * dim;
+        if (score > best) {
+            let shrink = exp(best - score);
+            total *= shrink;
+            for (var d = 0u; d < dim; d += 1u) {
+                acc[d] *= shrink;
+            }
+            best = score;
+        }
+        let weight = exp(score - best);
+        total += weight;
+        for (var d = 0u; d < dim; d += 1u) {
+            acc[d] = fma(weight, qkv[v_base + d], acc[d]);
+        }
+    }
+    let o_base = ((image * len + token) * heads + head) * dim;
+    for (var d = 0u; d < dim; d += 1u) {
+        out[o_base + d] = acc[d] / total;
+    }
+}
