@@ -33,6 +33,8 @@ const EXPECTED_FILES = [
   'web/lib/contract.js',
   'web/lib/index.d.ts',
   'web/lib/baseline.js',
+  'web/lib/calls.d.ts',
+  'web/lib/calls.js',
   'web/lib/baseline.d.ts',
   'web/lib/worker.js',
   'web/lib/worker.d.ts',
