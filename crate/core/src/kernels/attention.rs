@@ -4,6 +4,8 @@
 
 use burn::tensor::Tensor;
 
+use crate::model::rope::rotation_partner;
+
 /// What the kernel needs besides the fused projection and the tables: the shapes, the rotation
 /// and the cosine norm's epsilon.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -36,11 +38,7 @@ pub fn attention_reference(
 ) -> Vec<f32> {
     let AttentionShape { heads: h, d_head: d, window: n, pairs, eps } = shape;
     let len = qkv.len() / (batch * 3 * h * d).max(1);
-    let partner = |j: usize| match j {
-        j if j < pairs => j + pairs,
-        j if j < 2 * pairs => j - pairs,
-        j => j,
-    };
+    let partner = |j: usize| rotation_partner(j, pairs);
     // Slot `s` of token `t` of image `b`, normalised, scaled and rotated.
     let rotated = |b: usize, t: usize, s: usize, head: usize| -> Vec<f32> {
         let base = ((b * len + t) * 3 * h + s) * d;
@@ -130,14 +128,7 @@ pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f3
             tb.as_ref(),
         )
         .ok_or_else(|| super::KernelError("our WGSL attention does not run on this device".into()))?;
-        let got = got.into_data_async().await.map_err(|e| super::KernelError(e.to_string()))?;
-        let got = got.try_to_vec::<f32>().map_err(|e| super::KernelError(format!("{e:?}")))?;
-        if got.len() != want.len() {
-            return Ok(f32::INFINITY);
-        }
-        for (g, w) in got.iter().zip(&want) {
-            worst = worst.max((g - w).abs() / (1.0 + w.abs()));
-        }
+        worst = worst.max(super::worst_relative_error(got, &want).await?);
     }
     Ok(worst)
 }
@@ -145,21 +136,16 @@ pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f3
 #[cfg(feature = "kernels")]
 mod gpu {
     use burn::backend::Cube;
-    use burn::backend::wgpu::{CubeTensor, into_contiguous};
+    use burn::backend::wgpu::CubeTensor;
     use burn::cubecl::CubeCount;
     use burn::cubecl::ir::settings::Dim3;
     use burn::cubecl::prelude::KernelId;
     use burn::tensor::{DType, Shape, Tensor};
 
-    use super::super::wgsl::{WgslKernel, launch_words};
+    use super::super::wgsl::{WgslKernel, cube, launch_words};
     use super::{AttentionShape, MAX_D_HEAD};
 
     enum AttentionKernel {}
-
-    fn plain<const D: usize>(t: &Tensor<D>) -> Option<CubeTensor> {
-        let t = t.clone().try_into_primitive::<Cube>().ok()?;
-        (t.dtype == DType::F32 && t.qparams.is_none()).then(|| into_contiguous(t))
-    }
 
     pub fn attention(
         qkv: &Tensor<3>,
@@ -190,9 +176,10 @@ mod gpu {
         let [Ok(b), Ok(l), Ok(h), Ok(d), Ok(n), Ok(p)] = words else {
             return None;
         };
-        let (cx, cs, cc, csin) = (plain(qkv)?, plain(scale)?, plain(cos)?, plain(sin)?);
+        let (cx, cs) = (cube(qkv.clone())?, cube(scale.clone())?);
+        let (cc, csin) = (cube(cos.clone())?, cube(sin.clone())?);
         let cb = match bias {
-            Some(b) => Some(plain(b)?),
+            Some(b) => Some(cube(b.clone())?),
             None => None,
         };
         let client = cx.client.clone();
@@ -249,13 +236,7 @@ mod tests {
         let device = cpu();
         let x = Tensor::<4>::from_data(TensorData::new(qkv.to_vec(), [batch, len, 3 * h, d]), &device);
         let table = |v: &[f32]| Tensor::<4>::from_data(TensorData::new(v.to_vec(), [1, len, 2 * h, d]), &device);
-        let swap: Vec<i64> = (0..d)
-            .map(|j| match j {
-                j if j < pairs => j + pairs,
-                j if j < 2 * pairs => j - pairs,
-                j => j,
-            } as i64)
-            .collect();
+        let swap: Vec<i64> = (0..d).map(|j| rotation_partner(j, pairs) as i64).collect();
         let swap = Tensor::<1, burn::tensor::Int>::from_data(TensorData::new(swap, [d]), &device);
         let qk = x.clone().narrow(2, 0, 2 * h);
         let unit = qk.clone() / qk.square().sum_dim(3).add_scalar(eps).sqrt();

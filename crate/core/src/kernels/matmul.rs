@@ -198,28 +198,17 @@ pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f3
     }
     let data = super::check_values;
     let tensor = |v: &[f32], shape: Vec<usize>| Tensor::<4>::from_data(TensorData::new(v.to_vec(), shape), device);
-    let read = |t: Tensor<4>| async move {
-        let data = t.into_data_async().await.map_err(|e| super::KernelError(e.to_string()))?;
-        data.try_to_vec::<f32>().map_err(|e| super::KernelError(format!("{e:?}")))
-    };
+    let error = super::worst_relative_error::<4>;
     let refuse = || super::KernelError("a check case has no plan".into());
     let mut worst = 0f32;
-    let mut compare = |got: &[f32], want: &[f32]| {
-        for (g, w) in got.iter().zip(want) {
-            worst = worst.max((g - w).abs() / (1.0 + w.abs()));
-        }
-        if got.len() != want.len() {
-            worst = f32::INFINITY;
-        }
-    };
     // Plain, sizes off the block; and a broadcast batch axis.
     for (sa, sb) in [([1, 1, 67, 19], [1, 1, 19, 70]), ([2, 3, 5, 8], [1, 3, 8, 3])] {
         let (a, b) = (data(sa.iter().product(), 1), data(sb.iter().product(), 2));
         let plan =
             Plan::new(Operand::contiguous(&sa).ok_or_else(refuse)?, Operand::contiguous(&sb).ok_or_else(refuse)?)
                 .ok_or_else(refuse)?;
-        let got = read(matmul(tensor(&a, sa.to_vec()), tensor(&b, sb.to_vec()))).await?;
-        compare(&got, &matmul_reference(&plan, &a, &b, None));
+        let got = matmul(tensor(&a, sa.to_vec()), tensor(&b, sb.to_vec()));
+        worst = worst.max(error(got, &matmul_reference(&plan, &a, &b, None)).await?);
     }
     // kᵀ as attention reads it: a swapped view, no copy.
     let (batch, n, d) = (3, 70, 4);
@@ -230,8 +219,8 @@ pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f3
     )
     .ok_or_else(refuse)?;
     let keys_t = tensor(&keys, vec![1, batch, n, d]).swap_dims(2, 3);
-    let got = read(matmul(tensor(&q, vec![1, batch, n, d]), keys_t)).await?;
-    compare(&got, &matmul_reference(&plan, &q, &keys, None));
+    let got = matmul(tensor(&q, vec![1, batch, n, d]), keys_t);
+    worst = worst.max(error(got, &matmul_reference(&plan, &q, &keys, None)).await?);
     // A linear layer with its bias.
     let (rows, d_in, d_out) = (10, 33, 17);
     let (x, w, bias) = (data(rows * d_in, 5), data(d_in * d_out, 6), data(d_out, 7));
@@ -243,9 +232,7 @@ pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f3
     let weight = Tensor::<2>::from_data(TensorData::new(w.clone(), [d_in, d_out]), device);
     let bias_t = Tensor::<1>::from_data(TensorData::new(bias.clone(), [d_out]), device);
     let y = linear(tensor(&x, vec![1, 2, 5, d_in]), weight, Some(bias_t));
-    let got = read(y).await?;
-    compare(&got, &matmul_reference(&plan, &x, &w, Some(&bias)));
-    Ok(worst)
+    Ok(worst.max(error(y, &matmul_reference(&plan, &x, &w, Some(&bias))).await?))
 }
 
 #[cfg(feature = "kernels")]

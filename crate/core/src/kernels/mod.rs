@@ -68,7 +68,7 @@ fn count_dispatch(shader: Shader) {
 #[error("{0}")]
 pub struct KernelError(pub String);
 
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 
 /// Whether `device` runs hand-written WGSL (burn's wgpu runtime with its WGSL compiler).
 pub fn wgsl_available(device: &Device) -> bool {
@@ -98,7 +98,34 @@ pub fn network_kernels_run(device: &Device) -> bool {
     on && wgsl_available(device)
 }
 
+/// Reads `got` back and returns its largest error relative to `1 + |want|` (infinite when the
+/// lengths differ): the measure every kernel's check against its host reference reports.
+pub(crate) async fn worst_relative_error<const D: usize>(got: Tensor<D>, want: &[f32]) -> Result<f32, KernelError> {
+    let got = got.into_data_async().await.map_err(|e| KernelError(e.to_string()))?;
+    let got = got.try_to_vec::<f32>().map_err(|e| KernelError(format!("{e:?}")))?;
+    if got.len() != want.len() {
+        return Ok(f32::INFINITY);
+    }
+    Ok(got.iter().zip(want).fold(0f32, |worst, (g, w)| worst.max((g - w).abs() / (1.0 + w.abs()))))
+}
+
 /// Deterministic test values in about [-1.5, 1.5], for the kernels' checks against their references.
 pub(crate) fn check_values(n: usize, seed: usize) -> Vec<f32> {
     (0..n).map(|i| (((i + seed) * 7919 % 113) as f32 - 56.0) / 37.0).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Tensor, TensorData};
+
+    use crate::testing::cpu;
+
+    #[test]
+    fn the_checks_measure_the_largest_relative_error_and_refuse_a_wrong_length() {
+        let got = || Tensor::<1>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0], [3]), &cpu());
+        let error = |want: &[f32]| pollster::block_on(super::worst_relative_error(got(), want)).unwrap();
+        assert_eq!(error(&[1.0, 2.0, 3.0]), 0.0);
+        assert_eq!(error(&[1.0, 2.0, 4.0]), 0.2, "|3 − 4| / (1 + 4)");
+        assert_eq!(error(&[1.0, 2.0]), f32::INFINITY);
+    }
 }

@@ -94,14 +94,7 @@ pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f3
     let mut worst = 0f32;
     for (got, want) in cases {
         let got = got.ok_or_else(|| super::KernelError("our WGSL row norm does not run on this device".into()))?;
-        let got = got.into_data_async().await.map_err(|e| super::KernelError(e.to_string()))?;
-        let got = got.try_to_vec::<f32>().map_err(|e| super::KernelError(format!("{e:?}")))?;
-        if got.len() != want.len() {
-            return Ok(f32::INFINITY);
-        }
-        for (g, w) in got.iter().zip(&want) {
-            worst = worst.max((g - w).abs() / (1.0 + w.abs()));
-        }
+        worst = worst.max(super::worst_relative_error(got, &want).await?);
     }
     Ok(worst)
 }
@@ -109,20 +102,16 @@ pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f3
 #[cfg(feature = "kernels")]
 mod gpu {
     use burn::backend::Cube;
-    use burn::backend::wgpu::{CubeTensor, into_contiguous};
+    use burn::backend::wgpu::CubeTensor;
     use burn::cubecl::CubeCount;
     use burn::cubecl::ir::settings::Dim3;
     use burn::cubecl::prelude::KernelId;
     use burn::tensor::{DType, Shape, Tensor};
 
-    use super::super::wgsl::{WgslKernel, launch_words};
+    use super::super::wgsl::{WgslKernel, cube, launch_words};
     use super::RowNorm;
 
     enum RowNormKernel {}
-
-    fn plain(t: CubeTensor) -> Option<CubeTensor> {
-        (t.dtype == DType::F32 && t.qparams.is_none()).then(|| into_contiguous(t))
-    }
 
     pub fn row_norm<const D: usize>(
         x: &Tensor<D>,
@@ -146,13 +135,13 @@ mod gpu {
         else {
             return None;
         };
-        let cx = plain(x.clone().try_into_primitive::<Cube>().ok()?)?;
+        let cx = cube(x.clone())?;
         let cs = match scale {
-            Some(s) => Some(plain(s.clone().try_into_primitive::<Cube>().ok()?)?),
+            Some(s) => Some(cube(s.clone())?),
             None => None,
         };
         let cm = match modulation {
-            Some(m) => Some(plain(m.clone().try_into_primitive::<Cube>().ok()?)?),
+            Some(m) => Some(cube(m.clone())?),
             None => None,
         };
         let client = cx.client.clone();

@@ -50,10 +50,11 @@ pub fn accepts_wgsl(device: &Device) -> bool {
     }
 }
 
-/// The contiguous f32 cube tensor behind `t`; `None` on another backend.
+/// The contiguous f32 cube tensor behind `t`; `None` on another backend, another dtype or a
+/// quantized tensor: what our shaders read.
 pub fn cube<const D: usize>(t: Tensor<D>) -> Option<CubeTensor> {
     let t = t.try_into_primitive::<Cube>().ok()?;
-    (t.dtype == DType::F32).then(|| into_contiguous(t))
+    (t.dtype == DType::F32 && t.qparams.is_none()).then(|| into_contiguous(t))
 }
 
 pub fn launch(kernel: WgslKernel, count: CubeCount, buffers: &[&CubeTensor], info: [u32; 4]) {

@@ -20,6 +20,17 @@ fn frequencies(n_heads: usize, d_head: usize) -> Vec<Vec<f64>> {
     (0..n_heads).map(|h| (0..per_head).map(|k| all[k * n_heads + h]).collect()).collect()
 }
 
+/// The dimension that dimension `j` of a head rotates with (`swap` below): the two halves of the
+/// first `2·pairs` dimensions exchange places, the rest stay. Our attention shader and its host
+/// reference use the same pairing.
+pub fn rotation_partner(j: usize, pairs: usize) -> usize {
+    match j {
+        j if j < pairs => j + pairs,
+        j if j < 2 * pairs => j - pairs,
+        j => j,
+    }
+}
+
 /// The rotation of each head's first `2·pairs` dimensions, written as one expression over the
 /// whole head, `x · cos + swap(x) · sin`, so that it costs a gather and three element-wise
 /// kernels instead of slicing and concatenating the halves (what dominates a GPU's kernel count
@@ -80,13 +91,7 @@ impl Rotation {
         }
         let shape = [1, order.len(), heads, d_head];
         let swap = (pairs > 0).then(|| {
-            let index: Vec<i64> = (0..d_head)
-                .map(|j| match j {
-                    j if j < pairs => j + pairs,
-                    j if j < 2 * pairs => j - pairs,
-                    j => j,
-                } as i64)
-                .collect();
+            let index: Vec<i64> = (0..d_head).map(|j| rotation_partner(j, pairs) as i64).collect();
             Tensor::<1, Int>::from_data(TensorData::new(index, [d_head]), device)
         });
         Self {
