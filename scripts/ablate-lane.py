@@ -31,7 +31,7 @@ for edit in edits:
         sys.exit(f"unknown field {key}")
     node[leaf] = value
 step = state["stages"].get(stage, {"step": 0})["step"]
-state["settings"]["stage_steps"][stage] = step + int(steps)
+state["settings"].setdefault("stage_steps", {})[stage] = step + int(steps)
 state["settings"]["ema_decay"] = float(ema_decay)
 json.dump(state, open(path, "w"), indent=2)
 print(path, stage, step, "->", step + int(steps), edits)

@@ -2,10 +2,13 @@
 """Merges what scripts/gpu-train-lanes.sh brought back into a carried run directory.
 
 usage: scripts/merge-lanes.py OUT_DIR RUN_DIR
-Each OUT_DIR/<stage>/ holds one lane: state.json, log.csv, ema-<stage>.ldf and its last grid.
-The lane's progress for its own stage, its new log rows and its EMA part replace the run's.
+Each OUT_DIR/<stage>/ holds one lane: lane.tgz (state.json, log.csv, its last grid; older calls
+brought them back as loose files) and ema-<stage>.ldf. The lane's progress for its own stage, its
+new log rows and its EMA part replace the run's, except the latent sampler's EMA part: at f16 it is
+over what the device tool carries beside the repository, so its copy is the int8 one in the
+shipped file (models/checkpoints/s64-landscapes/README.md).
 """
-import csv, json, shutil, sys
+import csv, json, shutil, sys, tarfile
 from pathlib import Path
 
 out, run = Path(sys.argv[1]), Path(sys.argv[2])
@@ -15,8 +18,13 @@ with open(run / "log.csv", newline="") as f:
 # The trainer's columns: older logs lack the aux loss parts (nll, kl) and diagnostics (gaussian_nll,
 # sigma), which stay empty there.
 fields = ["stage", "step", "loss", "images_per_second", "lr", "seconds", "nll", "kl", "gaussian_nll", "sigma"]
-for lane in sorted(p for p in out.iterdir() if p.is_dir() and (p / "state.json").is_file()):
+for lane in sorted(p for p in out.iterdir() if p.is_dir() and ((p / "state.json").is_file() or (p / "lane.tgz").is_file())):
     stage = lane.name
+    if (lane / "lane.tgz").is_file():
+        with tarfile.open(lane / "lane.tgz") as archive:
+            archive.extractall(lane, filter="data")
+        for grid in (lane / "samples").glob("*.png"):
+            grid.replace(lane / grid.name)
     lane_state = json.loads((lane / "state.json").read_text())
     state["stages"][stage] = lane_state["stages"][stage]
     state["settings"]["steps"] = max(state["settings"]["steps"], lane_state["settings"]["steps"])
@@ -26,7 +34,10 @@ for lane in sorted(p for p in out.iterdir() if p.is_dir() and (p / "state.json")
     last = max((int(r["step"]) for r in rows if r["stage"] == stage), default=-1)
     with open(lane / "log.csv", newline="") as f:
         rows += [r for r in csv.DictReader(f) if r["stage"] == stage and int(r["step"]) > last]
-    shutil.copy(lane / f"ema-{stage}.ldf", run / f"ema-{stage}.ldf")
+    if stage == "latent":
+        print("latent: EMA part left out (kept as int8 in the shipped file)")
+    else:
+        shutil.copy(lane / f"ema-{stage}.ldf", run / f"ema-{stage}.ldf")
     for grid in lane.glob(f"{stage}-*.png"):
         for old in run.glob(f"{stage}-*.png"):
             old.unlink()
