@@ -178,3 +178,27 @@ fn a_run_from_before_per_stage_targets_and_loss_parts_still_resumes() {
     assert_eq!(rows.len(), 4, "the old rows are kept");
     assert!(rows[..2].iter().all(|r| r.nll.is_none()) && rows[2..].iter().all(|r| r.nll.is_some()));
 }
+
+#[test]
+fn s128_takes_one_step_of_every_stage_at_128_pixels() {
+    // s128's token grids, windows and levels at 32 wide (`testing::narrow`: the full widths take
+    // a minute here; their shapes are model::tests' at full width): every stage's loss and
+    // backward pass at 128 px, the checkpoint and the EMA file of a 128-px model.
+    let config = lediflow_core::testing::narrow(&LeDiFlowConfig::s128());
+    config.validate().expect("narrow s128");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut one = request(dir.path(), Stage::ORDER.to_vec(), 1, false);
+    one.config = config.clone();
+    one.settings.batch = 1;
+    let report = train(one).expect("train s128");
+    for stage in Stage::ORDER {
+        let l = losses(&report, stage);
+        assert_eq!(l.len(), 1, "{stage}: one step");
+        assert!(l[0].is_finite() && l[0] > 0.0, "{stage}: loss {}", l[0]);
+    }
+    let state = report.state.expect("state");
+    assert_eq!(state.config, config);
+    assert_eq!(steps(&state), [1, 1, 1, 1]);
+    let loaded = lediflow_core::model_io::load_file(&RunDir::new(dir.path()).ema_path(), &cpu()).expect("the EMA file");
+    assert_eq!((loaded.config.image_size, loaded.networks.len()), (128, 5));
+}

@@ -21,7 +21,8 @@ fn run_all(config: &LeDiFlowConfig, side: usize) {
     assert_eq!(dec_log_var.dims(), mu.dims());
     let t = Tensor::<1>::full([1], 0.3, &device);
     assert_eq!(model.latent.forward(mean.clone(), t.clone()).dims(), mean.dims(), "{} latent at {side}", config.name);
-    assert_eq!(model.flow.forward(image.clone(), t).dims(), image.dims(), "{} flow at {side}", config.name);
+    assert_eq!(model.flow.forward(image.clone(), t.clone()).dims(), image.dims(), "{} flow at {side}", config.name);
+    assert_eq!(model.baseline.forward(image.clone(), t).dims(), image.dims(), "{} baseline at {side}", config.name);
 }
 
 #[test]
@@ -47,7 +48,7 @@ fn tiny_is_under_a_million_parameters_and_costs_match_the_modules() {
     ];
     let total: usize = networks.iter().map(|(_, n)| n).sum();
     assert!(total < 1_000_000, "tiny has {total} parameters");
-    for config in [LeDiFlowConfig::tiny(), LeDiFlowConfig::s64()] {
+    for config in [LeDiFlowConfig::tiny(), LeDiFlowConfig::s64(), LeDiFlowConfig::s128()] {
         let model = LeDiFlowModel::new(&config, &cpu());
         let actual = [
             model.encoder.num_params(),
@@ -58,6 +59,64 @@ fn tiny_is_under_a_million_parameters_and_costs_match_the_modules() {
         for ((name, cost), actual) in model_costs(&config).iter().zip(actual) {
             assert_eq!(cost.params as usize, actual, "{} {name}: analytic vs module parameter count", config.name);
         }
+    }
+}
+
+/// The side of a backbone's bottleneck token grid for an input of side `side`.
+fn bottleneck_side(backbone: &BackboneConfig, side: usize) -> usize {
+    side / backbone.patch_in >> (backbone.levels.len() - 1)
+}
+
+#[test]
+fn s128_at_its_own_size_keeps_8x8_bottlenecks_and_the_shapes_of_every_network() {
+    // The shipped s128 at full width: one image through each of the five networks takes about a
+    // second on the CPU at the test profile's opt-level, so no narrowed stand-in is needed.
+    let config = LeDiFlowConfig::s128();
+    config.validate().unwrap_or_else(|e| panic!("s128: {e}"));
+    assert_eq!((config.image_size, config.latent_side(config.image_size)), (128, 16));
+    // One level more than s64 in the decoder, the latent sampler and the flow model, so that
+    // every global attention sees at most 8×8 tokens.
+    let z_side = config.latent_side(128);
+    for (name, backbone, side) in [
+        ("encoder", &config.encoder, 128),
+        ("decoder", &config.decoder, z_side * config.decoder_z_upsample),
+        ("latent sampler", &config.latent_sampler, z_side),
+        ("flow", &config.flow, 128),
+    ] {
+        assert_eq!(bottleneck_side(backbone, side), 8, "s128 {name}");
+        assert_eq!(backbone.levels.last().map(|l| l.attention), Some(AttentionKind::Global), "s128 {name}");
+    }
+
+    let device = cpu();
+    device.seed(128);
+    let model = LeDiFlowModel::new(&config, &device);
+    let image = Tensor::<4>::random([1, 3, 128, 128], Distribution::Uniform(-1.0, 1.0), &device);
+    let t = Tensor::<1>::full([1], 0.5, &device);
+    let finite = |x: &Tensor<4>, what: &str| {
+        let largest = x.clone().abs().max().into_scalar::<f32>();
+        assert!(largest.is_finite(), "s128 {what}: {largest}");
+    };
+    let (mean, log_var) = model.encoder.forward(image.clone());
+    assert_eq!(mean.dims(), [1, 4, 16, 16], "encoder mean");
+    assert_eq!(log_var.dims(), [1, 4, 16, 16], "encoder log-variance");
+    let (mu, dec_log_var) = model.decoder.forward(mean.clone());
+    assert_eq!(mu.dims(), [1, 3, 128, 128], "decoder mean");
+    assert_eq!(dec_log_var.dims(), [1, 3, 128, 128], "decoder log-variance");
+    let latent = model.latent.forward(mean.clone(), t.clone());
+    assert_eq!(latent.dims(), [1, 4, 16, 16], "latent sampler");
+    let flow = model.flow.forward(image.clone(), t.clone());
+    assert_eq!(flow.dims(), [1, 3, 128, 128], "flow");
+    let baseline = model.baseline.forward(image, t);
+    assert_eq!(baseline.dims(), [1, 3, 128, 128], "baseline");
+    for (x, what) in [
+        (&mean, "encoder"),
+        (&mu, "decoder mean"),
+        (&dec_log_var, "decoder log-variance"),
+        (&latent, "latent"),
+        (&flow, "flow"),
+        (&baseline, "baseline"),
+    ] {
+        finite(x, what);
     }
 }
 
