@@ -166,3 +166,100 @@ fn the_evaluation_network_trains_on_the_cpu_and_its_files_load() {
     std::fs::write(dir.path().join("manifest.json"), "{").expect("write");
     assert!(load(dir.path(), &cpu()).is_err(), "a broken manifest is an error");
 }
+
+/// Runs the `lediflow` command line in-process; its error as the command returns it.
+fn lediflow(args: &[&str]) -> Result<(), Box<dyn std::error::Error>> {
+    use clap::Parser;
+    let cli = lediflow_tools::cli::Cli::try_parse_from(std::iter::once("lediflow").chain(args.iter().copied()))
+        .unwrap_or_else(|e| panic!("arguments {args:?}: {e}"));
+    lediflow_tools::cli::run(cli)
+}
+
+/// A small evaluation network at `size` px, made by `lediflow eval-net`.
+fn eval_net(dir: &std::path::Path, size: u32) -> PathBuf {
+    let out = dir.join(format!("eval-net-{size}"));
+    let size = size.to_string();
+    let out_arg = out.display().to_string();
+    let args = ["eval-net", "--out", &out_arg, "--size", &size, "--steps", "2", "--batch", "2"];
+    lediflow(&[&args[..], &["--validation", "4", "--reference", "8"]].concat()).expect("eval-net");
+    out
+}
+
+#[test]
+fn lediflow_eval_runs_at_128_pixels_and_refuses_an_evaluation_network_of_another_size() {
+    use lediflow_core::model::LeDiFlowConfig;
+    use lediflow_tools::eval::EvalError;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    // s128's structure at 32 wide (`testing::narrow`), weights perturbed so that every network
+    // computes something (a fresh velocity network outputs 0), all five networks in one file.
+    let config = lediflow_core::testing::narrow(&LeDiFlowConfig::s128());
+    let model = lediflow_core::testing::perturbed(&config, 128);
+    let bytes = lediflow_core::model_io::model_file_bytes(
+        &model,
+        &config,
+        &lediflow_format::Network::ORDER,
+        lediflow_format::QuantPolicy::F16,
+    )
+    .expect("model file");
+    let model_path = dir.path().join("s128.ldf");
+    std::fs::write(&model_path, bytes).expect("write");
+
+    let net128 = eval_net(dir.path(), 128);
+    let (_, manifest) = load(&net128, &cpu()).expect("the 128-px evaluation network");
+    assert_eq!(manifest.image_size, 128);
+
+    let out = dir.path().join("eval-out");
+    let (model_arg, out_arg) = (model_path.display().to_string(), out.display().to_string());
+    let eval = |net: &std::path::Path| {
+        let net = net.display().to_string();
+        lediflow(&[
+            "eval",
+            "--model",
+            &model_arg,
+            "--eval-net",
+            &net,
+            "--method",
+            "lediflow,baseline",
+            "--solver",
+            "euler",
+            "--steps",
+            "1",
+            "--n",
+            "4",
+            "--reference",
+            "8",
+            "--batch",
+            "4",
+            "--swd-images",
+            "4",
+            "--inpaint",
+            "4",
+            "--interpolation-pairs",
+            "1",
+            "--probe-steps",
+            "1",
+            "--latent-steps",
+            "1",
+            "--out",
+            &out_arg,
+        ])
+    };
+    eval(&net128).expect("lediflow eval at 128 px");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).expect("report.json")).expect("json");
+    let rows = report["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 2, "lediflow and baseline, euler × 1: {rows:?}");
+    for row in rows {
+        assert!(row["scores"]["fd"].as_f64().is_some_and(f64::is_finite), "{row}");
+    }
+
+    // An evaluation network of another size is a typed error that says which sizes and what to do.
+    let net32 = eval_net(dir.path(), 32);
+    let error = eval(&net32).err().expect("a 32-px evaluation network for a 128-px model");
+    match error.downcast_ref::<EvalError>() {
+        Some(EvalError::ImageSize { eval_net: 32, model: 128 }) => {}
+        other => panic!("expected EvalError::ImageSize {{ 32, 128 }}, got {other:?} ({error})"),
+    }
+    assert!(error.to_string().contains("--size 128"), "{error}");
+}

@@ -74,13 +74,7 @@ pub fn run(args: EvalArgs) -> CliResult {
         super::model_file::require_method(&loaded, method)?;
     }
     let (net, manifest) = load(&args.eval_net, &device)?;
-    if manifest.image_size != loaded.config.image_size {
-        return Err(format!(
-            "the evaluation network sees {0}×{0} images, the model makes {1}×{1}",
-            manifest.image_size, loaded.config.image_size
-        )
-        .into());
-    }
+    manifest.check_image_size(loaded.config.image_size)?;
     let mut pipeline = Pipeline::new(&loaded.model, &loaded.config, device.clone());
     pipeline.limits.max_batch = pipeline.limits.max_batch.max(args.batch);
     let size = loaded.config.image_size as u32;

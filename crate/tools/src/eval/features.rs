@@ -54,6 +54,7 @@ pub struct EvalManifest {
     pub loss_first: f64,
     pub loss_last: f64,
     /// Held-out R² per target (1 = perfect), on `validation_images` held-out images.
+    #[serde(deserialize_with = "r2_values")]
     pub heldout_r2: Vec<(String, f64)>,
     pub validation_images: usize,
     /// The RBF bandwidth σ of the MMD, fixed once by the median heuristic on the reference
@@ -64,8 +65,24 @@ pub struct EvalManifest {
     pub command: String,
 }
 
+/// A target that is constant over the validation images has no R² (NaN), which JSON writes as
+/// null: read it back as NaN, or a manifest `eval-net` wrote could not be loaded.
+fn r2_values<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(String, f64)>, D::Error> {
+    let pairs = Vec::<(String, Option<f64>)>::deserialize(d)?;
+    Ok(pairs.into_iter().map(|(name, r2)| (name, r2.unwrap_or(f64::NAN))).collect())
+}
+
 impl EvalManifest {
     pub const FORMAT: u32 = 1;
+
+    /// Fails with [`EvalError::ImageSize`] unless this network was trained at `model_side`.
+    pub fn check_image_size(&self, model_side: usize) -> Result<(), EvalError> {
+        if self.image_size == model_side {
+            Ok(())
+        } else {
+            Err(EvalError::ImageSize { eval_net: self.image_size, model: model_side })
+        }
+    }
 }
 
 pub fn weights_path(dir: &Path) -> PathBuf {

@@ -29,6 +29,12 @@ pub enum EvalError {
     Pipeline(#[from] lediflow_core::pipeline::PipelineError),
     #[error(transparent)]
     Score(#[from] scores::ScoreError),
+    /// The evaluation network was trained at another image side than the model samples: its
+    /// features, reference set and MMD bandwidth would not mean what they mean at that side.
+    #[error(
+        "the evaluation network sees {eval_net}×{eval_net} images, the model makes {model}×{model}: train one for it with `lediflow eval-net --size {model}`"
+    )]
+    ImageSize { eval_net: usize, model: usize },
     #[error("{0}")]
     Invalid(String),
 }
