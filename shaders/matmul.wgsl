@@ -1,5 +1,9 @@
 // Batched f32 matmul with strided operands and an optional bias row:
 //   out[z, m, n] = sum_k a[z, m, k] * b[z, k, n] (+ bias[n]),   z = (z1, z2) in [0, batch1) x [0, batch2)
+// and two epilogues, each saving the browser a dispatch or more (it is bound by dispatches):
+//   residual: out = residual[z, m, n] + (a . b + bias), the pre-norm blocks' skip connection;
+//   GEGLU:    b holds [A | G] (n = 2 * half columns), out[z, m, j] = A_j * gelu(G_j), j < half,
+//             with burn's gelu step by step (x * (erf(x / sqrt 2) + 1) / 2, cubecl's erf).
 // Dispatched by crate/core/src/kernels/matmul.rs (host reference: `matmul_reference` there).
 //
 // Why our own: browsers run WGSL with bounds checks they add themselves (Dawn's robustness pass in
@@ -17,11 +21,13 @@
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+// Read only with the residual epilogue (else bound to `a`'s buffer), contiguous like `out`.
+@group(0) @binding(3) var<storage, read> residual: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
 // [0] m, n, k, batch2;  [1] a's strides: batch1, batch2, row (m), column (k);
-// [2] b's strides: batch1, batch2, row (k), column (n);  [3] has_bias, unused x3.
-// A stride of 0 broadcasts that operand over the batch axis.
-@group(0) @binding(4) var<uniform> info: array<vec4<u32>, 4>;
+// [2] b's strides: batch1, batch2, row (k), column (n);  [3] has_bias, has_residual, half (GEGLU
+// with `half` output columns; 0: off), unused. A stride of 0 broadcasts that operand over the batch axis.
+@group(0) @binding(5) var<uniform> info: array<vec4<u32>, 4>;
 
 const TILE_K: u32 = 16u;
 // tile_a[k * 16 + i]: rows 4i..4i+3 of the block, column k. tile_b[k * 16 + j]: row k, columns 4j..4j+3.
@@ -37,13 +43,37 @@ fn load_a(base: u32, row: u32, col: u32) -> f32 {
     return 0.0;
 }
 
-fn load_b(base: u32, row: u32, col: u32) -> f32 {
-    let dims = info[0];
+// `col` is a column of b that exists (the caller checks it: GEGLU maps columns).
+fn load_b(base: u32, row: u32, col: u32, exists: bool) -> f32 {
     let s = info[2];
-    if (row < dims.z && col < dims.y) {
+    if (row < info[0].z && exists) {
         return b[base + row * s.z + col * s.w];
     }
     return 0.0;
+}
+
+// The four columns of b (and of the bias) behind an invocation's four accumulator columns, `j`
+// the invocation's column index in its block. Plain: 4j..4j+3 of the block. GEGLU: the block
+// covers 32 output columns, and an invocation holds A's and G's columns of two of them
+// (c, c + 1, half + c, half + c + 1), so its epilogue needs nothing from another invocation.
+fn b_columns(group_x: u32, j: u32) -> vec4<u32> {
+    let half = info[3].z;
+    if (half == 0u) {
+        let c = group_x * 64u + 4u * j;
+        return vec4<u32>(c, c + 1u, c + 2u, c + 3u);
+    }
+    let c = group_x * 32u + 2u * j;
+    return vec4<u32>(c, c + 1u, half + c, half + c + 1u);
+}
+
+// Whether each of those columns exists.
+fn b_exists(cols: vec4<u32>) -> vec4<bool> {
+    let half = info[3].z;
+    if (half == 0u) {
+        return cols < vec4<u32>(info[0].y);
+    }
+    let lo = vec2<u32>(cols.x, cols.y) < vec2<u32>(half);
+    return vec4<bool>(lo, lo);
 }
 
 @compute @workgroup_size(16, 16, 1)
@@ -61,7 +91,6 @@ fn matmul(
     let a_base = z1 * info[1].x + z2 * info[1].y;
     let b_base = z1 * info[2].x + z2 * info[2].y;
     let row0 = group.y * 64u;
-    let col0 = group.x * 64u;
 
     // What this invocation loads: one vec4 of each tile. For a, 4 rows of column `a_k` (adjacent
     // invocations read adjacent k: coalesced for a row-major a); for b, 4 columns of row `b_k`.
@@ -69,6 +98,8 @@ fn matmul(
     let a_i = flat / 16u;
     let b_k = flat / 16u;
     let b_j = flat % 16u;
+    let bc = b_columns(group.x, b_j);
+    let b_ok = b_exists(bc);
 
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
@@ -80,9 +111,8 @@ fn matmul(
         tile_a[a_k * 16u + a_i] = vec4<f32>(load_a(a_base, ar, ac), load_a(a_base, ar + 1u, ac),
                                             load_a(a_base, ar + 2u, ac), load_a(a_base, ar + 3u, ac));
         let br = k0 + b_k;
-        let bc = col0 + 4u * b_j;
-        tile_b[b_k * 16u + b_j] = vec4<f32>(load_b(b_base, br, bc), load_b(b_base, br, bc + 1u),
-                                            load_b(b_base, br, bc + 2u), load_b(b_base, br, bc + 3u));
+        tile_b[b_k * 16u + b_j] = vec4<f32>(load_b(b_base, br, bc.x, b_ok.x), load_b(b_base, br, bc.y, b_ok.y),
+                                            load_b(b_base, br, bc.z, b_ok.z), load_b(b_base, br, bc.w, b_ok.w));
         workgroupBarrier();
         for (var kk = 0u; kk < TILE_K; kk += 1u) {
             let av = tile_a[kk * 16u + local.y];
@@ -95,21 +125,31 @@ fn matmul(
         workgroupBarrier();
     }
 
-    let col = col0 + 4u * local.x;
+    let cols = b_columns(group.x, local.x);
+    let ok = b_exists(cols);
     var bias_row = vec4<f32>(0.0);
     if (info[3].x != 0u) {
-        bias_row = vec4<f32>(bias_at(col), bias_at(col + 1u), bias_at(col + 2u), bias_at(col + 3u));
+        bias_row = vec4<f32>(bias_at(cols.x, ok.x), bias_at(cols.y, ok.y), bias_at(cols.z, ok.z), bias_at(cols.w, ok.w));
     }
     let row = row0 + 4u * local.y;
+    let half = info[3].z;
+    if (half != 0u) {
+        let out_base = group.z * m * half;
+        store_geglu(out_base, row, cols.x, acc0 + bias_row);
+        store_geglu(out_base, row + 1u, cols.x, acc1 + bias_row);
+        store_geglu(out_base, row + 2u, cols.x, acc2 + bias_row);
+        store_geglu(out_base, row + 3u, cols.x, acc3 + bias_row);
+        return;
+    }
     let out_base = group.z * m * n;
-    store(out_base, row, col, acc0 + bias_row);
-    store(out_base, row + 1u, col, acc1 + bias_row);
-    store(out_base, row + 2u, col, acc2 + bias_row);
-    store(out_base, row + 3u, col, acc3 + bias_row);
+    store(out_base, row, cols.x, acc0 + bias_row);
+    store(out_base, row + 1u, cols.x, acc1 + bias_row);
+    store(out_base, row + 2u, cols.x, acc2 + bias_row);
+    store(out_base, row + 3u, cols.x, acc3 + bias_row);
 }
 
-fn bias_at(col: u32) -> f32 {
-    if (col < info[0].y) {
+fn bias_at(col: u32, exists: bool) -> f32 {
+    if (exists) {
         return bias[col];
     }
     return 0.0;
@@ -121,15 +161,46 @@ fn store(base: u32, row: u32, col: u32, v: vec4<f32>) {
     if (row >= info[0].x) {
         return;
     }
-    store_one(base, row, col, v.x);
-    store_one(base, row, col + 1u, v.y);
-    store_one(base, row, col + 2u, v.z);
-    store_one(base, row, col + 3u, v.w);
+    let n = info[0].y;
+    store_one(base, row * n, col, n, v.x);
+    store_one(base, row * n, col + 1u, n, v.y);
+    store_one(base, row * n, col + 2u, n, v.z);
+    store_one(base, row * n, col + 3u, n, v.w);
 }
 
-fn store_one(base: u32, row: u32, col: u32, v: f32) {
-    let n = info[0].y;
-    if (col < n) {
-        out[base + row * n + col] = v;
+// `v` = (A_c, A_c+1, G_c, G_c+1) of one row: output columns c and c + 1.
+fn store_geglu(base: u32, row: u32, col: u32, v: vec4<f32>) {
+    if (row >= info[0].x) {
+        return;
     }
+    let half = info[3].z;
+    store_one(base, row * half, col, half, v.x * gelu(v.z));
+    store_one(base, row * half, col + 1u, half, v.y * gelu(v.w));
+}
+
+fn store_one(base: u32, row_start: u32, col: u32, n: u32, v: f32) {
+    if (col < n) {
+        let i = base + row_start + col;
+        if (info[3].y != 0u) {
+            out[i] = residual[i] + v;
+        } else {
+            out[i] = v;
+        }
+    }
+}
+
+// burn's gelu (burn-backend's default: four element-wise kernels) with cubecl's erf polyfill,
+// operation by operation, so the fused epilogue computes what the separate kernels did.
+fn gelu(x: f32) -> f32 {
+    let e = erf(x / 1.4142135);
+    return x * (e + 1.0) / 2.0;
+}
+
+// cubecl-core's `polyfills::erf` (Abramowitz & Stegun 7.1.26, max error 1.5e-7).
+fn erf(x: f32) -> f32 {
+    let ax = abs(x);
+    let t = 1.0 / (1.0 + 0.3275911 * ax);
+    let tmp = ((((1.0614054 * t + -1.453152) * t) + 1.4214137) * t + -0.28449674) * t + 0.2548296;
+    let pos = 1.0 - (tmp * t * exp(-ax * ax));
+    return select(pos, -pos, x < 0.0);
 }

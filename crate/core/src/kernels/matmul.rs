@@ -4,6 +4,8 @@
 //!
 //! The shader reads its operands through strides, so transposed and sliced views (attention's
 //! `kᵀ`, heads split off a fused projection) need no copy, and a batch axis of size 1 broadcasts.
+//! Two epilogues save the element-wise dispatches after a linear layer: the residual add of the
+//! pre-norm blocks ([`linear_residual`]) and the GEGLU gate ([`linear_geglu`]).
 
 use burn::tensor::Tensor;
 
@@ -106,7 +108,7 @@ impl Plan {
     }
 
     /// The 16 words of the shader's `info` uniform.
-    pub fn info(&self, has_bias: bool) -> [u32; 16] {
+    pub fn info(&self, has_bias: bool, epilogue: Epilogue) -> [u32; 16] {
         let [a, b] = [self.a, self.b];
         [
             self.m,
@@ -122,16 +124,52 @@ impl Plan {
             b[2],
             b[3],
             has_bias as u32,
-            0,
-            0,
+            (epilogue == Epilogue::Residual) as u32,
+            if epilogue == Epilogue::Geglu { self.n / 2 } else { 0 },
             0,
         ]
     }
 
-    /// Workgroups: blocks of n, blocks of m, batch entries.
-    pub fn workgroups(&self) -> [u32; 3] {
-        [self.n.div_ceil(BLOCK as u32), self.m.div_ceil(BLOCK as u32), self.batch[0] * self.batch[1]]
+    /// Workgroups: blocks of n (of `n / 2` output columns, 32 to a block, for GEGLU), blocks of
+    /// m, batch entries.
+    pub fn workgroups(&self, epilogue: Epilogue) -> [u32; 3] {
+        let x = match epilogue {
+            Epilogue::Geglu => (self.n / 2).div_ceil(BLOCK as u32 / 2),
+            _ => self.n.div_ceil(BLOCK as u32),
+        };
+        [x, self.m.div_ceil(BLOCK as u32), self.batch[0] * self.batch[1]]
     }
+}
+
+/// What the shader does with `a @ b + bias` before it stores it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Epilogue {
+    /// Stores it.
+    #[default]
+    Plain,
+    /// Adds a residual of the output's shape (`residual + y`, as the blocks spell it).
+    Residual,
+    /// `y = [a | g]` (an even number of columns): stores `a · gelu(g)`, half as many columns.
+    Geglu,
+}
+
+/// burn's `gelu` as its wgpu backend computes it, step by step: `x · (erf(x / √2) + 1) / 2`, with
+/// cubecl's erf polyfill (Abramowitz & Stegun 7.1.26, error below 1.5·10⁻⁷); the GEGLU epilogue's
+/// host reference.
+pub fn gelu_reference(x: f32) -> f32 {
+    let erf = |x: f32| {
+        let ax = x.abs();
+        let t = 1.0 / (1.0 + 0.327_591_1 * ax);
+        let tmp = ((((1.061_405_4 * t + -1.453_152) * t) + 1.421_413_7) * t + -0.284_496_74) * t + 0.254_829_6;
+        let pos = 1.0 - (tmp * t * (-ax * ax).exp());
+        if x < 0.0 { -pos } else { pos }
+    };
+    x * (erf(x / std::f32::consts::SQRT_2) + 1.0) / 2.0
+}
+
+/// The GEGLU epilogue's host reference: rows of `2 · half` values `[a | g]` to rows of `a · gelu(g)`.
+pub fn geglu_reference(y: &[f32], half: usize) -> Vec<f32> {
+    y.chunks(2 * half).flat_map(|row| (0..half).map(|j| row[j] * gelu_reference(row[half + j]))).collect()
 }
 
 /// The host reference: what the shader computes for `plan` on flat buffers `a` and `b` (read
@@ -165,7 +203,7 @@ pub fn matmul_reference(plan: &Plan, a: &[f32], b: &[f32], bias: Option<&[f32]>)
 pub fn matmul<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
     #[cfg(feature = "kernels")]
     if super::network_kernels_run(&a.device()) {
-        return gpu::matmul(a, b, None);
+        return gpu::matmul(a.clone(), b.clone(), None, None, Epilogue::Plain).unwrap_or_else(|| a.matmul(b));
     }
     a.matmul(b)
 }
@@ -175,21 +213,45 @@ pub fn matmul<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
 pub fn linear<const D: usize>(x: Tensor<D>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<D> {
     #[cfg(feature = "kernels")]
     if super::network_kernels_run(&x.device()) {
-        let dims = x.dims();
-        let d_in = dims[D - 1];
-        let rows = x.shape().num_elements() / d_in.max(1);
-        let flat: Tensor<2> = x.reshape([rows, d_in]);
-        let y = gpu::matmul(flat, weight, bias);
-        let mut out = dims;
-        out[D - 1] = y.dims()[1];
-        return y.reshape(out);
+        return gpu::linear(x.clone(), weight.clone(), bias.clone(), None, Epilogue::Plain)
+            .unwrap_or_else(|| gpu::burn_linear(x, weight, bias));
     }
     burn::tensor::module::linear(x, weight, bias)
 }
 
+/// `residual + linear(x, weight, bias)`: the pre-norm blocks' skip connection, added in the
+/// matmul's epilogue where the shader runs (one dispatch fewer per block).
+pub fn linear_residual<const D: usize>(
+    residual: Tensor<D>,
+    x: Tensor<D>,
+    weight: Tensor<2>,
+    bias: Option<Tensor<1>>,
+) -> Tensor<D> {
+    #[cfg(feature = "kernels")]
+    if super::network_kernels_run(&x.device())
+        && let Some(y) =
+            gpu::linear(x.clone(), weight.clone(), bias.clone(), Some(residual.clone()), Epilogue::Residual)
+    {
+        return y;
+    }
+    residual + linear(x, weight, bias)
+}
+
+/// GEGLU's `a · gelu(g)` for `[a | g] = linear(x, weight, bias)` (an even number of columns), in
+/// the matmul's epilogue where the shader runs; `None` elsewhere, so that the caller spells it in
+/// burn (`model::feedforward::Geglu`).
+pub fn linear_geglu<const D: usize>(x: &Tensor<D>, weight: &Tensor<2>, bias: Option<&Tensor<1>>) -> Option<Tensor<D>> {
+    #[cfg(feature = "kernels")]
+    if super::network_kernels_run(&x.device()) && weight.dims()[1] % 2 == 0 {
+        return gpu::linear(x.clone(), weight.clone(), bias.cloned(), None, Epilogue::Geglu);
+    }
+    let _ = (x, weight, bias);
+    None
+}
+
 /// Our shader against [`matmul_reference`] on `device`, over shapes that reach its edges: sizes
 /// off the 64 block, a broadcast batch axis, a transposed view read through its strides, and a
-/// fused bias. Returns the largest error relative to `1 + |reference|`. For the browser tests
+/// fused bias, and both epilogues. Returns the largest error relative to `1 + |reference|`. For the browser tests
 /// (`Generator.checkMatmul`); an error where the shader does not run on `device`.
 pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f32, super::KernelError> {
     use burn::tensor::TensorData;
@@ -232,7 +294,26 @@ pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f3
     let weight = Tensor::<2>::from_data(TensorData::new(w.clone(), [d_in, d_out]), device);
     let bias_t = Tensor::<1>::from_data(TensorData::new(bias.clone(), [d_out]), device);
     let y = linear(tensor(&x, vec![1, 2, 5, d_in]), weight, Some(bias_t));
-    Ok(worst.max(error(y, &matmul_reference(&plan, &x, &w, Some(&bias))).await?))
+    worst = worst.max(error(y, &matmul_reference(&plan, &x, &w, Some(&bias))).await?);
+    // The epilogues, on sizes off their blocks: a residual added after the bias; GEGLU on 37
+    // output columns (two blocks of 32) with a bias on both halves.
+    let (rows, d_in, d_out) = (67, 19, 74);
+    let (x, w, bias, skip) = (data(rows * d_in, 8), data(d_in * d_out, 9), data(d_out, 10), data(rows * d_out, 11));
+    let plan = Plan::new(
+        Operand::contiguous(&[rows, d_in]).ok_or_else(refuse)?,
+        Operand::contiguous(&[d_in, d_out]).ok_or_else(refuse)?,
+    )
+    .ok_or_else(refuse)?;
+    let product = matmul_reference(&plan, &x, &w, Some(&bias));
+    let weight = || Tensor::<2>::from_data(TensorData::new(w.clone(), [d_in, d_out]), device);
+    let bias_t = || Some(Tensor::<1>::from_data(TensorData::new(bias.clone(), [d_out]), device));
+    let skip_t = tensor(&skip, vec![1, 1, rows, d_out]);
+    let y = linear_residual(skip_t, tensor(&x, vec![1, 1, rows, d_in]), weight(), bias_t());
+    let want: Vec<f32> = skip.iter().zip(&product).map(|(r, y)| r + y).collect();
+    worst = worst.max(error(y, &want).await?);
+    let y = linear_geglu(&tensor(&x, vec![1, 1, rows, d_in]), &weight(), bias_t().as_ref())
+        .ok_or_else(|| super::KernelError("the GEGLU epilogue does not run on this device".into()))?;
+    Ok(worst.max(error(y, &geglu_reference(&product, d_out / 2)).await?))
 }
 
 #[cfg(feature = "kernels")]
@@ -244,8 +325,8 @@ mod gpu {
     use burn::cubecl::prelude::KernelId;
     use burn::tensor::{DType, Shape, Tensor};
 
-    use super::super::wgsl::{WgslKernel, launch_words};
-    use super::{Operand, Plan};
+    use super::super::wgsl::{WgslKernel, cube, launch_words};
+    use super::{Epilogue, Operand, Plan};
 
     enum Matmul {}
 
@@ -253,30 +334,84 @@ mod gpu {
         Operand::new(t.meta.shape(), t.meta.strides())
     }
 
-    /// `a @ b (+ bias)`, `a` on a WGSL device (checked by the caller); whatever the shader does
-    /// not take (a shape, or an operand on another backend) goes to burn's matmul.
-    pub fn matmul<const D: usize>(a: Tensor<D>, b: Tensor<D>, bias: Option<Tensor<1>>) -> Tensor<D> {
+    /// [`matmul`] for a linear layer: `x` flattened to rows, `weight` `[d_in, d_out]`.
+    pub fn linear<const D: usize>(
+        x: Tensor<D>,
+        weight: Tensor<2>,
+        bias: Option<Tensor<1>>,
+        residual: Option<Tensor<D>>,
+        epilogue: Epilogue,
+    ) -> Option<Tensor<D>> {
+        let dims = x.dims();
+        let d_in = dims[D - 1];
+        let rows = x.shape().num_elements() / d_in.max(1);
+        let flat: Tensor<2> = x.reshape([rows, d_in]);
+        let residual = residual.map(|r| {
+            let d_out = r.dims()[D - 1];
+            r.reshape([rows, d_out])
+        });
+        let y = matmul(flat, weight, bias, residual, epilogue)?;
+        let mut out = dims;
+        out[D - 1] = y.dims()[1];
+        Some(y.reshape(out))
+    }
+
+    /// What [`linear`] computes, in burn ops: where a weight is not plain f32 (burn's
+    /// dequantization path), or a shape past the dispatch limits.
+    pub fn burn_linear<const D: usize>(x: Tensor<D>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<D> {
+        let dims = x.dims();
+        let d_in = dims[D - 1];
+        let rows = x.shape().num_elements() / d_in.max(1);
+        let flat: Tensor<2> = x.reshape([rows, d_in]);
+        let mut y = flat.matmul(weight);
+        if let Some(bias) = bias {
+            y = y + bias.unsqueeze();
+        }
+        let mut out = dims;
+        out[D - 1] = y.dims()[1];
+        y.reshape(out)
+    }
+
+    /// `a @ b (+ bias)` and its epilogue, `a` on a WGSL device (checked by the caller); `None`
+    /// where the shader does not take it (a shape, an operand on another backend or of another
+    /// type, a residual of another shape), for the caller to spell in burn.
+    pub fn matmul<const D: usize>(
+        a: Tensor<D>,
+        b: Tensor<D>,
+        bias: Option<Tensor<1>>,
+        residual: Option<Tensor<D>>,
+        epilogue: Epilogue,
+    ) -> Option<Tensor<D>> {
         let (da, db) = (a.dims(), b.dims());
         let mut out_dims = da;
         for i in 0..D - 2 {
             out_dims[i] = da[i].max(db[i]);
         }
-        out_dims[D - 1] = db[D - 1];
-        let primitives = (
-            a.clone().try_into_primitive::<Cube>(),
-            b.clone().try_into_primitive::<Cube>(),
-            bias.clone().map(|t| t.try_into_primitive::<Cube>()).transpose(),
-        );
-        let (Ok(ca), Ok(cb), Ok(cbias)) = primitives else {
-            return fallback(a, b, bias);
+        out_dims[D - 1] = match epilogue {
+            Epilogue::Geglu if db[D - 1] % 2 == 0 => db[D - 1] / 2,
+            Epilogue::Geglu => return None,
+            _ => db[D - 1],
+        };
+        if residual.is_some() != (epilogue == Epilogue::Residual)
+            || residual.as_ref().is_some_and(|r| r.dims() != out_dims)
+        {
+            return None;
+        }
+        let ca = a.try_into_primitive::<Cube>().ok()?;
+        let cb = b.try_into_primitive::<Cube>().ok()?;
+        let cbias = match bias {
+            Some(bias) => Some(bias.try_into_primitive::<Cube>().ok()?),
+            None => None,
         };
         // Plain f32 only: a quantized weight (burn's dequantization path) stays with burn.
         let plain = |t: &CubeTensor| t.dtype == DType::F32 && t.qparams.is_none();
         if !plain(&ca) || !plain(&cb) || !cbias.as_ref().is_none_or(plain) {
-            return fallback(a, b, bias);
+            return None;
         }
-        let Some(plan) = operand(&ca).zip(operand(&cb)).and_then(|(oa, ob)| Plan::new(oa, ob)) else {
-            return fallback(a, b, bias);
+        let plan = operand(&ca).zip(operand(&cb)).and_then(|(oa, ob)| Plan::new(oa, ob))?;
+        let cresidual = match residual {
+            Some(r) => Some(cube(r)?),
+            None => None,
         };
         let cbias = cbias.map(burn::backend::wgpu::into_contiguous);
         let client = ca.client.clone();
@@ -289,19 +424,17 @@ mod gpu {
             entry: "matmul",
             workgroup: Dim3::new_2d(16, 16),
         };
-        let [x, y, z] = plan.workgroups();
-        // Without a bias the binding still needs a buffer: `a`'s, never read.
+        let [x, y, z] = plan.workgroups(epilogue);
+        // Unused bindings still need a buffer: `a`'s, never read.
         let bias_buffer = cbias.as_ref().unwrap_or(&ca);
-        launch_words(kernel, CubeCount::Static(x, y, z), &[&ca, &cb, bias_buffer, &out], &plan.info(cbias.is_some()));
-        Tensor::from_primitive::<Cube>(out)
-    }
-
-    fn fallback<const D: usize>(a: Tensor<D>, b: Tensor<D>, bias: Option<Tensor<1>>) -> Tensor<D> {
-        let y = a.matmul(b);
-        match bias {
-            Some(bias) => y + bias.unsqueeze(),
-            None => y,
-        }
+        let residual_buffer = cresidual.as_ref().unwrap_or(&ca);
+        launch_words(
+            kernel,
+            CubeCount::Static(x, y, z),
+            &[&ca, &cb, bias_buffer, residual_buffer, &out],
+            &plan.info(cbias.is_some(), epilogue),
+        );
+        Some(Tensor::from_primitive::<Cube>(out))
     }
 }
 
@@ -331,7 +464,8 @@ mod tests {
         let (m, k, n) = (67, 19, 70);
         let (a, b) = (values(m * k, 1), values(k * n, 2));
         let plan = Plan::new(Operand::contiguous(&[m, k]).unwrap(), Operand::contiguous(&[k, n]).unwrap()).unwrap();
-        assert_eq!(plan.workgroups(), [2, 2, 1]);
+        assert_eq!(plan.workgroups(Epilogue::Plain), [2, 2, 1]);
+        assert_eq!(plan.workgroups(Epilogue::Geglu), [2, 2, 1], "35 output columns, 32 to a block");
         close(&matmul_reference(&plan, &a, &b, None), &burn_matmul(&a, [m, k], &b, [k, n]));
     }
 
@@ -371,6 +505,38 @@ mod tests {
     }
 
     #[test]
+    fn the_gelu_reference_is_burns_gelu() {
+        // The CPU's gelu takes libm's erf; the polyfill's error (below 1.5·10⁻⁷) is all that differs.
+        let x: Vec<f32> = (-60..=60).map(|i| i as f32 / 10.0).collect();
+        let t = Tensor::<1>::from_data(TensorData::new(x.clone(), [x.len()]), &cpu());
+        let want = burn::tensor::activation::gelu(t).into_data().try_to_vec::<f32>().unwrap();
+        for (x, w) in x.iter().zip(&want) {
+            assert!(
+                (gelu_reference(*x) - w).abs() <= 1e-6 * (1.0 + w.abs()),
+                "gelu({x}): {} vs {w}",
+                gelu_reference(*x)
+            );
+        }
+    }
+
+    #[test]
+    fn the_geglu_reference_is_the_models_feed_forward_gate() {
+        let (rows, d_in, d_ff) = (5, 6, 7);
+        let device = cpu();
+        let up = crate::model::feedforward::Geglu::new(d_in, d_ff, &device);
+        let x = values(rows * d_in, 12);
+        let w = up.proj.weight.val().into_data().try_to_vec::<f32>().unwrap();
+        let plan =
+            Plan::new(Operand::contiguous(&[rows, d_in]).unwrap(), Operand::contiguous(&[d_in, 2 * d_ff]).unwrap())
+                .unwrap();
+        let tx = Tensor::<2>::from_data(TensorData::new(x.clone(), [rows, d_in]), &device);
+        assert!(linear_geglu(&tx, &up.proj.weight.val(), None).is_none(), "the CPU spells it in burn");
+        let model = up.forward(tx).into_data().try_to_vec::<f32>().unwrap();
+        let reference = geglu_reference(&matmul_reference(&plan, &x, &w, None), d_ff);
+        close(&reference, &model);
+    }
+
+    #[test]
     fn shapes_the_shader_does_not_take_are_refused() {
         let c = |s: &[usize]| Operand::contiguous(s).unwrap();
         assert_eq!(Plan::new(c(&[4, 5]), c(&[6, 3])), None, "inner sizes differ");
@@ -407,7 +573,14 @@ mod tests {
         let x = Tensor::<3>::from_data(TensorData::new(a.clone(), [batch, m, k]), &cpu());
         let weight = Tensor::<2>::from_data(TensorData::new(b[..k * n].to_vec(), [k, n]), &cpu());
         let bias_tensor = Tensor::<1>::from_data(TensorData::new(bias.clone(), [n]), &cpu());
-        let ours = linear(x, weight, Some(bias_tensor)).into_data().try_to_vec::<f32>().unwrap();
-        close(&ours, &naive(&a, &b[..k * n], [1, batch * m, k, n], Some(&bias)));
+        let ours =
+            linear(x.clone(), weight.clone(), Some(bias_tensor.clone())).into_data().try_to_vec::<f32>().unwrap();
+        let want = naive(&a, &b[..k * n], [1, batch * m, k, n], Some(&bias));
+        close(&ours, &want);
+        // `linear_residual`: the same plus a residual.
+        let skip = values(batch * m * n, 10);
+        let skip_tensor = Tensor::<3>::from_data(TensorData::new(skip.clone(), [batch, m, n]), &cpu());
+        let ours = linear_residual(skip_tensor, x, weight, Some(bias_tensor)).into_data().try_to_vec::<f32>().unwrap();
+        close(&ours, &want.iter().zip(&skip).map(|(y, r)| y + r).collect::<Vec<_>>());
     }
 }

@@ -18,7 +18,10 @@ pub use attention::{
 };
 pub use composite::{composite, composite_reference};
 pub use dequantize::{Codes, check_against_reference as check_dequantize, dequantize_on_device};
-pub use matmul::{Operand, Plan, check_against_reference as check_matmul, linear, matmul, matmul_reference};
+pub use matmul::{
+    Epilogue, Operand, Plan, check_against_reference as check_matmul, geglu_reference, gelu_reference, linear,
+    linear_geglu, linear_residual, matmul, matmul_reference,
+};
 pub use row_norm::{RowNorm, check_against_reference as check_row_norm, row_norm, row_norm_reference};
 pub use to_rgba8::{quantize, to_rgba8_packed, to_rgba8_reference};
 

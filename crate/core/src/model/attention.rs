@@ -92,7 +92,7 @@ impl AttentionBlock {
                 Some(scatter) => y.select(1, scatter.clone()),
                 None => y,
             };
-            return x + precision::linear(&self.out, y.reshape([b, h, w, c]));
+            return precision::linear_residual(&self.out, y.reshape([b, h, w, c]), x);
         }
         let qkv = qkv.reshape([b, h * w, 3 * nh, dh]);
         let sqrt_scale = self.scale.val().sqrt().reshape([1, 1, 1, nh, 1]);
@@ -118,7 +118,7 @@ impl AttentionBlock {
         if let Some(scatter) = &constants.scatter {
             y = y.select(1, scatter.clone());
         }
-        x + precision::linear(&self.out, y.reshape([b, h, w, c]))
+        precision::linear_residual(&self.out, y.reshape([b, h, w, c]), x)
     }
 
     /// Everything from the fused projection `qkv` (`[B, L, 3·C]`, sequence order) to the heads'

@@ -112,6 +112,15 @@ pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
     }
 }
 
+/// `residual + layer.forward(x)`: in f32 with the add in the matmul's epilogue where our WGSL
+/// runs (`kernels::linear_residual`); the same sum in burn elsewhere.
+pub fn linear_residual<const D: usize>(layer: &Linear, x: Tensor<D>, residual: Tensor<D>) -> Tensor<D> {
+    if current().compute_dtype().is_none() {
+        return crate::kernels::linear_residual(residual, x, layer.weight.val(), layer.bias.as_ref().map(|b| b.val()));
+    }
+    residual + linear(layer, x)
+}
+
 /// `t` as a matmul operand in the current precision (unchanged in f32).
 pub fn operand<const D: usize>(t: Tensor<D>) -> Tensor<D> {
     match current().compute_dtype() {
