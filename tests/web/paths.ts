@@ -7,12 +7,18 @@ import { fileURLToPath } from 'node:url';
 
 export const HERE = fileURLToPath(new URL('.', import.meta.url));
 export const REPO = resolve(HERE, '../..');
-/** Generated inputs (references, fixtures, the consumer app): ignored by git, rebuilt on demand. */
-export const WORK = join(HERE, '.work');
+/**
+ * Generated inputs (references, fixtures, the consumer app): ignored by git, rebuilt on demand.
+ * `LEDIFLOW_TEST_WORK`, `LEDIFLOW_TEST_RESULTS` and `LEDIFLOW_TEST_DIST` (the demo build served
+ * under /sub/dir/) move them, with `LEDIFLOW_TEST_PORT`, so that two runs in one checkout do not
+ * overwrite each other's fixtures and results.
+ */
+export const WORK = resolve(process.env.LEDIFLOW_TEST_WORK ?? join(HERE, '.work'));
 export const REFS = join(WORK, 'refs');
 export const FIXTURES = join(WORK, 'fixtures');
 export const CONSUMER = join(WORK, 'consumer');
-export const RESULTS = join(REPO, 'test-results', 'web');
+export const RESULTS = resolve(process.env.LEDIFLOW_TEST_RESULTS ?? join(REPO, 'test-results', 'web'));
+export const DIST = resolve(process.env.LEDIFLOW_TEST_DIST ?? join(REPO, 'dist'));
 
 export const PORT = Number(process.env.LEDIFLOW_TEST_PORT ?? 4179);
 export const ORIGIN = `http://127.0.0.1:${PORT}`;

@@ -13,10 +13,12 @@ import { fileURLToPath } from 'node:url';
 const here = fileURLToPath(new URL('.', import.meta.url));
 const repo = resolve(here, '../..');
 export const PORT = Number(process.env.LEDIFLOW_TEST_PORT ?? 4179);
+// The same defaults and variables as paths.ts.
+const work = resolve(process.env.LEDIFLOW_TEST_WORK ?? join(here, '.work'));
 const mounts = [
-  ['/sub/dir/', join(repo, 'dist')],
-  ['/consumer/', join(here, '.work/consumer/dist')],
-  ['/fixtures/', join(here, '.work/fixtures')],
+  ['/sub/dir/', resolve(process.env.LEDIFLOW_TEST_DIST ?? join(repo, 'dist'))],
+  ['/consumer/', join(work, 'consumer/dist')],
+  ['/fixtures/', join(work, 'fixtures')],
 ];
 const types = {
   '.html': 'text/html; charset=utf-8',
@@ -48,7 +50,7 @@ createServer((req, res) => {
   if (path.startsWith('/__cut/')) {
     const bytes = (() => {
       try {
-        return readFileSync(join(here, '.work/fixtures', path.slice('/__cut/'.length).replace(/[/\\]/g, '')));
+        return readFileSync(join(work, 'fixtures', path.slice('/__cut/'.length).replace(/[/\\]/g, '')));
       } catch {
         return null;
       }
