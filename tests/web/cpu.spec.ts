@@ -509,3 +509,91 @@ test('every tab in use: a screenshot of each', async ({ page }) => {
   await page.locator('#interpolate-slider').fill('4');
   await shoot('interpolate');
 });
+
+test('the model picker offers every LeDiFlow model of the manifest: each loads at its own size, with progress, cached and checked on its own', async ({ page, request }) => {
+  test.skip(!existsSync(TINY_MODEL), `the tiny test model ${TINY_MODEL} is missing`);
+  // global-setup.ts makeModelChoice: tiny-32, tiny-128 (the same weights as a 128-px model), a
+  // baseline-only entry paired with tiny-32, and tiny-128's file pinned to another hash.
+  await openDemo(page, { autorun: '0', manifest: '/fixtures/two-models-manifest.json' });
+  await expectReady(page);
+  const picker = page.locator('#model-picker');
+  await expect(page.locator('#model-choice')).toBeVisible();
+  const offered = await picker.locator('option').evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value));
+  expect(offered, 'the LeDiFlow models in manifest order, not the baseline-only file').toEqual(['tiny-32', 'tiny-128', 'tiny-128-wrong-hash']);
+  await expect(picker).toHaveValue('tiny-32');
+  await expect(page.locator('#model-info')).toContainText('32×32');
+  const options = { seed: 3, count: 1, steps: 1, latentSteps: 1 };
+  const small = await mustCall(page, 'sample', options);
+  expect(small.width).toBe(32);
+
+  // Another model: a new generator, its own download with its own progress, its own image size.
+  await page.evaluate(() => ((window as any).progressLog.length = 0));
+  await picker.selectOption('tiny-128');
+  await expectReady(page);
+  await expect(page.locator('#model-info')).toContainText('128×128');
+  expect(new URL(page.url()).searchParams.get('model'), 'a reload or a link keeps the choice').toBe('tiny-128');
+  const progress: string[] = await page.evaluate(() => (window as any).progressLog);
+  expect(progress.some((t) => /of 71\d\.\d kB/.test(t)), `progress texts: ${progress.join(' | ')}`).toBe(true);
+  const large = await mustCall(page, 'sample', options);
+  expect(large.width).toBe(128);
+  expect(large.images[0]).toHaveLength(128 * 128 * 4);
+
+  // Each model is cached under its own name: going back reads no weight byte from the server,
+  // and gives the same image as before.
+  await request.get(`${ORIGIN}/__requests/reset`);
+  await picker.selectOption('tiny-32');
+  await expectReady(page);
+  const seen: string[] = await (await request.get(`${ORIGIN}/__requests`)).json();
+  expect(seen.filter((p) => p.endsWith('.ldf')), `requests: ${seen.join(', ')}`).toEqual([]);
+  await expect(page.locator('#model-info')).toContainText('32×32');
+  await expect(page.locator('#model-info')).toContainText('from cache');
+  expect((await mustCall(page, 'sample', options)).images[0]).toEqual(small.images[0]);
+  const keys = await page.evaluate(async () => (await (await caches.open('lediflow-weights')).keys()).map((r) => new URL(r.url).pathname.split('/')[2]));
+  expect(keys.sort()).toEqual(['tiny-128', 'tiny-32']);
+
+  // Integrity per model: an entry pinning another hash is refused, and the picker stays usable.
+  await picker.selectOption('tiny-128-wrong-hash');
+  expect(await waitForState(page)).toBe('error');
+  await expect(page.locator('#fatal')).toContainText('(BadWeights)');
+  await expect(picker).toBeEnabled();
+});
+
+test('the comparison adds the baseline the manifest pairs with the picked model; a model without one says so', async ({ page, request }) => {
+  // global-setup.ts: landscapes-64 and baseline-64 paired by `config`, and landscapes-64-unpaired.
+  await openDemo(page, { autorun: '0', manifest: '/fixtures/paired-manifest.json', model: 'landscapes-64-unpaired' });
+  await expectReady(page);
+  await expect(page.locator('#model-picker option')).toHaveText([/^landscapes-64 /, /^landscapes-64-unpaired /]);
+  await page.getByRole('tab', { name: 'LeDiFlow vs. baseline' }).click();
+  const form = page.locator('#compare-form');
+  await form.locator('input[name=count]').fill('1');
+  await form.locator('input[name=baseline-steps]').fill('1');
+  await form.locator('button[type=submit]').click();
+  await expect(page.locator('#compare-error')).toContainText('the manifest lists no baseline for the model landscapes-64-unpaired');
+
+  await page.locator('#model-picker').selectOption('landscapes-64');
+  await expectReady(page);
+  await request.get(`${ORIGIN}/__requests/reset`);
+  await form.locator('button[type=submit]').click();
+  await expect(page.locator('#compare-baseline')).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
+  await expect(page.locator('#model-info')).toContainText('with the baseline');
+  const seen: string[] = await (await request.get(`${ORIGIN}/__requests`)).json();
+  expect(seen.filter((p) => p.endsWith('.ldf')), 'the baseline, through the manifest').toEqual(['/fixtures/baseline-64.ldf']);
+});
+
+test('createGenerator({ model }) picks from the shipped manifest by name; an unknown name lists the known ones', async ({ page, request }) => {
+  await openDemo(page, { autorun: '0', model: 'no-such-model' });
+  expect(await waitForState(page)).toBe('error');
+  const fatal = page.locator('#fatal');
+  await expect(fatal).toContainText('(BadWeights)');
+  await expect(fatal).toContainText('no entry for model "no-such-model" (it has landscapes-64, baseline-64)');
+  await expect(page.locator('#model-picker option')).toHaveText([/^landscapes-64 /]);
+
+  // A listed name loads that entry's file, never the default model's. (This bundle emits only
+  // the files index.ts names, so the baseline-only file next to the manifest is not there.)
+  await request.get(`${ORIGIN}/__requests/reset`);
+  await openDemo(page, { autorun: '0', model: 'baseline-64' });
+  expect(await waitForState(page)).toBe('error');
+  const weights = ((await (await request.get(`${ORIGIN}/__requests`)).json()) as string[]).filter((p) => p.endsWith('.ldf'));
+  expect(weights, 'the weight requests').toEqual(['/sub/dir/assets/baseline-64.ldf']);
+  await expect(fatal).toContainText('(Network)');
+});

@@ -7,12 +7,12 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { FIXTURES, REPO, SHIPPED_BASELINE, SHIPPED_MODEL, TINY_MODEL } from './paths.js';
+import { DIST, FIXTURES, REPO, SHIPPED_BASELINE, SHIPPED_MODEL, TINY_MODEL } from './paths.js';
 import { REFERENCES, ldfMetadata, makeReference, type ReferenceName } from './references.js';
 
 export default function globalSetup(): void {
-  if (!existsSync(join(REPO, 'dist', 'index.html'))) {
-    throw new Error('dist/ is missing: run `npm run build` first (`npm run test:web` does)');
+  if (!existsSync(join(DIST, 'index.html'))) {
+    throw new Error(`${DIST} is missing: run \`npm run build\` first (\`npm run test:web\` does)`);
   }
   if (!existsSync(SHIPPED_MODEL)) throw new Error(`the shipped model ${SHIPPED_MODEL} is missing`);
   for (const name of Object.keys(REFERENCES) as ReferenceName[]) {
@@ -53,6 +53,18 @@ function makeFixtures(): void {
 
   // Damaged files: flipped bytes in the data buffer (the hash check finds them), a download cut
   // short, and something that is not a weight file at all.
+  // The shipped model and baseline paired by `config`, as make-manifest.py pairs them, and the
+  // model again under a configuration name no baseline has (the demo's comparison, issue 21).
+  const shippedEntry = { file: 'landscapes-64.ldf', sha256: sha256(shipped), bytes: shipped.length, networks: ['decoder', 'encoder', 'flow', 'latent'] };
+  const paired = {
+    models: {
+      'landscapes-64': { ...shippedEntry, config: 's64' },
+      'baseline-64': { file: 'baseline-64.ldf', sha256: sha256(baseline), bytes: baseline.length, networks: ['baseline'], config: 's64' },
+      'landscapes-64-unpaired': { ...shippedEntry, config: 's64-unpaired' },
+    },
+  };
+  writeFileSync(join(FIXTURES, 'paired-manifest.json'), `${JSON.stringify(paired, null, 2)}\n`);
+
   const corrupt = Buffer.from(shipped);
   const at = Math.floor(corrupt.length * 0.8);
   for (let i = at; i < at + 64; i++) corrupt[i] ^= 0x5a;
@@ -81,6 +93,7 @@ function makeFixtures(): void {
     });
     writeFileSync(join(FIXTURES, 'tiny-swapped.ldf'), swapped);
     writeManifest('tiny-swapped-manifest.json', 'tiny-test', 'tiny-swapped.ldf', sha256(tiny), tiny.length);
+    makeModelChoice(tiny);
     makeHostileCorpus(tiny);
   }
 
@@ -88,6 +101,33 @@ function makeFixtures(): void {
   rmSync(join(FIXTURES, 'pkg-cpu'), { recursive: true, force: true });
   if (existsSync(join(REPO, 'web/pkg/cpu/lediflow.js'))) cpSync(join(REPO, 'web/pkg/cpu'), join(FIXTURES, 'pkg-cpu'), { recursive: true });
   console.log(`[global-setup] fixtures in ${FIXTURES}; shipped model sha256 ${shippedMeta.sha256}`);
+}
+
+/**
+ * A manifest of two models for the demo's model picker (issue 21): the tiny model at 32 px, and
+ * the same weights as a 128-px model (the configuration's image_size edited, its header hash
+ * recomputed: the networks are size-agnostic, so it samples 128×128 images; 0.7 MB). Beside them
+ * a baseline-only entry (the picker leaves it out) and an entry that pins the 128-px file to
+ * another hash.
+ */
+function makeModelChoice(tiny: Buffer): void {
+  const at128 = editHeader(tiny, (meta) => {
+    const config = JSON.parse(meta.config);
+    config.image_size = 128;
+    config.name = 'tiny-128';
+    meta.config = JSON.stringify(config);
+  });
+  writeFileSync(join(FIXTURES, 'tiny-128.ldf'), at128);
+  const all = ['decoder', 'encoder', 'flow', 'latent', 'baseline'];
+  const manifest = {
+    models: {
+      'tiny-32': { file: 'tiny-test.ldf', sha256: sha256(tiny), bytes: tiny.length, networks: all, config: 'tiny' },
+      'tiny-128': { file: 'tiny-128.ldf', sha256: sha256(at128), bytes: at128.length, networks: all, config: 'tiny-128' },
+      'tiny-baseline': { file: 'tiny-test.ldf', sha256: sha256(tiny), bytes: tiny.length, networks: ['baseline'], config: 'tiny' },
+      'tiny-128-wrong-hash': { file: 'tiny-128.ldf', sha256: sha256(tiny), bytes: at128.length, networks: all, config: 'tiny-128' },
+    },
+  };
+  writeFileSync(join(FIXTURES, 'two-models-manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
 }
 
 /** Where the hostile corpus goes, and its index: `{ name, file, expect }` per weight file. */

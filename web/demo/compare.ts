@@ -5,7 +5,7 @@
  * model is a weight file of its own, streamed on the first comparison only.
  */
 
-import type { GenerateResult, Method, Solver } from '../src/index.js';
+import type { AddWeightsOptions, GenerateResult, Method, Solver } from '../src/index.js';
 import { describeCost, formatBytes, formatMs } from './format.js';
 import { enableWhenReady, numberField, runTask, textField, throwIfCancelled } from './forms.js';
 import { draw, figure } from './images.js';
@@ -63,16 +63,24 @@ export function setupCompare(session: Session): void {
   });
 }
 
-/** The shipped baseline (its own module, so that only a page that compares carries it), or `?baseline=URL`. */
+/**
+ * `?baseline=URL`, else the baseline the manifest pairs with the picked model: the shipped one
+ * from its own module (so that only a page that compares carries it, under the name the bundler
+ * gave the file), any other through the manifest.
+ */
 async function loadBaseline(session: Session, note: HTMLElement): Promise<void> {
   const url = session.param('baseline');
   if (session.param('weights') && !url) {
     throw new Error('this page runs custom weights: name their baseline file with ?baseline=URL to compare');
   }
+  const model = session.model;
+  const shipped = session.param('manifest') === null ? (await import('../src/baseline.js')).shippedBaseline : null;
+  let source: AddWeightsOptions;
+  if (url) source = { weights: url, manifest: session.param('manifest') ?? undefined };
+  else if (shipped && (model === null || model.baseline === shipped.model)) source = shipped;
+  else if (model?.baseline) source = { manifest: model.manifest, model: model.baseline };
+  else throw new Error(`the manifest lists no baseline for ${model ? `the model ${model.name}` : 'this model'}: name one with ?baseline=URL to compare`);
   note.textContent = 'Loading the baseline weights…';
-  const source = url
-    ? { weights: url, manifest: session.param('manifest') ?? undefined }
-    : (await import('../src/baseline.js')).shippedBaseline;
   await session.current!.addWeights({
     ...source,
     onProgress: (p) => {

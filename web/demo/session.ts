@@ -3,15 +3,27 @@
  * fatal error (a lost GPU device or a crashed worker), shown in the status bar.
  */
 
-import { createGenerator, LeDiFlowError, type BackendChoice, type DequantizeChoice, type Generator, type LoadProgress } from '../src/index.js';
+import {
+  createGenerator,
+  LeDiFlowError,
+  listModels,
+  type BackendChoice,
+  type DequantizeChoice,
+  type Generator,
+  type LoadProgress,
+  type ManifestModel,
+} from '../src/index.js';
 import { describeError, formatBytes, formatMs, formatSeconds } from './format.js';
 
 export type State = 'loading' | 'ready' | 'error';
 
 export class Session {
   current: Generator | null = null;
+  /** The LeDiFlow models of the manifest (the shipped one, or `?manifest=`), for the picker. */
+  models: ManifestModel[] = [];
   private readonly readyListeners: ((generator: Generator) => void)[] = [];
   private readonly params = new URLSearchParams(location.search);
+  private listed = false;
 
   /** Called with each new generator (the first one, and after every restart). */
   onReady(listener: (generator: Generator) => void): void {
@@ -23,6 +35,44 @@ export class Session {
     return this.params.get(name);
   }
 
+  /** The picked model's manifest entry; `null` for `?weights=` or a manifest that lists none. */
+  get model(): ManifestModel | null {
+    const name = this.param('model');
+    return this.models.find((m) => m.name === name) ?? (name === null ? (this.models[0] ?? null) : null);
+  }
+
+  /** Loads another model of the manifest in a new generator (`?model=` follows, for reloads and links). */
+  chooseModel(name: string): void {
+    this.params.set('model', name);
+    history.replaceState(null, '', `?${this.params.toString()}${location.hash}`);
+    void this.start();
+  }
+
+  /**
+   * Fills the model picker once. A manifest that cannot be listed leaves it hidden:
+   * `createGenerator` then reports what is wrong with it, as it did without a picker.
+   */
+  private async listModels(): Promise<void> {
+    if (this.listed || this.param('weights') !== null) return;
+    this.listed = true;
+    try {
+      this.models = await listModels(this.param('manifest') ?? undefined);
+    } catch {
+      this.models = [];
+    }
+    const picker = byId('model-picker') as HTMLSelectElement;
+    picker.replaceChildren(
+      ...this.models.map((m) => {
+        const option = document.createElement('option');
+        option.value = m.name;
+        option.textContent = m.bytes === null ? m.name : `${m.name} (${formatBytes(m.bytes)})`;
+        return option;
+      }),
+    );
+    picker.addEventListener('change', () => this.chooseModel(picker.value));
+    byId('model-choice').hidden = this.models.length === 0;
+  }
+
   async start(): Promise<void> {
     this.current?.dispose();
     this.current = null;
@@ -31,11 +81,16 @@ export class Session {
     byId('backend').textContent = 'Starting…';
     byId('backend').className = 'badge';
     byId('weights').hidden = false;
+    const picker = byId('model-picker') as HTMLSelectElement;
+    picker.disabled = true;
     try {
+      await this.listModels();
+      const model = this.param('model') ?? this.model?.name;
+      if (model !== undefined) picker.value = model;
       const generator = await createGenerator({
         weights: this.param('weights') ?? undefined,
         manifest: this.param('manifest') ?? undefined,
-        model: this.param('model') ?? undefined,
+        model,
         backend: (this.param('backend') as BackendChoice | null) ?? 'auto',
         warmUp: this.param('warmup') !== '0',
         dequantize: (this.param('dequantize') as DequantizeChoice | null) ?? undefined,
@@ -60,6 +115,9 @@ export class Session {
       byId('backend').textContent = 'Not running';
       byId('backend').className = 'badge bad';
       this.showError(byId('fatal'), error, true);
+    } finally {
+      // Another model can be picked whether this one loaded or not.
+      picker.disabled = false;
     }
   }
 

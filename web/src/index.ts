@@ -12,6 +12,7 @@
  */
 
 import { LeDiFlowError, fromErrorPayload } from './errors.js';
+import { fetchManifest, pickEntry, type ManifestEntry } from './weights.js';
 import type { AddWeightsRequest, InitRequest, InitResult, Response, RunRequest, RunResult, WeightsSource } from './protocol.js';
 import type {
   AddWeightsOptions,
@@ -21,6 +22,7 @@ import type {
   InpaintOptions,
   InterpolateOptions,
   LoadProgress,
+  ManifestModel,
   ModelInfo,
   SampleOptions,
   StepCallback,
@@ -30,13 +32,17 @@ export { LeDiFlowError, type ErrorKind } from './errors.js';
 export type * from './types.js';
 
 /**
- * The model this package ships, and its manifest (resolved by bundlers as assets). The baseline
- * is not named here but in `lediflow/baseline` (baseline.ts), so that a bundler emits its 4.9 MB
- * only for apps that import it.
+ * The models this package ships by manifest name, and their manifest (resolved by bundlers as
+ * assets: each file needs its own literal `new URL(…, import.meta.url)`, since a bundler renames
+ * what it emits and the manifest's `file` then names nothing). The baseline is not named here but
+ * in `lediflow/baseline` (baseline.ts), so that a bundler emits its 4.9 MB only for apps that
+ * import it. A name the shipped manifest lists but this table lacks is fetched relative to the
+ * manifest, which works wherever `models/` is served as it is.
  */
-const SHIPPED_WEIGHTS = new URL('../../models/landscapes-64.ldf', import.meta.url);
+const SHIPPED_MODELS = new Map<string, URL>([['landscapes-64', new URL('../../models/landscapes-64.ldf', import.meta.url)]]);
 const SHIPPED_MANIFEST = new URL('../../models/manifest.json', import.meta.url);
-const SHIPPED_FILE = 'landscapes-64.ldf';
+/** What `createGenerator()` loads without `weights`, `manifest` or `model`. */
+const DEFAULT_MODEL = 'landscapes-64';
 
 export interface Generator {
   readonly backend: Backend;
@@ -86,7 +92,7 @@ export async function createGenerator(options: CreateOptions = {}): Promise<Gene
     type: 'init',
     backend: options.backend ?? 'auto',
     dequantize: options.dequantize ?? 'host',
-    source: weightsSource(options, { weights: SHIPPED_WEIGHTS, file: SHIPPED_FILE }),
+    source: weightsSource(options, true),
     warmUp: options.warmUp ?? true,
   };
   const connection = new WorkerConnection();
@@ -101,28 +107,74 @@ export async function createGenerator(options: CreateOptions = {}): Promise<Gene
 
 /**
  * Resolves URLs against the page. Without `weights`: with a `manifest`, the manifest's entry names
- * the file; with neither, the shipped file and the shipped manifest.
+ * the file; with neither, the shipped manifest's entry `model` (default `landscapes-64`), from the
+ * shipped file of that name where there is one.
  */
-function weightsSource(options: AddWeightsOptions & { cache?: boolean }, shipped: { weights: URL; file: string } | null): WeightsSource {
-  const base = typeof document !== 'undefined' ? document.baseURI : globalThis.location?.href;
-  const resolve = (url: string | URL) => new URL(String(url), base).href;
-  const useShipped = options.weights === undefined && options.manifest === undefined;
-  if (useShipped && !shipped) {
-    throw new LeDiFlowError(
-      'InvalidOptions',
-      "name the weights (or a manifest); for the shipped baseline: import { shippedBaseline } from 'lediflow/baseline', then addWeights(shippedBaseline)",
-    );
+function weightsSource(options: AddWeightsOptions & { cache?: boolean }, shipped: boolean): WeightsSource {
+  const resolve = (url: string | URL) => new URL(String(url), pageBase()).href;
+  const cache = options.cache ?? true;
+  if (options.weights === undefined && options.manifest === undefined) {
+    if (!shipped) {
+      throw new LeDiFlowError(
+        'InvalidOptions',
+        "name the weights (or a manifest); for the shipped baseline: import { shippedBaseline } from 'lediflow/baseline', then addWeights(shippedBaseline)",
+      );
+    }
+    // By name, never by file name: a bundler may rename the shipped file (content hashes).
+    const model = options.model ?? DEFAULT_MODEL;
+    const weights = SHIPPED_MODELS.get(model);
+    return { weightsUrl: weights?.href ?? null, manifestUrl: SHIPPED_MANIFEST.href, model, weightsFile: null, cache };
   }
-  const weightsUrl = options.weights !== undefined ? resolve(options.weights) : useShipped ? shipped!.weights.href : null;
-  const manifest = options.manifest ?? (useShipped ? SHIPPED_MANIFEST : undefined);
+  const weightsUrl = options.weights !== undefined ? resolve(options.weights) : null;
   return {
     weightsUrl,
-    manifestUrl: manifest === undefined ? null : resolve(manifest),
+    manifestUrl: options.manifest === undefined ? null : resolve(options.manifest),
     model: options.model ?? null,
-    // A bundler may rename the shipped file (content hashes); the manifest knows it by this name.
-    weightsFile: useShipped ? shipped!.file : weightsUrl && fileName(weightsUrl),
-    cache: options.cache ?? true,
+    weightsFile: weightsUrl && fileName(weightsUrl),
+    cache,
   };
+}
+
+function pageBase(): string | undefined {
+  return typeof document !== 'undefined' ? document.baseURI : globalThis.location?.href;
+}
+
+/**
+ * The LeDiFlow models a manifest lists (default: the shipped one), in its order, for a model
+ * picker: every entry except the files that hold only a baseline, each with the name of the entry
+ * holding its baseline (the baseline-only entry of the same `config`), if any. Load one with
+ * `createGenerator({ manifest, model: name })`, or `createGenerator({ model: name })` for the
+ * shipped manifest. Entries without a `file` and a SHA-256 are left out: they cannot load.
+ */
+export async function listModels(manifest?: string | URL): Promise<ManifestModel[]> {
+  const url = manifest === undefined ? SHIPPED_MANIFEST.href : new URL(String(manifest), pageBase()).href;
+  const parsed = await fetchManifest(url);
+  const entries: { name: string; entry: ManifestEntry }[] = [];
+  for (const name of Object.keys(parsed.models)) {
+    try {
+      entries.push(pickEntry(parsed, url, name, null));
+    } catch {
+      // Not loadable: createGenerator would refuse it too, naming the problem.
+    }
+  }
+  const networks = (entry: ManifestEntry) => (Array.isArray(entry.networks) ? entry.networks.filter((n): n is string => typeof n === 'string') : null);
+  const baselineOnly = (entry: ManifestEntry) => {
+    const n = networks(entry);
+    return n !== null && n.includes('baseline') && !n.includes('flow');
+  };
+  const config = (entry: ManifestEntry) => (typeof entry.config === 'string' ? entry.config : null);
+  return entries
+    .filter(({ entry }) => !baselineOnly(entry))
+    .map(({ name, entry }) => ({
+      name,
+      manifest: url,
+      file: entry.file,
+      sha256: entry.sha256,
+      bytes: typeof entry.bytes === 'number' ? entry.bytes : null,
+      networks: networks(entry),
+      config: config(entry),
+      baseline: entries.find((b) => baselineOnly(b.entry) && config(b.entry) !== null && config(b.entry) === config(entry))?.name ?? null,
+    }));
 }
 
 class WorkerConnection {
@@ -252,7 +304,7 @@ class WorkerGenerator implements Generator {
   }
 
   async addWeights(options: AddWeightsOptions): Promise<ModelInfo> {
-    const source = weightsSource({ ...options, cache: this.cache }, null);
+    const source = weightsSource({ ...options, cache: this.cache }, false);
     const request: AddWeightsRequest = { type: 'addWeights', source };
     const added = (await this.connection.call(request, { onProgress: options.onProgress })) as ModelInfo;
     this.model = {

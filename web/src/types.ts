@@ -33,7 +33,11 @@ export interface AddWeightsOptions {
    * shipped manifest when neither `weights` nor `manifest` is given, none otherwise.
    */
   manifest?: string | URL;
-  /** Which manifest entry: default the one whose `file` is the weights' file name, else the only one. */
+  /**
+   * Which manifest entry, by name: default the one whose `file` is the weights' file name, else
+   * the only one. With neither `weights` nor `manifest`, an entry of the shipped manifest
+   * (default `landscapes-64`); `listModels()` lists them.
+   */
   model?: string;
   onProgress?: (progress: LoadProgress) => void;
 }
@@ -46,6 +50,23 @@ export interface CreateOptions extends AddWeightsOptions, Partial<wire.CreateReq
   warmUp?: boolean;
   /** Keep the weights in the Cache API (needs a manifest hash). Default `true`. */
   cache?: boolean;
+}
+
+/** A LeDiFlow model a manifest lists (`listModels`). */
+export interface ManifestModel {
+  /** The manifest's name for it: `createGenerator({ manifest, model: name })`. */
+  name: string;
+  /** The manifest's URL, resolved. */
+  manifest: string;
+  file: string;
+  sha256: string;
+  bytes: number | null;
+  /** The networks the file holds, where the manifest says. */
+  networks: string[] | null;
+  /** The configuration's name (`s64`, `s128`), where the manifest says. */
+  config: string | null;
+  /** The manifest entry holding this model's baseline (for `addWeights`), if it lists one. */
+  baseline: string | null;
 }
 
 export interface ModelInfo extends wire.LoadedFile {

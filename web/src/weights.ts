@@ -21,6 +21,10 @@ export interface ManifestEntry {
   file: string;
   sha256: string;
   bytes?: number;
+  /** The networks the file holds (scripts/make-manifest.py writes them; fixtures may not). */
+  networks?: unknown;
+  /** The configuration's name (`s64`, `s128`): pairs a model with its baseline's file. */
+  config?: unknown;
 }
 
 export interface Manifest {
