@@ -363,7 +363,10 @@ impl Generator {
                 baseline: networks.contains(&Network::Baseline),
                 dequantized: loaded.dequantized.into(),
             };
-            let model = Loaded { config: loaded.config, model: loaded.model, networks };
+            let mut model = loaded.model;
+            // Once per load: the norms' modulation weights side by side (issue 22's dispatches).
+            model.prepare_for_inference();
+            let model = Loaded { config: loaded.config, model, networks };
             // Nothing awaits between the checks above and here, but a disposed generator must
             // never hold a model, whatever runs in between one day.
             inner.alive()?;

@@ -22,7 +22,9 @@ pub use matmul::{
     Epilogue, Operand, Plan, check_against_reference as check_matmul, geglu_reference, gelu_reference, linear,
     linear_geglu, linear_residual, matmul, matmul_reference,
 };
-pub use row_norm::{RowNorm, check_against_reference as check_row_norm, row_norm, row_norm_reference};
+pub use row_norm::{
+    RowNorm, check_against_reference as check_row_norm, row_norm, row_norm_columns, row_norm_reference,
+};
 pub use to_rgba8::{quantize, to_rgba8_packed, to_rgba8_reference};
 
 /// Our WGSL kernels (`shaders/`), each counted every time it is dispatched ([`dispatches`]).

@@ -68,14 +68,31 @@ pub fn row_norm<const D: usize>(
 ) -> Option<Tensor<D>> {
     #[cfg(feature = "kernels")]
     if super::network_kernels_run(&x.device()) {
-        return gpu::row_norm(x, norm, scale, modulation);
+        return gpu::row_norm(x, norm, scale, modulation.map(|m| (m, 0)));
     }
     let _ = (x, norm, scale, modulation);
     None
 }
 
+/// [`row_norm`] with the modulation in columns `offset..offset + C` of `modulations` (`[G, ≥ C]`):
+/// where one matmul computed the modulations of all of a network's norms side by side
+/// (`model::hourglass::Backbone::prepare_modulations`). `None` off our WGSL, like [`row_norm`].
+pub fn row_norm_columns<const D: usize>(
+    x: &Tensor<D>,
+    norm: RowNorm,
+    modulations: &Tensor<2>,
+    offset: usize,
+) -> Option<Tensor<D>> {
+    #[cfg(feature = "kernels")]
+    if super::network_kernels_run(&x.device()) {
+        return gpu::row_norm(x, norm, None, Some((modulations, offset)));
+    }
+    let _ = (x, norm, modulations, offset);
+    None
+}
+
 /// Our shader against [`row_norm_reference`] on `device`: RMS with a scale, RMS with a
-/// modulation per group of rows, and the unit norm, on rows of 150 values. Returns the largest error relative to `1 + |reference|` (for the browser tests).
+/// modulation per group of rows (whole, and columns of a wider one), and the unit norm, on rows of 150 values. Returns the largest error relative to `1 + |reference|` (for the browser tests).
 pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f32, super::KernelError> {
     use burn::tensor::TensorData;
     let data = super::check_values;
@@ -84,12 +101,17 @@ pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f3
     let tx = Tensor::<3>::from_data(TensorData::new(x.clone(), [b, hw, c]), device);
     let ts = Tensor::<1>::from_data(TensorData::new(scale.clone(), [c]), device);
     let tm = Tensor::<2>::from_data(TensorData::new(m.clone(), [b, c]), device);
+    let wide = data(b * 170, 4);
+    let tw = Tensor::<2>::from_data(TensorData::new(wide.clone(), [b, 170]), device);
+    let columns: Vec<f32> = wide.chunks(170).flat_map(|row| row[7..7 + c].to_vec()).collect();
     let rms = RowNorm::Rms { eps: 1e-6 };
     let unit = RowNorm::Unit { eps: 1e-6 };
     let cases = [
         (row_norm(&tx, rms, Some(&ts), None), row_norm_reference(&x, c, rms, Some(&scale), None)),
         (row_norm(&tx, rms, None, Some(&tm)), row_norm_reference(&x, c, rms, None, Some((&m, hw)))),
         (row_norm(&tx, unit, None, None), row_norm_reference(&x, c, unit, None, None)),
+        // Columns 7..157 of modulations 170 wide.
+        (row_norm_columns(&tx, rms, &tw, 7), row_norm_reference(&x, c, rms, None, Some((&columns, hw)))),
     ];
     let mut worst = 0f32;
     for (got, want) in cases {
@@ -117,7 +139,7 @@ mod gpu {
         x: &Tensor<D>,
         norm: RowNorm,
         scale: Option<&Tensor<1>>,
-        modulation: Option<&Tensor<2>>,
+        modulation: Option<(&Tensor<2>, usize)>,
     ) -> Option<Tensor<D>> {
         let dims = x.dims();
         let width = dims[D - 1];
@@ -125,14 +147,20 @@ mod gpu {
         if width == 0 || rows == 0 || scale.is_some_and(|s| s.dims() != [width]) {
             return None;
         }
-        let group = match modulation {
-            Some(m) if m.dims()[1] == width && m.dims()[0] > 0 && rows % m.dims()[0] == 0 => rows / m.dims()[0],
+        let (group, stride, offset) = match modulation {
+            Some((m, offset)) if m.dims()[1] >= offset + width && m.dims()[0] > 0 && rows % m.dims()[0] == 0 => {
+                (rows / m.dims()[0], m.dims()[1], offset)
+            }
             Some(_) => return None,
-            None => 1,
+            None => (1, 0, 0),
         };
-        let (Ok(words_rows), Ok(words_width), Ok(words_group)) =
-            (u32::try_from(rows), u32::try_from(width), u32::try_from(group))
-        else {
+        let (Ok(words_rows), Ok(words_width), Ok(words_group), Ok(words_stride), Ok(words_offset)) = (
+            u32::try_from(rows),
+            u32::try_from(width),
+            u32::try_from(group),
+            u32::try_from(stride),
+            u32::try_from(offset),
+        ) else {
             return None;
         };
         let cx = cube(x.clone())?;
@@ -141,7 +169,7 @@ mod gpu {
             None => None,
         };
         let cm = match modulation {
-            Some(m) => Some(cube(m.clone())?),
+            Some((m, _)) => Some(cube(m.clone())?),
             None => None,
         };
         let client = cx.client.clone();
@@ -154,8 +182,16 @@ mod gpu {
         );
         let flags =
             cs.is_some() as u32 | (cm.is_some() as u32) << 1 | (matches!(norm, RowNorm::Rms { .. }) as u32) << 2;
-        let info =
-            [words_rows, words_width, words_group, flags, norm.divisor(width).to_bits(), norm.eps().to_bits(), 0, 0];
+        let info = [
+            words_rows,
+            words_width,
+            words_group,
+            flags,
+            norm.divisor(width).to_bits(),
+            norm.eps().to_bits(),
+            words_stride,
+            words_offset,
+        ];
         // Unused bindings still need a buffer: `x`'s (read-only, so it may alias).
         let (scale_buffer, modulation_buffer) = (cs.as_ref().unwrap_or(&cx), cm.as_ref().unwrap_or(&cx));
         // One invocation per row, 64 to a workgroup.
@@ -224,5 +260,7 @@ mod tests {
     fn off_the_wgsl_devices_the_caller_computes_it() {
         let x = Tensor::<2>::from_data(TensorData::new(values(6, 5), [2, 3]), &cpu());
         assert!(row_norm(&x, RowNorm::Rms { eps: 1e-6 }, None, None).is_none());
+        let m = Tensor::<2>::from_data(TensorData::new(values(10, 6), [2, 5]), &cpu());
+        assert!(row_norm_columns(&x, RowNorm::Rms { eps: 1e-6 }, &m, 2).is_none());
     }
 }

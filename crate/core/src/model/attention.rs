@@ -10,7 +10,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::config::AttentionKind;
-use super::norm::{AdaRmsNorm, linear, zero_linear};
+use super::norm::{AdaRmsNorm, Conditioning, linear, zero_linear};
 use super::precision::{self, operand, result};
 use super::rope::Rotation;
 use crate::kernels::RowNorm;
@@ -77,7 +77,7 @@ impl AttentionBlock {
     /// head, so the result is that of rotating, rolling and partitioning q, k and v one by one
     /// (`tests::the_block_matches_its_step_by_step_form`), with far fewer kernels: on a GPU at
     /// these sizes the kernel count, not arithmetic, sets the time.
-    pub fn forward(&self, x: Tensor<4>, cond: Option<&Tensor<2>>) -> Tensor<4> {
+    pub fn forward<'a>(&self, x: Tensor<4>, cond: impl Into<Conditioning<'a>>) -> Tensor<4> {
         let [b, h, w, c] = x.dims();
         let (nh, dh) = (self.n_heads, self.d_head);
         let windows = self.windows(h, w);

@@ -5,7 +5,7 @@ use burn::nn::Linear;
 use burn::tensor::activation::gelu;
 use burn::tensor::{Device, Tensor};
 
-use super::norm::{AdaRmsNorm, linear, zero_linear};
+use super::norm::{AdaRmsNorm, Conditioning, linear, zero_linear};
 use super::precision;
 
 /// `Linear(d → 2·d_ff)`, then `a · gelu(gate)`.
@@ -56,7 +56,7 @@ impl FeedForwardBlock {
         }
     }
 
-    pub fn forward(&self, x: Tensor<4>, cond: Option<&Tensor<2>>) -> Tensor<4> {
+    pub fn forward<'a>(&self, x: Tensor<4>, cond: impl Into<Conditioning<'a>>) -> Tensor<4> {
         let h = self.norm.forward(x.clone(), cond);
         precision::linear_residual(&self.down, self.up.forward(h), x)
     }

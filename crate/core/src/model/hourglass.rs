@@ -8,7 +8,7 @@ use super::attention::AttentionBlock;
 use super::config::{BackboneConfig, LevelConfig};
 use super::feedforward::FeedForwardBlock;
 use super::mapping::MappingNetwork;
-use super::norm::{RmsNorm, linear, zero_linear};
+use super::norm::{AdaRmsNorm, Conditioning, RmsNorm, linear, zero_linear};
 use super::precision;
 
 #[derive(Module, Debug)]
@@ -34,7 +34,7 @@ impl Level {
         Self { blocks }
     }
 
-    fn forward(&self, mut x: Tensor<4>, cond: Option<&Tensor<2>>) -> Tensor<4> {
+    fn forward(&self, mut x: Tensor<4>, cond: Conditioning) -> Tensor<4> {
         for block in &self.blocks {
             x = block.attn.forward(x, cond);
             x = block.ff.forward(x, cond);
@@ -94,6 +94,10 @@ pub struct Backbone {
     pub out_channels: usize,
     #[module(skip)]
     pub widths: Vec<usize>,
+    /// Every block norm's modulation weight side by side (`[C_cond, Σ widths]`), where
+    /// [`Backbone::prepare_modulations`] built it: one matmul per evaluation instead of one per norm.
+    #[module(skip)]
+    pub modulations: Option<Tensor<2>>,
 }
 
 impl Backbone {
@@ -122,7 +126,44 @@ impl Backbone {
             p_out: config.patch_out,
             out_channels: config.out_channels,
             widths: levels.iter().map(|l| l.width).collect(),
+            modulations: None,
         }
+    }
+
+    /// The block norms, in a fixed order.
+    fn norms_mut(&mut self) -> impl Iterator<Item = &mut AdaRmsNorm> {
+        let levels = self.down.iter_mut().chain(std::iter::once(&mut self.mid)).chain(self.up.iter_mut());
+        levels.flat_map(|level| level.blocks.iter_mut()).flat_map(|block| [&mut block.attn.norm, &mut block.ff.norm])
+    }
+
+    /// For inference where our WGSL runs (the browser): concatenates the block norms' modulation
+    /// weights once, so that [`Backbone::forward`] computes every modulation of an evaluation in
+    /// one matmul, and each norm reads its columns of it. The result is the same to the bit (each
+    /// column is the same dot product). Elsewhere, or where a norm's Linear has a bias, it undoes
+    /// any earlier preparation. Call it again after the weights change.
+    pub fn prepare_modulations(&mut self) {
+        self.modulations = None;
+        let mut weights = Vec::new();
+        let mut column = 0;
+        let mut batched = self.mapping.is_some();
+        for norm in self.norms_mut() {
+            norm.column = None;
+            match &norm.linear {
+                Some(linear) if linear.bias.is_none() => {
+                    let weight = linear.weight.val();
+                    batched &= crate::kernels::network_kernels_run(&weight.device());
+                    norm.column = Some(column);
+                    column += weight.dims()[1];
+                    weights.push(weight);
+                }
+                _ => batched = false,
+            }
+        }
+        if !batched || weights.is_empty() {
+            self.norms_mut().for_each(|norm| norm.column = None);
+            return;
+        }
+        self.modulations = Some(Tensor::cat(weights, 1));
     }
 
     /// `x`: `[B, C_in, R, R]`; `t`: `[B]` times when the network is time-conditioned.
@@ -131,7 +172,14 @@ impl Backbone {
             (Some(mapping), Some(t)) => Some(mapping.forward(t)),
             _ => None,
         };
-        let cond = cond.as_ref();
+        // The block norms' modulations in one matmul where prepared (f32, our WGSL).
+        let modulations = match (&self.modulations, &cond) {
+            (Some(weight), Some(cond)) if super::precision::current() == super::precision::Precision::F32 => {
+                Some(crate::kernels::linear(cond.clone(), weight.clone(), None))
+            }
+            _ => None,
+        };
+        let cond = Conditioning { cond: cond.as_ref(), modulations: modulations.as_ref() };
         let mut x = precision::linear(&self.patch_in, patchify(x, self.p_in));
         let mut skips = Vec::with_capacity(self.down.len());
         for (level, merge) in self.down.iter().zip(&self.merges) {

@@ -114,4 +114,19 @@ impl LeDiFlowModel {
             baseline: VelocityNet::new(&config.flow, device),
         }
     }
+
+    /// Readies the loaded networks for sampling where our WGSL runs (the browser): each
+    /// backbone's norm modulations in one matmul ([`Backbone::prepare_modulations`]); nothing
+    /// elsewhere. Call it again after the weights change (a trained model is never prepared).
+    pub fn prepare_for_inference(&mut self) {
+        for backbone in [
+            &mut self.encoder.backbone,
+            &mut self.decoder.backbone,
+            &mut self.latent.backbone,
+            &mut self.flow.backbone,
+            &mut self.baseline.backbone,
+        ] {
+            backbone.prepare_modulations();
+        }
+    }
 }

@@ -39,24 +39,48 @@ impl RmsNorm {
     }
 }
 
+/// What a block's AdaRMSNorm is conditioned on in one network evaluation: the condition, and
+/// where a prepared backbone computed them at once (`Backbone::prepare_modulations`), every
+/// norm's modulation side by side, `[B, Σ widths]`.
+#[derive(Clone, Copy, Default)]
+pub struct Conditioning<'a> {
+    pub cond: Option<&'a Tensor<2>>,
+    pub modulations: Option<&'a Tensor<2>>,
+}
+
+impl<'a> From<Option<&'a Tensor<2>>> for Conditioning<'a> {
+    fn from(cond: Option<&'a Tensor<2>>) -> Self {
+        Self { cond, modulations: None }
+    }
+}
+
 /// AdaRMSNorm: `rms_norm(x) · (1 + Linear(cond))`, the Linear zero-initialised so that a fresh
 /// network starts as a plain RMSNorm. Networks without a time input pass no condition and get
 /// the bare normalisation (the next Linear supplies any scale).
 #[derive(Module, Debug)]
 pub struct AdaRmsNorm {
     pub linear: Option<Linear>,
+    /// Where this norm's modulation starts in [`Conditioning::modulations`], once prepared.
+    #[module(skip)]
+    pub column: Option<usize>,
 }
 
 impl AdaRmsNorm {
     pub fn new(features: usize, cond_features: Option<usize>, device: &Device) -> Self {
         let linear = cond_features.map(|c| zero_linear(c, features, device));
-        Self { linear }
+        Self { linear, column: None }
     }
 
     /// `x`: `[B, H, W, C]`; `cond`: `[B, C_cond]`.
-    pub fn forward(&self, x: Tensor<4>, cond: Option<&Tensor<2>>) -> Tensor<4> {
+    pub fn forward<'a>(&self, x: Tensor<4>, cond: impl Into<Conditioning<'a>>) -> Tensor<4> {
+        let Conditioning { cond, modulations } = cond.into();
         match (&self.linear, cond) {
             (Some(linear), Some(cond)) => {
+                if let (Some(all), Some(column)) = (modulations, self.column)
+                    && let Some(y) = crate::kernels::row_norm_columns(&x, RMS, all, column)
+                {
+                    return y;
+                }
                 let modulation = super::precision::linear(linear, cond.clone());
                 if let Some(y) = row_norm(&x, RMS, None, Some(&modulation)) {
                     return y;
