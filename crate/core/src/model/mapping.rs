@@ -72,7 +72,7 @@ impl MappingNetwork {
         let mut x = self.in_norm.forward(precision::linear(&self.time_in, fourier_features(t, self.width)));
         for block in &self.blocks {
             let h = block.up.forward(block.norm.forward(x.clone()));
-            x = x + precision::linear(&block.down, h);
+            x = precision::linear_residual(&block.down, h, x);
         }
         self.out_norm.forward(x)
     }
