@@ -261,7 +261,7 @@ impl Generator {
     }
 
     /// Checks our WGSL kernels that the networks run (`shaders/matmul.wgsl`,
-    /// `shaders/row_norm.wgsl`, `shaders/dequantize.wgsl`, `shaders/attention.wgsl`) against their host references on this
+    /// `shaders/row_norm.wgsl`, `shaders/dequantize.wgsl`, `shaders/attention.wgsl`, `shaders/fourier.wgsl`) against their host references on this
     /// generator's device: resolves to the largest relative error of each (for the browser tests).
     #[wasm_bindgen(js_name = checkKernels, unchecked_return_type = "Promise<KernelErrors>")]
     pub fn check_kernels(&self) -> Promise {
@@ -274,6 +274,7 @@ impl Generator {
                 row_norm: lediflow_core::kernels::check_row_norm(device).await.map_err(fail)? as f64,
                 dequantize: lediflow_core::kernels::check_dequantize(device).await.map_err(fail)? as f64,
                 attention: lediflow_core::kernels::check_attention(device).await.map_err(fail)? as f64,
+                fourier: lediflow_core::kernels::check_fourier(device).await.map_err(fail)? as f64,
             };
             to_js(&errors)
         })

@@ -187,6 +187,7 @@ pub struct KernelErrors {
     pub row_norm: f64,
     pub dequantize: f64,
     pub attention: f64,
+    pub fourier: f64,
 }
 
 /// `kernelDispatches()`'s answer: how many times each of our WGSL kernels has been dispatched
@@ -201,6 +202,7 @@ pub struct KernelDispatches {
     pub to_rgba8: u64,
     pub composite: u64,
     pub attention: u64,
+    pub fourier: u64,
 }
 
 impl KernelDispatches {
@@ -214,6 +216,7 @@ impl KernelDispatches {
                 Shader::ToRgba8 => &mut counts.to_rgba8,
                 Shader::Composite => &mut counts.composite,
                 Shader::Attention => &mut counts.attention,
+                Shader::Fourier => &mut counts.fourier,
             } = n;
         }
         counts

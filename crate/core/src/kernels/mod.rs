@@ -7,6 +7,7 @@
 mod attention;
 mod composite;
 mod dequantize;
+mod fourier;
 mod matmul;
 mod row_norm;
 mod to_rgba8;
@@ -18,6 +19,7 @@ pub use attention::{
 };
 pub use composite::{composite, composite_reference};
 pub use dequantize::{Codes, check_against_reference as check_dequantize, dequantize_on_device};
+pub use fourier::{check_against_reference as check_fourier, fourier_features, fourier_reference};
 pub use matmul::{
     Epilogue, Operand, Plan, check_against_reference as check_matmul, geglu_reference, gelu_reference, linear,
     linear_geglu, linear_residual, matmul, matmul_reference,
@@ -36,11 +38,19 @@ pub enum Shader {
     ToRgba8,
     Composite,
     Attention,
+    Fourier,
 }
 
 impl Shader {
-    pub const ALL: [Shader; 6] =
-        [Shader::Matmul, Shader::RowNorm, Shader::Dequantize, Shader::ToRgba8, Shader::Composite, Shader::Attention];
+    pub const ALL: [Shader; 7] = [
+        Shader::Matmul,
+        Shader::RowNorm,
+        Shader::Dequantize,
+        Shader::ToRgba8,
+        Shader::Composite,
+        Shader::Attention,
+        Shader::Fourier,
+    ];
 
     /// The name the JavaScript diagnostics use (`kernelDispatches()`).
     pub fn name(self) -> &'static str {
@@ -51,15 +61,16 @@ impl Shader {
             Shader::ToRgba8 => "toRgba8",
             Shader::Composite => "composite",
             Shader::Attention => "attention",
+            Shader::Fourier => "fourier",
         }
     }
 }
 
-static DISPATCHES: [std::sync::atomic::AtomicU64; 6] = [const { std::sync::atomic::AtomicU64::new(0) }; 6];
+static DISPATCHES: [std::sync::atomic::AtomicU64; 7] = [const { std::sync::atomic::AtomicU64::new(0) }; 7];
 
 /// How many times each of our kernels has been dispatched in this process (a wasm instance):
 /// proof that our WGSL ran, where [`wgsl_available`] only says that it could.
-pub fn dispatches() -> [(Shader, u64); 6] {
+pub fn dispatches() -> [(Shader, u64); 7] {
     Shader::ALL.map(|s| (s, DISPATCHES[s as usize].load(std::sync::atomic::Ordering::Relaxed)))
 }
 

@@ -12,7 +12,7 @@ use super::precision;
 /// Fixed (not learned) log-spaced angular frequencies from 1 to 1000 rad per unit of t.
 /// k-diffusion draws random Fourier features instead; fixed ones need no weights and are
 /// identical on every platform.
-fn time_frequencies(half: usize) -> Vec<f32> {
+pub(crate) fn time_frequencies(half: usize) -> Vec<f32> {
     let (lo, hi) = (0.0f64, libm::log(1000.0));
     (0..half)
         .map(|i| {
@@ -27,6 +27,10 @@ pub fn fourier_features(t: Tensor<1>, width: usize) -> Tensor<2> {
     let half = width / 2;
     let device = t.device();
     let freqs = Tensor::<1>::from_data(TensorData::new(time_frequencies(half), [half]), &device);
+    // One dispatch of our WGSL where it runs, with the same product and builtins as burn's.
+    if let Some(features) = crate::kernels::fourier_features(&t, &freqs) {
+        return features;
+    }
     let angles = t.unsqueeze_dim::<2>(1) * freqs.unsqueeze_dim::<2>(0);
     Tensor::cat(vec![angles.clone().cos(), angles.sin()], 1)
 }
