@@ -23,13 +23,7 @@ impl Geglu {
 
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         // The gate in the matmul's epilogue where our WGSL runs (f32 only): six dispatches fewer.
-        if precision::current() == precision::Precision::F32
-            && let Some(y) = crate::kernels::linear_geglu(
-                &x,
-                &self.proj.weight.val(),
-                self.proj.bias.as_ref().map(|b| b.val()).as_ref(),
-            )
-        {
+        if let Some(y) = precision::linear_geglu(&self.proj, &x) {
             return y;
         }
         let h = precision::linear(&self.proj, x);

@@ -115,10 +115,20 @@ pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
 /// `residual + layer.forward(x)`: in f32 with the add in the matmul's epilogue where our WGSL
 /// runs (`kernels::linear_residual`); the same sum in burn elsewhere.
 pub fn linear_residual<const D: usize>(layer: &Linear, x: Tensor<D>, residual: Tensor<D>) -> Tensor<D> {
-    if current().compute_dtype().is_none() {
+    if current() == Precision::F32 {
         return crate::kernels::linear_residual(residual, x, layer.weight.val(), layer.bias.as_ref().map(|b| b.val()));
     }
     residual + linear(layer, x)
+}
+
+/// GEGLU's `a · gelu(g)` of `layer.forward(x) = [a, g]`, the gate in the matmul's epilogue where
+/// our WGSL runs, in f32 only (`kernels::linear_geglu`); `None` elsewhere, where the caller
+/// spells it in burn.
+pub fn linear_geglu<const D: usize>(layer: &Linear, x: &Tensor<D>) -> Option<Tensor<D>> {
+    if current() != Precision::F32 {
+        return None;
+    }
+    crate::kernels::linear_geglu(x, &layer.weight.val(), layer.bias.as_ref().map(|b| b.val()).as_ref())
 }
 
 /// `t` as a matmul operand in the current precision (unchanged in f32).
