@@ -26,8 +26,11 @@
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 // [0] m, n, k, batch2;  [1] a's strides: batch1, batch2, row (m), column (k);
 // [2] b's strides: batch1, batch2, row (k), column (n);  [3] has_bias, has_residual, half (GEGLU
-// with `half` output columns; 0: off), unused. A stride of 0 broadcasts that operand over the batch axis.
-@group(0) @binding(5) var<uniform> info: array<vec4<u32>, 4>;
+// with `half` output columns; 0: off), unused; [4] this dispatch's first workgroup (x, y, z),
+// unused. A stride of 0 broadcasts that operand over the batch axis.
+// A grid past the 65,535 workgroups a dispatch may have on an axis is split into several
+// dispatches (`Plan::launches`), each offset by [4]; one dispatch has offset 0.
+@group(0) @binding(5) var<uniform> info: array<vec4<u32>, 5>;
 
 const TILE_K: u32 = 16u;
 // tile_a[k * 16 + i]: rows 4i..4i+3 of the block, column k. tile_b[k * 16 + j]: row k, columns 4j..4j+3.
@@ -78,10 +81,11 @@ fn b_exists(cols: vec4<u32>) -> vec4<bool> {
 
 @compute @workgroup_size(16, 16, 1)
 fn matmul(
-    @builtin(workgroup_id) group: vec3<u32>,
+    @builtin(workgroup_id) launched: vec3<u32>,
     @builtin(local_invocation_id) local: vec3<u32>,
     @builtin(local_invocation_index) flat: u32,
 ) {
+    let group = launched + info[4].xyz;
     let dims = info[0];
     let m = dims.x;
     let n = dims.y;

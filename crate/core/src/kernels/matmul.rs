@@ -53,18 +53,29 @@ pub struct Plan {
     pub b: [u32; 4],
 }
 
-/// Workgroups per dispatch axis that every WebGPU device accepts.
-const MAX_WORKGROUPS: usize = 65_535;
+/// Workgroups per dispatch axis that every WebGPU device accepts; a larger grid is split
+/// ([`Plan::launches`]).
+pub const MAX_WORKGROUPS: u32 = 65_535;
 /// The block of `out` one workgroup computes (64 × 64).
 pub const BLOCK: usize = 64;
 
+/// One dispatch of a plan: its workgroup counts, and the grid's workgroup it starts at (the
+/// shader adds it to its `workgroup_id`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Launch {
+    pub offset: [u32; 3],
+    pub count: [u32; 3],
+}
+
 impl Plan {
     /// The launch for `a @ b`, or `None` where the shader does not apply: inner sizes that differ,
-    /// batch axes that neither match nor broadcast, or sizes past u32 or the dispatch limits.
+    /// batch axes that neither match nor broadcast, an empty output, or an element index past u32
+    /// (a buffer of more than 16 GiB, which no WebGPU device binds). A grid of any size is taken:
+    /// [`Plan::launches`] splits it into dispatches. `k` may be 0 (the output is the bias).
     pub fn new(a: Operand, b: Operand) -> Option<Plan> {
         let [.., m, k] = a.dims;
         let [.., k_b, n] = b.dims;
-        if k != k_b || m == 0 || n == 0 || k == 0 {
+        if k != k_b || m == 0 || n == 0 {
             return None;
         }
         let mut batch = [0usize; 2];
@@ -83,19 +94,22 @@ impl Plan {
         }
         a_strides[2..].copy_from_slice(&a.strides[2..]);
         b_strides[2..].copy_from_slice(&b.strides[2..]);
-        let elements = batch[0] * batch[1] * m * n;
         let fits = |v: usize| u32::try_from(v).ok();
-        let largest_a = (0..4).map(|i| a.strides[i] * (a.dims[i] - 1)).sum::<usize>();
-        let largest_b = (0..4).map(|i| b.strides[i] * (b.dims[i] - 1)).sum::<usize>();
-        if batch[0] * batch[1] > MAX_WORKGROUPS
-            || m.div_ceil(BLOCK) > MAX_WORKGROUPS
-            || n.div_ceil(BLOCK) > MAX_WORKGROUPS
-        {
+        // Every index the shader forms, with the workgroups' padding past the edges: the output's
+        // (batch entries × m × n, below the elements), and each operand's largest.
+        let largest = |o: &Operand| {
+            (0..4).try_fold(0usize, |sum, i| sum.checked_add(o.strides[i].checked_mul(o.dims[i].saturating_sub(1))?))
+        };
+        let elements = batch[0].checked_mul(batch[1])?.checked_mul(m)?.checked_mul(n)?;
+        fits(elements)?;
+        fits(largest(&a)?)?;
+        fits(largest(&b)?)?;
+        // The padded grid's rows and columns (the shader's `row0`, its columns) stay in u32 too.
+        fits(m.div_ceil(BLOCK).checked_mul(BLOCK)?)?;
+        fits(n.div_ceil(BLOCK).checked_mul(BLOCK)?)?;
+        if elements == 0 {
             return None;
         }
-        fits(elements)?;
-        fits(largest_a)?;
-        fits(largest_b)?;
         let to_u32 = |v: [usize; 4]| v.map(|x| x as u32);
         Some(Plan {
             m: fits(m)?,
@@ -107,8 +121,8 @@ impl Plan {
         })
     }
 
-    /// The 16 words of the shader's `info` uniform.
-    pub fn info(&self, has_bias: bool, epilogue: Epilogue) -> [u32; 16] {
+    /// The 20 words of the shader's `info` uniform for the dispatch that starts at `offset`.
+    pub fn info(&self, has_bias: bool, epilogue: Epilogue, offset: [u32; 3]) -> [u32; 20] {
         let [a, b] = [self.a, self.b];
         [
             self.m,
@@ -127,17 +141,40 @@ impl Plan {
             (epilogue == Epilogue::Residual) as u32,
             if epilogue == Epilogue::Geglu { self.n / 2 } else { 0 },
             0,
+            offset[0],
+            offset[1],
+            offset[2],
+            0,
         ]
     }
 
-    /// Workgroups: blocks of n (of `n / 2` output columns, 32 to a block, for GEGLU), blocks of
-    /// m, batch entries.
+    /// The whole grid: blocks of n (of `n / 2` output columns, 32 to a block, for GEGLU), blocks
+    /// of m, batch entries.
     pub fn workgroups(&self, epilogue: Epilogue) -> [u32; 3] {
         let x = match epilogue {
             Epilogue::Geglu => (self.n / 2).div_ceil(BLOCK as u32 / 2),
             _ => self.n.div_ceil(BLOCK as u32),
         };
         [x, self.m.div_ceil(BLOCK as u32), self.batch[0] * self.batch[1]]
+    }
+
+    /// The grid in dispatches of at most `limit` workgroups per axis: one where it fits (every
+    /// shape the networks meet at the shipped sizes), else the grid cut into boxes, each
+    /// workgroup in exactly one. Each output element is computed as in one dispatch, so the split
+    /// changes no value.
+    pub fn launches(&self, epilogue: Epilogue, limit: u32) -> Vec<Launch> {
+        let grid = self.workgroups(epilogue);
+        let limit = limit.max(1);
+        let cuts = |total: u32| (0..total.div_ceil(limit)).map(move |i| (i * limit, (total - i * limit).min(limit)));
+        let mut out = Vec::new();
+        for (oz, cz) in cuts(grid[2]) {
+            for (oy, cy) in cuts(grid[1]) {
+                for (ox, cx) in cuts(grid[0]) {
+                    out.push(Launch { offset: [ox, oy, oz], count: [cx, cy, cz] });
+                }
+            }
+        }
+        out
     }
 }
 
@@ -199,24 +236,36 @@ pub fn matmul_reference(plan: &Plan, a: &[f32], b: &[f32], bias: Option<&[f32]>)
 }
 
 /// `a @ b` with burn's broadcasting of the batch axes: our shader where it runs and applies,
-/// burn's matmul everywhere else.
+/// burn's matmul everywhere else. The browser's WebGPU module (`cfg(wgsl_only)`, set by
+/// `build.rs`) links no burn matmul: there the shader takes every shape, and what it cannot take
+/// is recorded for the pipeline to report ([`super::take_refusal`]).
 pub fn matmul<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
-    #[cfg(feature = "kernels")]
-    if super::network_kernels_run(&a.device()) {
-        return gpu::matmul(a.clone(), b.clone(), None, None, Epilogue::Plain).unwrap_or_else(|| a.matmul(b));
+    #[cfg(wgsl_only)]
+    return gpu::matmul_or_refuse(a, b, None, None, Epilogue::Plain);
+    #[cfg(not(wgsl_only))]
+    {
+        #[cfg(feature = "kernels")]
+        if super::network_kernels_run(&a.device()) {
+            return gpu::matmul(a.clone(), b.clone(), None, None, Epilogue::Plain).unwrap_or_else(|| a.matmul(b));
+        }
+        a.matmul(b)
     }
-    a.matmul(b)
 }
 
 /// `x @ weight + bias` (burn's `Linear`: `weight` is `[d_in, d_out]`), with the bias added in the
 /// same kernel where the shader runs.
 pub fn linear<const D: usize>(x: Tensor<D>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<D> {
-    #[cfg(feature = "kernels")]
-    if super::network_kernels_run(&x.device()) {
-        return gpu::linear(x.clone(), weight.clone(), bias.clone(), None, Epilogue::Plain)
-            .unwrap_or_else(|| gpu::burn_linear(x, weight, bias));
+    #[cfg(wgsl_only)]
+    return gpu::linear_or_refuse(x, weight, bias, None, Epilogue::Plain);
+    #[cfg(not(wgsl_only))]
+    {
+        #[cfg(feature = "kernels")]
+        if super::network_kernels_run(&x.device()) {
+            return gpu::linear(x.clone(), weight.clone(), bias.clone(), None, Epilogue::Plain)
+                .unwrap_or_else(|| gpu::burn_linear(x, weight, bias));
+        }
+        burn::tensor::module::linear(x, weight, bias)
     }
-    burn::tensor::module::linear(x, weight, bias)
 }
 
 /// `residual + linear(x, weight, bias)`: the pre-norm blocks' skip connection, added in the
@@ -250,9 +299,10 @@ pub fn linear_geglu<const D: usize>(x: &Tensor<D>, weight: &Tensor<2>, bias: Opt
 }
 
 /// Our shader against [`matmul_reference`] on `device`, over shapes that reach its edges: sizes
-/// off the 64 block, a broadcast batch axis, a transposed view read through its strides, and a
-/// fused bias, and both epilogues. Returns the largest error relative to `1 + |reference|`. For the browser tests
-/// (`Generator.checkMatmul`); an error where the shader does not run on `device`.
+/// off the 64 block, a broadcast batch axis, a transposed view read through its strides, a fused
+/// bias, both epilogues, and grids split into several dispatches. Returns the largest error
+/// relative to `1 + |reference|`. For the browser tests (`Generator.checkMatmul`); an error where
+/// the shader does not run on `device`.
 pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f32, super::KernelError> {
     use burn::tensor::TensorData;
     if !super::network_kernels_run(device) {
@@ -313,7 +363,63 @@ pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f3
     worst = worst.max(error(y, &want).await?);
     let y = linear_geglu(&tensor(&x, vec![1, 1, rows, d_in]), &weight(), bias_t().as_ref())
         .ok_or_else(|| super::KernelError("the GEGLU epilogue does not run on this device".into()))?;
-    Ok(worst.max(error(y, &geglu_reference(&product, d_out / 2)).await?))
+    worst = worst.max(error(y, &geglu_reference(&product, d_out / 2)).await?);
+    // A grid split into dispatches: at most 2 workgroups per axis, so that small sizes split on
+    // every axis (3 × 2 × 6 workgroups in 6 dispatches; GEGLU's 65 columns in 3 blocks of 32),
+    // with a bias, a broadcast batch axis and each epilogue.
+    let (sa, sb) = ([2, 3, 67, 19], [1, 3, 19, 130]);
+    let (a, b, bias) = (data(sa.iter().product(), 12), data(sb.iter().product(), 13), data(130, 14));
+    let skip = data(2 * 3 * 67 * 130, 15);
+    let plan = Plan::new(Operand::contiguous(&sa).ok_or_else(refuse)?, Operand::contiguous(&sb).ok_or_else(refuse)?)
+        .ok_or_else(refuse)?;
+    let product = matmul_reference(&plan, &a, &b, Some(&bias));
+    let bias_t = || Some(Tensor::<1>::from_data(TensorData::new(bias.clone(), [130]), device));
+    for epilogue in [Epilogue::Plain, Epilogue::Residual, Epilogue::Geglu] {
+        let residual = (epilogue == Epilogue::Residual).then(|| tensor(&skip, vec![2, 3, 67, 130]));
+        let launches = plan.launches(epilogue, 2).len() as u64;
+        let before = super::dispatches()[super::Shader::Matmul as usize].1;
+        let y = split(tensor(&a, sa.to_vec()), tensor(&b, sb.to_vec()), bias_t(), residual, epilogue, 2)
+            .ok_or_else(refuse)?;
+        let took = super::dispatches()[super::Shader::Matmul as usize].1 - before;
+        if took != launches || launches < 6 {
+            return Err(super::KernelError(format!("the split grid took {took} dispatches, {launches} planned")));
+        }
+        let want = match epilogue {
+            Epilogue::Plain => product.clone(),
+            Epilogue::Residual => skip.iter().zip(&product).map(|(r, y)| r + y).collect(),
+            Epilogue::Geglu => geglu_reference(&product, 65),
+        };
+        worst = worst.max(error(y, &want).await?);
+    }
+    // Past the real limit: 65,537 batch entries of a 1 × 1 product, in two dispatches.
+    let entries = MAX_WORKGROUPS as usize + 2;
+    let (a, b) = (data(entries, 16), data(entries, 17));
+    let shape = [1, entries, 1, 1];
+    let plan =
+        Plan::new(Operand::contiguous(&shape).ok_or_else(refuse)?, Operand::contiguous(&shape).ok_or_else(refuse)?)
+            .ok_or_else(refuse)?;
+    let got = matmul(tensor(&a, shape.to_vec()), tensor(&b, shape.to_vec()));
+    worst = worst.max(error(got, &matmul_reference(&plan, &a, &b, None)).await?);
+    super::take_refusal()?;
+    Ok(worst)
+}
+
+/// The shader's launch in dispatches of at most `limit` workgroups per axis, where it runs.
+fn split<const D: usize>(
+    a: Tensor<D>,
+    b: Tensor<D>,
+    bias: Option<Tensor<1>>,
+    residual: Option<Tensor<D>>,
+    epilogue: Epilogue,
+    limit: u32,
+) -> Option<Tensor<D>> {
+    #[cfg(feature = "kernels")]
+    return gpu::matmul_split(a, b, bias, residual, epilogue, limit);
+    #[cfg(not(feature = "kernels"))]
+    {
+        let _ = (a, b, bias, residual, epilogue, limit);
+        None
+    }
 }
 
 #[cfg(feature = "kernels")]
@@ -356,8 +462,63 @@ mod gpu {
         Some(y.reshape(out))
     }
 
+    /// [`linear`] where burn's matmul is not linked: a zero tensor of the output's shape, and a
+    /// refusal recorded, where the shader cannot take it.
+    #[cfg(wgsl_only)]
+    pub fn linear_or_refuse<const D: usize>(
+        x: Tensor<D>,
+        weight: Tensor<2>,
+        bias: Option<Tensor<1>>,
+        residual: Option<Tensor<D>>,
+        epilogue: Epilogue,
+    ) -> Tensor<D> {
+        let (dims, device) = (x.dims(), x.device());
+        let d_out = weight.dims()[1];
+        let mut out = dims;
+        out[D - 1] = if epilogue == Epilogue::Geglu { d_out / 2 } else { d_out };
+        linear(x, weight, bias, residual, epilogue).unwrap_or_else(|| refused(out, &device, "linear", dims))
+    }
+
+    /// [`matmul`] where burn's matmul is not linked, as [`linear_or_refuse`].
+    #[cfg(wgsl_only)]
+    pub fn matmul_or_refuse<const D: usize>(
+        a: Tensor<D>,
+        b: Tensor<D>,
+        bias: Option<Tensor<1>>,
+        residual: Option<Tensor<D>>,
+        epilogue: Epilogue,
+    ) -> Tensor<D> {
+        let (da, db, device) = (a.dims(), b.dims(), a.device());
+        let mut out = da;
+        for i in 0..D - 2 {
+            out[i] = da[i].max(db[i]);
+        }
+        out[D - 1] = db[D - 1];
+        matmul(a, b, bias, residual, epilogue).unwrap_or_else(|| refused(out, &device, "matmul", da))
+    }
+
+    /// The stand-in for a product the shader cannot take: zeros, and a typed error for the
+    /// pipeline's next readback. An empty output is no refusal (its zero elements are the product).
+    #[cfg(wgsl_only)]
+    fn refused<const D: usize>(
+        out: [usize; D],
+        device: &burn::tensor::Device,
+        what: &str,
+        operand: [usize; D],
+    ) -> Tensor<D> {
+        if out.contains(&0) {
+            return Tensor::zeros(out, device);
+        }
+        super::super::refuse(format!(
+            "our WGSL {what} cannot take an operand of shape {operand:?} (output {out:?}): it reads plain f32 \
+             tensors with u32 indices, and this build has no other matmul"
+        ));
+        Tensor::zeros(out, device)
+    }
+
     /// What [`linear`] computes, in burn ops: where a weight is not plain f32 (burn's
-    /// dequantization path), or a shape past the dispatch limits.
+    /// dequantization path), or a shape the shader does not take.
+    #[cfg(not(wgsl_only))]
     pub fn burn_linear<const D: usize>(x: Tensor<D>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<D> {
         let dims = x.dims();
         let d_in = dims[D - 1];
@@ -381,6 +542,19 @@ mod gpu {
         bias: Option<Tensor<1>>,
         residual: Option<Tensor<D>>,
         epilogue: Epilogue,
+    ) -> Option<Tensor<D>> {
+        matmul_split(a, b, bias, residual, epilogue, super::MAX_WORKGROUPS)
+    }
+
+    /// [`matmul`] in dispatches of at most `limit` workgroups per axis: the checks split small
+    /// grids with a small limit, so that the split runs on every device.
+    pub fn matmul_split<const D: usize>(
+        a: Tensor<D>,
+        b: Tensor<D>,
+        bias: Option<Tensor<1>>,
+        residual: Option<Tensor<D>>,
+        epilogue: Epilogue,
+        limit: u32,
     ) -> Option<Tensor<D>> {
         let (da, db) = (a.dims(), b.dims());
         let mut out_dims = da;
@@ -417,23 +591,25 @@ mod gpu {
         let client = ca.client.clone();
         let handle = client.empty(out_dims.iter().product::<usize>() * 4);
         let out = CubeTensor::new_contiguous(client, ca.device.clone(), Shape::new(out_dims), handle, DType::F32);
-        let kernel = WgslKernel {
+        let kernel = || WgslKernel {
             id: KernelId::new::<Matmul>(),
             shader: super::super::Shader::Matmul,
             source: include_str!("../../../../shaders/matmul.wgsl"),
             entry: "matmul",
             workgroup: Dim3::new_2d(16, 16),
         };
-        let [x, y, z] = plan.workgroups(epilogue);
         // Unused bindings still need a buffer: `a`'s, never read.
         let bias_buffer = cbias.as_ref().unwrap_or(&ca);
         let residual_buffer = cresidual.as_ref().unwrap_or(&ca);
-        launch_words(
-            kernel,
-            CubeCount::Static(x, y, z),
-            &[&ca, &cb, bias_buffer, residual_buffer, &out],
-            &plan.info(cbias.is_some(), epilogue),
-        );
+        for launch in plan.launches(epilogue, limit) {
+            let [x, y, z] = launch.count;
+            launch_words(
+                kernel(),
+                CubeCount::Static(x, y, z),
+                &[&ca, &cb, bias_buffer, residual_buffer, &out],
+                &plan.info(cbias.is_some(), epilogue, launch.offset),
+            );
+        }
         Some(Tensor::from_primitive::<Cube>(out))
     }
 }
@@ -541,8 +717,58 @@ mod tests {
         let c = |s: &[usize]| Operand::contiguous(s).unwrap();
         assert_eq!(Plan::new(c(&[4, 5]), c(&[6, 3])), None, "inner sizes differ");
         assert_eq!(Plan::new(c(&[2, 4, 5]), c(&[3, 5, 3])), None, "batch sizes 2 and 3");
-        assert_eq!(Plan::new(c(&[70_000, 1, 2]), c(&[70_000, 2, 2])), None, "too many batch entries");
+        assert_eq!(Plan::new(c(&[0, 5]), c(&[5, 3])), None, "an empty output");
+        // a's last index: 2^32 − 1 fits; one more column does not.
+        assert!(Plan::new(c(&[1 << 17, 1 << 15]), c(&[1 << 15, 2])).is_some());
+        assert_eq!(Plan::new(c(&[1 << 17, (1 << 15) + 1]), c(&[(1 << 15) + 1, 2])), None, "a's last index past u32");
+        assert_eq!(Plan::new(c(&[1 << 17, 2]), c(&[2, 1 << 15])), None, "out's last index past u32");
         assert_eq!(Operand::new(&[2, 3, 4, 5, 6], &[1, 1, 1, 1, 1]), None, "rank 5");
+        assert!(Plan::new(c(&[4, 0]), c(&[0, 3])).is_some(), "k = 0: the output is the bias");
+    }
+
+    /// Every workgroup of the grid in exactly one launch, none past the limit.
+    fn assert_tiles(plan: &Plan, epilogue: Epilogue, limit: u32) -> usize {
+        let grid = plan.workgroups(epilogue);
+        let launches = plan.launches(epilogue, limit);
+        let mut seen = std::collections::HashSet::new();
+        for l in &launches {
+            assert!(l.count.iter().all(|&c| (1..=limit).contains(&c)), "{l:?}");
+            for z in 0..l.count[2] {
+                for y in 0..l.count[1] {
+                    for x in 0..l.count[0] {
+                        let g = [l.offset[0] + x, l.offset[1] + y, l.offset[2] + z];
+                        assert!((0..3).all(|i| g[i] < grid[i]), "{g:?} outside {grid:?}");
+                        assert!(seen.insert(g), "{g:?} twice");
+                    }
+                }
+            }
+        }
+        assert_eq!(seen.len(), grid.iter().map(|&g| g as usize).product::<usize>());
+        launches.len()
+    }
+
+    #[test]
+    fn a_grid_past_the_dispatch_limit_is_split_and_each_workgroup_launched_once() {
+        let c = |s: &[usize]| Operand::contiguous(s).unwrap();
+        let plan = Plan::new(c(&[2, 3, 67, 19]), c(&[1, 3, 19, 130])).unwrap();
+        assert_eq!(plan.launches(Epilogue::Plain, MAX_WORKGROUPS).len(), 1, "one dispatch where it fits");
+        assert_eq!(plan.launches(Epilogue::Plain, MAX_WORKGROUPS)[0].offset, [0, 0, 0]);
+        assert_eq!(assert_tiles(&plan, Epilogue::Plain, 2), 2 * 3, "3 × 2 × 6 workgroups");
+        assert_eq!(assert_tiles(&plan, Epilogue::Geglu, 2), 2 * 3, "65 output columns: 3 blocks");
+        for limit in [1, 3, 4, 100] {
+            assert_tiles(&plan, Epilogue::Residual, limit);
+        }
+        // The real limit, on each axis: 65,537 batch entries, 65,536 · 64 + 1 rows or columns.
+        let big = (MAX_WORKGROUPS as usize + 1) * BLOCK + 1;
+        let batch = Plan::new(c(&[1, 65_537, 1, 1]), c(&[1, 65_537, 1, 1])).unwrap();
+        let launches = batch.launches(Epilogue::Plain, MAX_WORKGROUPS);
+        let counts: Vec<_> = launches.iter().map(|l| (l.offset, l.count)).collect();
+        assert_eq!(counts, [([0, 0, 0], [1, 1, 65_535]), ([0, 0, 65_535], [1, 1, 2])]);
+        let rows = Plan::new(c(&[big, 1]), c(&[1, 1])).unwrap();
+        assert_eq!(rows.workgroups(Epilogue::Plain), [1, 65_537, 1]);
+        assert_eq!(rows.launches(Epilogue::Plain, MAX_WORKGROUPS).len(), 2);
+        let cols = Plan::new(c(&[1, 1]), c(&[1, big])).unwrap();
+        assert_eq!(cols.launches(Epilogue::Plain, MAX_WORKGROUPS)[1].offset, [65_535, 0, 0]);
     }
 
     /// `a @ b (+ bias)` by three loops in f64: a reference shared with none of the code under test.

@@ -86,6 +86,26 @@ pub struct KernelError(pub String);
 
 use burn::tensor::{Device, Tensor};
 
+thread_local! {
+    /// The first product our kernels could not take since the last [`take_refusal`] on this
+    /// thread, where no other kernel stands in (the browser's WebGPU module links no burn
+    /// matmul): the product is zeros, and the pipeline's next readback returns this error instead
+    /// of an image. Per thread, as the graph a pipeline builds and reads back is.
+    static REFUSAL: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+#[cfg_attr(not(wgsl_only), allow(dead_code))]
+fn refuse(message: String) {
+    REFUSAL.with_borrow_mut(|refusal| {
+        refusal.get_or_insert(message);
+    });
+}
+
+/// The refusal recorded since the last call, if any (and clears it).
+pub fn take_refusal() -> Result<(), KernelError> {
+    REFUSAL.with_borrow_mut(Option::take).map_or(Ok(()), |message| Err(KernelError(message)))
+}
+
 /// Whether `device` runs hand-written WGSL (burn's wgpu runtime with its WGSL compiler).
 pub fn wgsl_available(device: &Device) -> bool {
     #[cfg(feature = "kernels")]
@@ -143,5 +163,13 @@ mod tests {
         assert_eq!(error(&[1.0, 2.0, 3.0]), 0.0);
         assert_eq!(error(&[1.0, 2.0, 4.0]), 0.2, "|3 − 4| / (1 + 4)");
         assert_eq!(error(&[1.0, 2.0]), f32::INFINITY);
+    }
+
+    #[test]
+    fn a_refusal_is_reported_once_the_first_one_kept() {
+        super::refuse("first".into());
+        super::refuse("second".into());
+        assert_eq!(super::take_refusal(), Err(super::KernelError("first".into())));
+        assert_eq!(super::take_refusal(), Ok(()), "taken");
     }
 }

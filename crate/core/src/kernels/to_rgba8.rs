@@ -31,6 +31,8 @@ pub async fn to_rgba8_packed(images: Tensor<4>) -> Result<Vec<u8>, KernelError> 
     if dims[1] != 3 {
         return Err(KernelError(format!("expected 3 channels, got {dims:?}")));
     }
+    // Pixels of a product that was refused would be zeros, not an image.
+    super::take_refusal()?;
     #[cfg(feature = "kernels")]
     if super::wgsl_available(&images.device()) {
         return gpu::to_rgba8(images).await;

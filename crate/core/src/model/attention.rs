@@ -3,8 +3,9 @@
 use std::sync::{Arc, Mutex};
 
 use burn::module::{Module, Param};
-use burn::nn::{Initializer, Linear};
+use burn::nn::Linear;
 use burn::tensor::activation::softmax;
+#[cfg(not(wgsl_only))]
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -59,7 +60,7 @@ impl AttentionBlock {
         Self {
             norm: AdaRmsNorm::new(width, cond, device),
             qkv: linear(width, 3 * width, device),
-            scale: Initializer::Constant { value: 10.0 }.init([n_heads], device),
+            scale: super::init::constant([n_heads], 10.0, device),
             out: zero_linear(width, width, device),
             n_heads,
             d_head: width / n_heads,
@@ -167,14 +168,17 @@ fn attend(
     bias: Option<Tensor<4>>,
     options: AttentionModuleOptions,
 ) -> Tensor<4> {
-    if crate::kernels::network_kernels_run(&q.device()) && precision::current() == precision::Precision::F32 {
-        let mut scores = crate::kernels::matmul(q, k.swap_dims(2, 3));
-        if let Some(bias) = bias {
-            scores = scores + bias;
-        }
-        return crate::kernels::matmul(softmax(scores, 3), v);
+    // The browser's WebGPU module (`cfg(wgsl_only)`) links no burn matmul, so only this path.
+    #[cfg(not(wgsl_only))]
+    if !crate::kernels::network_kernels_run(&q.device()) || precision::current() != precision::Precision::F32 {
+        return attention(q, k, v, None, bias, options);
     }
-    attention(q, k, v, None, bias, options)
+    let _ = options;
+    let mut scores = crate::kernels::matmul(q, k.swap_dims(2, 3));
+    if let Some(bias) = bias {
+        scores = scores + bias;
+    }
+    crate::kernels::matmul(softmax(scores, 3), v)
 }
 
 /// The partition of an `h`×`w` token grid into `ws`×`ws` windows, after rolling it by `-shift`

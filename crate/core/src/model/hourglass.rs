@@ -1,7 +1,7 @@
 //! The HDiT-style hourglass transformer that every LeDiFlow network is built from.
 
 use burn::module::{Module, Param};
-use burn::nn::{Initializer, Linear};
+use burn::nn::Linear;
 use burn::tensor::{Device, Tensor};
 
 use super::attention::AttentionBlock;
@@ -116,7 +116,7 @@ impl Backbone {
             splits: (0..n - 1)
                 .map(|i| TokenSplit {
                     proj: linear(levels[i + 1].width, 4 * levels[i].width, device),
-                    fac: Initializer::Constant { value: 0.5 }.init([1], device),
+                    fac: super::init::constant([1], 0.5, device),
                 })
                 .collect(),
             up: levels[..n - 1].iter().map(|l| Level::new(l, cond, device)).collect(),

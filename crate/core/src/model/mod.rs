@@ -5,6 +5,7 @@ pub mod config;
 pub mod cost;
 pub mod feedforward;
 pub mod hourglass;
+mod init;
 pub mod mapping;
 pub mod networks;
 pub mod norm;

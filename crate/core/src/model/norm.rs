@@ -1,7 +1,7 @@
 //! RMS normalisation, plain and adaptive (conditioned on the time embedding).
 
 use burn::module::{Module, Param};
-use burn::nn::{Initializer, Linear, LinearConfig};
+use burn::nn::Linear;
 use burn::tensor::{Device, Tensor};
 
 use crate::kernels::{RowNorm, row_norm};
@@ -27,7 +27,7 @@ pub struct RmsNorm {
 
 impl RmsNorm {
     pub fn new(features: usize, device: &Device) -> Self {
-        Self { scale: Initializer::Ones.init([features], device) }
+        Self { scale: super::init::constant([features], 1.0, device) }
     }
 
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
@@ -94,10 +94,10 @@ impl AdaRmsNorm {
 
 /// A bias-free Linear layer with the default (Kaiming-uniform) initialisation.
 pub fn linear(d_in: usize, d_out: usize, device: &Device) -> Linear {
-    LinearConfig::new(d_in, d_out).with_bias(false).init(device)
+    super::init::linear(d_in, d_out, false, device)
 }
 
 /// A bias-free Linear layer that starts at zero, so residual branches start as the identity.
 pub fn zero_linear(d_in: usize, d_out: usize, device: &Device) -> Linear {
-    LinearConfig::new(d_in, d_out).with_bias(false).with_initializer(Initializer::Zeros).init(device)
+    super::init::linear(d_in, d_out, true, device)
 }

@@ -11,6 +11,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use burn::nn::Linear;
+#[cfg(not(wgsl_only))]
 use burn::tensor::module::linear as linear_op;
 use burn::tensor::{Device, FloatDType, Tensor};
 
@@ -29,8 +30,12 @@ pub enum Precision {
 }
 
 impl Precision {
-    /// The matmul operand type, or `None` where nothing is cast.
+    /// The matmul operand type, or `None` where nothing is cast: always in the browser's WebGPU
+    /// module (`cfg(wgsl_only)`), whose one matmul is our f32 WGSL.
     fn compute_dtype(self) -> Option<FloatDType> {
+        #[cfg(wgsl_only)]
+        return None;
+        #[cfg(not(wgsl_only))]
         match self {
             Precision::F32 => None,
             Precision::F16 => Some(FloatDType::F16),
@@ -101,15 +106,16 @@ pub fn current() -> Precision {
 
 /// `layer.forward(x)`, with the matmul in the current precision and the bias added in f32.
 pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
-    let Some(dtype) = current().compute_dtype() else {
-        // In the browser build this is our WGSL matmul with the bias fused (kernels::linear).
-        return crate::kernels::linear(x, layer.weight.val(), layer.bias.as_ref().map(|b| b.val()));
-    };
-    let y = linear_op(x.cast(dtype), layer.weight.val().cast(dtype), None).cast(FloatDType::F32);
-    match &layer.bias {
-        Some(bias) => y + bias.val().unsqueeze(),
-        None => y,
+    #[cfg(not(wgsl_only))]
+    if let Some(dtype) = current().compute_dtype() {
+        let y = linear_op(x.cast(dtype), layer.weight.val().cast(dtype), None).cast(FloatDType::F32);
+        return match &layer.bias {
+            Some(bias) => y + bias.val().unsqueeze(),
+            None => y,
+        };
     }
+    // In the browser build this is our WGSL matmul with the bias fused (kernels::linear).
+    crate::kernels::linear(x, layer.weight.val(), layer.bias.as_ref().map(|b| b.val()))
 }
 
 /// `residual + layer.forward(x)`: in f32 with the add in the matmul's epilogue where our WGSL

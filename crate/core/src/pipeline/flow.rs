@@ -22,8 +22,10 @@ impl StepObserver for NoPreview {
     }
 }
 
-/// Waits until `x` is computed (a one-element asynchronous readback).
+/// Waits until `x` is computed (a one-element asynchronous readback). A product our kernels
+/// refused on the way (`kernels::take_refusal`) is an error here, before any image is made of it.
 pub(super) async fn settle(x: &Tensor<4>) -> Result<(), PipelineError> {
+    crate::kernels::take_refusal().map_err(|e| PipelineError::Shape(e.0))?;
     x.clone().slice([0..1, 0..1, 0..1, 0..1]).into_data_async().await.map_err(PipelineError::backend)?;
     Ok(())
 }

@@ -10,6 +10,7 @@ pub use crate::kernels::quantize;
 
 async fn read(images: Tensor<4>) -> Result<(Vec<f32>, [usize; 4]), PipelineError> {
     let dims = images.dims();
+    crate::kernels::take_refusal().map_err(|e| PipelineError::Shape(e.0))?;
     let data = images.into_data_async().await.map_err(PipelineError::backend)?;
     let values = data.try_to_vec::<f32>().map_err(|e| PipelineError::Backend(format!("{e:?}")))?;
     Ok((values, dims))
