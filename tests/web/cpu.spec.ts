@@ -329,7 +329,7 @@ test('LeDiFlow vs. baseline loads the baseline on demand and matches native for 
   await page.getByRole('tab', { name: 'LeDiFlow vs. baseline' }).click();
   const form = page.locator('#compare-form');
   // Each side its own solver and steps; the defaults are the evaluation's equal quality
-  // (docs/eval/report.md: LeDiFlow midpoint × 2, the baseline's best, midpoint × 32).
+  // (docs/eval/report.md and docs/eval/baseline/report.md: LeDiFlow midpoint × 2; for the baseline midpoint × 32, its best SWD).
   await expect(form.locator('select[name=lediflow-solver]')).toHaveValue('midpoint');
   await expect(form.locator('input[name=lediflow-steps]')).toHaveValue('2');
   await expect(form.locator('select[name=baseline-solver]')).toHaveValue('midpoint');
