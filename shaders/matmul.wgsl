@@ -3,7 +3,12 @@
 // and two epilogues, each saving the browser a dispatch or more (it is bound by dispatches):
 //   residual: out = residual[z, m, n] + (a . b + bias), the pre-norm blocks' skip connection;
 //   GEGLU:    b holds [A | G] (n = 2 * half columns), out[z, m, j] = A_j * gelu(G_j), j < half,
-//             with burn's gelu step by step (x * (erf(x / sqrt 2) + 1) / 2, cubecl's erf).
+//             with burn's gelu step by step (x * (erf(x / sqrt 2) + 1) / 2, cubecl's erf);
+// and one prologue, a pre-norm folded in so that it costs no dispatch of its own:
+//   RMS norm: out = (1 / rms_m) * sum_k a[m, k] * f[m, k] * b[k, n] (+ bias, then the epilogue),
+//             rms_m = sqrt(sum_k a[m, k]^2 / K + eps), f[m, k] = added + factor[(m / group) * stride
+//             + offset + k] (an AdaRMSNorm's 1 + modulation of row m's image, or an RmsNorm's
+//             scale) or 1. The factor scales a as it is loaded; the sum of squares is of a itself.
 // Dispatched by crate/core/src/kernels/matmul.rs (host reference: `matmul_reference` there).
 //
 // Why our own: browsers run WGSL with bounds checks they add themselves (Dawn's robustness pass in
@@ -23,14 +28,18 @@
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 // Read only with the residual epilogue (else bound to `a`'s buffer), contiguous like `out`.
 @group(0) @binding(3) var<storage, read> residual: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+// Read only by the norm prologue with a factor (else bound to `a`'s buffer).
+@group(0) @binding(4) var<storage, read> factor: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
 // [0] m, n, k, batch2;  [1] a's strides: batch1, batch2, row (m), column (k);
 // [2] b's strides: batch1, batch2, row (k), column (n);  [3] has_bias, has_residual, half (GEGLU
-// with `half` output columns; 0: off), unused; [4] this dispatch's first workgroup (x, y, z),
-// unused. A stride of 0 broadcasts that operand over the batch axis.
+// with `half` output columns; 0: off), the factor's `added` (f32 bits); [4] this dispatch's first
+// workgroup (x, y, z), the norm's eps (f32 bits); [5] the norm prologue (1: on, 3: on with a
+// factor; 0: off), the factor's group, stride and offset.
+// A stride of 0 broadcasts that operand over the batch axis.
 // A grid past the 65,535 workgroups a dispatch may have on an axis is split into several
 // dispatches (`Plan::launches`), each offset by [4]; one dispatch has offset 0.
-@group(0) @binding(5) var<uniform> info: array<vec4<u32>, 5>;
+@group(0) @binding(6) var<uniform> info: array<vec4<u32>, 6>;
 
 const TILE_K: u32 = 16u;
 // tile_a[k * 16 + i]: rows 4i..4i+3 of the block, column k. tile_b[k * 16 + j]: row k, columns 4j..4j+3.
@@ -42,6 +51,15 @@ fn load_a(base: u32, row: u32, col: u32) -> f32 {
     let s = info[1];
     if (row < dims.x && col < dims.z) {
         return a[base + row * s.z + col * s.w];
+    }
+    return 0.0;
+}
+
+// The norm's factor for a's element (row, col); 0 outside a, where the element is 0 too.
+fn factor_at(row: u32, col: u32) -> f32 {
+    let p = info[5];
+    if (row < info[0].x && col < info[0].z) {
+        return bitcast<f32>(info[3].w) + factor[(row / p.y) * p.z + p.w + col];
     }
     return 0.0;
 }
@@ -109,11 +127,22 @@ fn matmul(
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
+    // The norm prologue: this invocation's share of the sums of squares of its four rows of a
+    // (the rows it accumulates too: a_i is local.y), over the columns it loads (a_k = local.x).
+    let norm = info[5].x;
+    var squares = vec4<f32>(0.0);
     for (var k0 = 0u; k0 < k; k0 += TILE_K) {
         let ar = row0 + 4u * a_i;
         let ac = k0 + a_k;
-        tile_a[a_k * 16u + a_i] = vec4<f32>(load_a(a_base, ar, ac), load_a(a_base, ar + 1u, ac),
-                                            load_a(a_base, ar + 2u, ac), load_a(a_base, ar + 3u, ac));
+        var av = vec4<f32>(load_a(a_base, ar, ac), load_a(a_base, ar + 1u, ac),
+                           load_a(a_base, ar + 2u, ac), load_a(a_base, ar + 3u, ac));
+        if (norm != 0u) {
+            squares = fma(av, av, squares);
+            if (norm == 3u) {
+                av = av * vec4<f32>(factor_at(ar, ac), factor_at(ar + 1u, ac), factor_at(ar + 2u, ac), factor_at(ar + 3u, ac));
+            }
+        }
+        tile_a[a_k * 16u + a_i] = av;
         let br = k0 + b_k;
         tile_b[b_k * 16u + b_j] = vec4<f32>(load_b(b_base, br, bc.x, b_ok.x), load_b(b_base, br, bc.y, b_ok.y),
                                             load_b(b_base, br, bc.z, b_ok.z), load_b(b_base, br, bc.w, b_ok.w));
@@ -128,6 +157,23 @@ fn matmul(
         }
         workgroupBarrier();
     }
+    // 1 / rms of the four rows: the sixteen invocations of a tile row hold a column residue each
+    // of its sums of squares; tile_a is free after the loop's last barrier. `norm` is uniform, so
+    // the barrier stays in uniform control flow.
+    var inverse = vec4<f32>(1.0);
+    if (norm != 0u) {
+        tile_a[local.x * 16u + local.y] = squares;
+        workgroupBarrier();
+        var sum = vec4<f32>(0.0);
+        for (var j = 0u; j < 16u; j += 1u) {
+            sum += tile_a[j * 16u + local.y];
+        }
+        inverse = 1.0 / sqrt(sum / f32(k) + bitcast<f32>(info[4].w));
+    }
+    acc0 *= inverse.x;
+    acc1 *= inverse.y;
+    acc2 *= inverse.z;
+    acc3 *= inverse.w;
 
     let cols = b_columns(group.x, local.x);
     let ok = b_exists(cols);

@@ -9,6 +9,8 @@
 
 use burn::tensor::Tensor;
 
+use super::RowNorm;
+
 /// One operand as the shader reads it: `[batch1, batch2, rows, cols]` sizes and element strides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Operand {
@@ -121,9 +123,16 @@ impl Plan {
         })
     }
 
-    /// The 20 words of the shader's `info` uniform for the dispatch that starts at `offset`.
-    pub fn info(&self, has_bias: bool, epilogue: Epilogue, offset: [u32; 3]) -> [u32; 20] {
+    /// The 24 words of the shader's `info` uniform for the dispatch that starts at `offset`.
+    pub fn info(&self, has_bias: bool, epilogue: Epilogue, norm: Option<&Prologue>, offset: [u32; 3]) -> [u32; 24] {
         let [a, b] = [self.a, self.b];
+        let (eps, added, mode, [group, stride, first]) = match norm {
+            None => (0.0, 0.0, 0, [0; 3]),
+            Some(p) => match p.factor {
+                None => (p.eps, 0.0, 1, [1, 0, 0]),
+                Some(f) => (p.eps, f.added, 3, [f.group, f.stride, f.offset]),
+            },
+        };
         [
             self.m,
             self.n,
@@ -140,11 +149,15 @@ impl Plan {
             has_bias as u32,
             (epilogue == Epilogue::Residual) as u32,
             if epilogue == Epilogue::Geglu { self.n / 2 } else { 0 },
-            0,
+            f32::to_bits(added),
             offset[0],
             offset[1],
             offset[2],
-            0,
+            f32::to_bits(eps),
+            mode,
+            group,
+            stride,
+            first,
         ]
     }
 
@@ -188,6 +201,46 @@ pub enum Epilogue {
     Residual,
     /// `y = [a | g]` (an even number of columns): stores `a · gelu(g)`, half as many columns.
     Geglu,
+}
+
+/// An RMS norm of `a`'s rows folded into the matmul (the pre-norm before a linear layer, so that
+/// the norm costs no dispatch of its own): `out[m, n] = (1 / rms_m) · Σₖ a[m, k] · f[m, k] ·
+/// b[k, n]`, then the bias and the epilogue, with `rms_m = sqrt(Σₖ a[m, k]² / K + eps)` as
+/// `model::norm::rms_norm` computes it and `f` the [`Factor`] (1 without one). Two-dimensional
+/// products only (a linear layer's rows).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Prologue {
+    pub eps: f32,
+    pub factor: Option<Factor>,
+}
+
+/// `f[m, k] = added + factor[(m / group) · stride + offset + k]`: an AdaRMSNorm's `1 +
+/// modulation` (`added` 1, one row of modulations per image's `group` rows, the norm's columns of
+/// all the norms' modulations side by side), or an RmsNorm's scale (`added` 0, stride 0).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Factor {
+    pub added: f32,
+    pub group: u32,
+    pub stride: u32,
+    pub offset: u32,
+}
+
+impl Factor {
+    /// The layout for `rows` rows of `a` and factors `[factor_rows, stride]` whose columns
+    /// `offset..offset + k` apply; `None` where the rows do not split evenly into the factor's
+    /// rows, the columns run past its width, or an index leaves u32.
+    pub fn new(added: f32, rows: usize, k: usize, factor_rows: usize, stride: usize, offset: usize) -> Option<Factor> {
+        if factor_rows == 0 || !rows.is_multiple_of(factor_rows) || offset.checked_add(k)? > stride {
+            return None;
+        }
+        let fits = |v: usize| u32::try_from(v).ok();
+        fits(factor_rows.checked_mul(stride)?)?;
+        Some(Factor { added, group: fits(rows / factor_rows)?, stride: fits(stride)?, offset: fits(offset)? })
+    }
+
+    fn at(&self, factor: &[f32], row: usize, col: usize) -> f32 {
+        self.added + factor[(row / self.group as usize) * self.stride as usize + self.offset as usize + col]
+    }
 }
 
 /// burn's `gelu` as its wgpu backend computes it, step by step: `x · (erf(x / √2) + 1) / 2`, with
@@ -235,6 +288,33 @@ pub fn matmul_reference(plan: &Plan, a: &[f32], b: &[f32], bias: Option<&[f32]>)
     out
 }
 
+/// [`matmul_reference`] with the norm `prologue` folded in (two-dimensional `plan`), `factor`
+/// the values its [`Factor`] indexes (empty without one): the shader's host reference, summed in
+/// its order per row (the sum of squares in one pass, the products in another).
+pub fn normed_matmul_reference(
+    plan: &Plan,
+    a: &[f32],
+    b: &[f32],
+    bias: Option<&[f32]>,
+    prologue: &Prologue,
+    factor: &[f32],
+) -> Vec<f32> {
+    let (m, n, k) = (plan.m as usize, plan.n as usize, plan.k as usize);
+    let [sa, sb] = [plan.a, plan.b].map(|s| s.map(|v| v as usize));
+    let mut out = vec![0.0; m * n];
+    for row in 0..m {
+        let x = |i: usize| a[row * sa[2] + i * sa[3]];
+        let squares = (0..k).fold(0.0f32, |acc, i| x(i).mul_add(x(i), acc));
+        let inverse = 1.0 / (squares / k as f32 + prologue.eps).sqrt();
+        let scaled: Vec<f32> = (0..k).map(|i| x(i) * prologue.factor.map_or(1.0, |f| f.at(factor, row, i))).collect();
+        for col in 0..n {
+            let acc = (0..k).fold(0.0f32, |acc, i| scaled[i].mul_add(b[i * sb[2] + col * sb[3]], acc));
+            out[row * n + col] = acc * inverse + bias.map_or(0.0, |bias| bias[col]);
+        }
+    }
+    out
+}
+
 /// `a @ b` with burn's broadcasting of the batch axes: our shader where it runs and applies,
 /// burn's matmul everywhere else. The browser's WebGPU module (`cfg(wgsl_only)`, set by
 /// `build.rs`) links no burn matmul: there the shader takes every shape, and what it cannot take
@@ -261,7 +341,7 @@ pub fn linear<const D: usize>(x: Tensor<D>, weight: Tensor<2>, bias: Option<Tens
     {
         #[cfg(feature = "kernels")]
         if super::network_kernels_run(&x.device()) {
-            return gpu::linear(x.clone(), weight.clone(), bias.clone(), None, Epilogue::Plain)
+            return gpu::linear(x.clone(), weight.clone(), bias.clone(), None, Epilogue::Plain, None)
                 .unwrap_or_else(|| gpu::burn_linear(x, weight, bias));
         }
         burn::tensor::module::linear(x, weight, bias)
@@ -279,7 +359,7 @@ pub fn linear_residual<const D: usize>(
     #[cfg(feature = "kernels")]
     if super::network_kernels_run(&x.device())
         && let Some(y) =
-            gpu::linear(x.clone(), weight.clone(), bias.clone(), Some(residual.clone()), Epilogue::Residual)
+            gpu::linear(x.clone(), weight.clone(), bias.clone(), Some(residual.clone()), Epilogue::Residual, None)
     {
         return y;
     }
@@ -292,10 +372,38 @@ pub fn linear_residual<const D: usize>(
 pub fn linear_geglu<const D: usize>(x: &Tensor<D>, weight: &Tensor<2>, bias: Option<&Tensor<1>>) -> Option<Tensor<D>> {
     #[cfg(feature = "kernels")]
     if super::network_kernels_run(&x.device()) && weight.dims()[1] % 2 == 0 {
-        return gpu::linear(x.clone(), weight.clone(), bias.cloned(), None, Epilogue::Geglu);
+        return gpu::linear(x.clone(), weight.clone(), bias.cloned(), None, Epilogue::Geglu, None);
     }
     let _ = (x, weight, bias);
     None
+}
+
+impl RowNorm {
+    /// `linear(norm(x) · f, weight, bias)` and its epilogue in one dispatch of our WGSL, the norm
+    /// folded into the matmul ([`Prologue`]), where it runs; `None` elsewhere (and for the unit
+    /// norm, or a shape it does not take), so that the caller runs the norm, then the layer.
+    /// `factor`: `f` as rows `[G, ≥ offset + C]`, each for `rows / G` consecutive rows of `x`,
+    /// read from column `offset`, plus `added`: `(modulations, column, 1.0)` for an AdaRMSNorm,
+    /// `(scale as [1, C], 0, 0.0)` for an RmsNorm. `residual` with [`Epilogue::Residual`] only.
+    pub fn linear<const D: usize>(
+        self,
+        x: &Tensor<D>,
+        factor: Option<(&Tensor<2>, usize, f32)>,
+        weight: &Tensor<2>,
+        bias: Option<&Tensor<1>>,
+        epilogue: Epilogue,
+        residual: Option<&Tensor<D>>,
+    ) -> Option<Tensor<D>> {
+        #[cfg(feature = "kernels")]
+        if let RowNorm::Rms { eps } = self
+            && super::network_kernels_run(&x.device())
+        {
+            let norm = gpu::Norm { eps, factor: factor.map(|(f, offset, added)| (f.clone(), offset, added)) };
+            return gpu::linear(x.clone(), weight.clone(), bias.cloned(), residual.cloned(), epilogue, Some(norm));
+        }
+        let _ = (self, x, factor, weight, bias, epilogue, residual);
+        None
+    }
 }
 
 /// Our shader against [`matmul_reference`] on `device`, over shapes that reach its edges: sizes
@@ -378,7 +486,7 @@ pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f3
         let residual = (epilogue == Epilogue::Residual).then(|| tensor(&skip, vec![2, 3, 67, 130]));
         let launches = plan.launches(epilogue, 2).len() as u64;
         let before = super::dispatches()[super::Shader::Matmul as usize].1;
-        let y = split(tensor(&a, sa.to_vec()), tensor(&b, sb.to_vec()), bias_t(), residual, epilogue, 2)
+        let y = split(tensor(&a, sa.to_vec()), tensor(&b, sb.to_vec()), bias_t(), residual, epilogue, None, 2)
             .ok_or_else(refuse)?;
         let took = super::dispatches()[super::Shader::Matmul as usize].1 - before;
         if took != launches || launches < 6 {
@@ -390,6 +498,66 @@ pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f3
             Epilogue::Geglu => geglu_reference(&product, 65),
         };
         worst = worst.max(error(y, &want).await?);
+    }
+    // The norm folded in (the pre-norm blocks): 3 images of 23 tokens (69 rows, so that a block of
+    // 64 rows spans images), rows of 150 values (9 tiles of k and a partial one); an AdaRMSNorm's
+    // modulation in columns 7..157 of modulations 170 wide, an RmsNorm's scale, no factor; each
+    // epilogue; and a grid split into one workgroup per dispatch.
+    let (images, tokens, d_in, d_out) = (3, 23, 150, 74);
+    let rows = images * tokens;
+    // The weights at a linear layer's scale (~1/√150; 1/8 keeps them exact): values ~1.5 would
+    // give sums ~40, whose f32 rounding in any order is ~10⁻⁵ of 1 + |sum|.
+    let w: Vec<f32> = data(d_in * d_out, 19).iter().map(|v| v / 8.0).collect();
+    let (x, bias) = (data(rows * d_in, 18), data(d_out, 20));
+    let (modulations, scale, skip) = (data(images * 170, 21), data(d_in, 22), data(rows * d_out, 23));
+    let plan = Plan::new(
+        Operand::contiguous(&[rows, d_in]).ok_or_else(refuse)?,
+        Operand::contiguous(&[d_in, d_out]).ok_or_else(refuse)?,
+    )
+    .ok_or_else(refuse)?;
+    let eps = 1e-6;
+    let modulated = Factor::new(1.0, rows, d_in, images, 170, 7).ok_or_else(refuse)?;
+    let scaled = Factor::new(0.0, rows, d_in, 1, d_in, 0).ok_or_else(refuse)?;
+    let weight = Tensor::<2>::from_data(TensorData::new(w.clone(), [d_in, d_out]), device);
+    let bias_t = Tensor::<1>::from_data(TensorData::new(bias.clone(), [d_out]), device);
+    let modulations_t = Tensor::<2>::from_data(TensorData::new(modulations.clone(), [images, 170]), device);
+    let scale_t = Tensor::<2>::from_data(TensorData::new(scale.clone(), [1, d_in]), device);
+    let x_t = tensor(&x, vec![images, 1, tokens, d_in]);
+    let skip_t = tensor(&skip, vec![images, 1, tokens, d_out]);
+    let cases = [
+        (Some((&modulations_t, 7, 1.0)), Some(modulated), &modulations, Epilogue::Plain),
+        (Some((&modulations_t, 7, 1.0)), Some(modulated), &modulations, Epilogue::Geglu),
+        (Some((&scale_t, 0, 0.0)), Some(scaled), &scale, Epilogue::Residual),
+        (None, None, &scale, Epilogue::Plain),
+    ];
+    let rms = RowNorm::Rms { eps };
+    let no_norm = || super::KernelError("the folded norm does not run on this device".into());
+    for (factor_t, factor, values, epilogue) in cases {
+        let residual = (epilogue == Epilogue::Residual).then_some(&skip_t);
+        let y = rms.linear(&x_t, factor_t, &weight, Some(&bias_t), epilogue, residual).ok_or_else(no_norm)?;
+        let product = normed_matmul_reference(&plan, &x, &w, Some(&bias), &Prologue { eps, factor }, values);
+        let want = match epilogue {
+            Epilogue::Plain => product,
+            Epilogue::Residual => skip.iter().zip(&product).map(|(r, y)| r + y).collect(),
+            Epilogue::Geglu => geglu_reference(&product, d_out / 2),
+        };
+        worst = worst.max(error(y, &want).await?);
+    }
+    let product =
+        normed_matmul_reference(&plan, &x, &w, Some(&bias), &Prologue { eps, factor: Some(modulated) }, &modulations);
+    for epilogue in [Epilogue::Plain, Epilogue::Geglu] {
+        let launches = plan.launches(epilogue, 1).len() as u64;
+        let before = super::dispatches()[super::Shader::Matmul as usize].1;
+        let x_2d = Tensor::<2>::from_data(TensorData::new(x.clone(), [rows, d_in]), device);
+        let norm = Some((eps, modulations_t.clone(), 7, 1.0));
+        let y = split(x_2d, weight.clone(), Some(bias_t.clone()), None, epilogue, norm, 1).ok_or_else(refuse)?;
+        let took = super::dispatches()[super::Shader::Matmul as usize].1 - before;
+        if took != launches || launches < 4 {
+            return Err(super::KernelError(format!("the normed split took {took} dispatches, {launches} planned")));
+        }
+        let want = if epilogue == Epilogue::Geglu { geglu_reference(&product, d_out / 2) } else { product.clone() };
+        let got = y.reshape([1, 1, rows, want.len() / rows]);
+        worst = worst.max(error(got, &want).await?);
     }
     // Past the real limit: 65,537 batch entries of a 1 × 1 product, in two dispatches.
     let entries = MAX_WORKGROUPS as usize + 2;
@@ -404,20 +572,25 @@ pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f3
     Ok(worst)
 }
 
-/// The shader's launch in dispatches of at most `limit` workgroups per axis, where it runs.
+/// The shader's launch in dispatches of at most `limit` workgroups per axis, where it runs, with
+/// an RMS norm folded in where given: `(eps, factor rows, first column, added)`.
 fn split<const D: usize>(
     a: Tensor<D>,
     b: Tensor<D>,
     bias: Option<Tensor<1>>,
     residual: Option<Tensor<D>>,
     epilogue: Epilogue,
+    norm: Option<(f32, Tensor<2>, usize, f32)>,
     limit: u32,
 ) -> Option<Tensor<D>> {
     #[cfg(feature = "kernels")]
-    return gpu::matmul_split(a, b, bias, residual, epilogue, limit);
+    {
+        let norm = norm.map(|(eps, values, offset, added)| gpu::Norm { eps, factor: Some((values, offset, added)) });
+        gpu::matmul_split(a, b, bias, residual, epilogue, norm, limit)
+    }
     #[cfg(not(feature = "kernels"))]
     {
-        let _ = (a, b, bias, residual, epilogue, limit);
+        let _ = (a, b, bias, residual, epilogue, norm, limit);
         None
     }
 }
@@ -432,21 +605,30 @@ mod gpu {
     use burn::tensor::{DType, Shape, Tensor};
 
     use super::super::wgsl::{WgslKernel, cube, launch_words};
-    use super::{Epilogue, Operand, Plan};
+    use super::{Epilogue, Factor, Operand, Plan, Prologue};
 
     enum Matmul {}
+
+    /// An RMS norm to fold into the matmul ([`Prologue`]): eps, and the factor as rows of values,
+    /// the first column and the constant added.
+    pub struct Norm {
+        pub eps: f32,
+        pub factor: Option<(Tensor<2>, usize, f32)>,
+    }
 
     fn operand(t: &CubeTensor) -> Option<Operand> {
         Operand::new(t.meta.shape(), t.meta.strides())
     }
 
-    /// [`matmul`] for a linear layer: `x` flattened to rows, `weight` `[d_in, d_out]`.
+    /// [`matmul`] for a linear layer: `x` flattened to rows, `weight` `[d_in, d_out]`, with the
+    /// norm of those rows folded in where given.
     pub fn linear<const D: usize>(
         x: Tensor<D>,
         weight: Tensor<2>,
         bias: Option<Tensor<1>>,
         residual: Option<Tensor<D>>,
         epilogue: Epilogue,
+        norm: Option<Norm>,
     ) -> Option<Tensor<D>> {
         let dims = x.dims();
         let d_in = dims[D - 1];
@@ -456,7 +638,7 @@ mod gpu {
             let d_out = r.dims()[D - 1];
             r.reshape([rows, d_out])
         });
-        let y = matmul(flat, weight, bias, residual, epilogue)?;
+        let y = matmul_split(flat, weight, bias, residual, epilogue, norm, super::MAX_WORKGROUPS)?;
         let mut out = dims;
         out[D - 1] = y.dims()[1];
         Some(y.reshape(out))
@@ -476,7 +658,7 @@ mod gpu {
         let d_out = weight.dims()[1];
         let mut out = dims;
         out[D - 1] = if epilogue == Epilogue::Geglu { d_out / 2 } else { d_out };
-        linear(x, weight, bias, residual, epilogue).unwrap_or_else(|| refused(out, &device, "linear", dims))
+        linear(x, weight, bias, residual, epilogue, None).unwrap_or_else(|| refused(out, &device, "linear", dims))
     }
 
     /// [`matmul`] where burn's matmul is not linked, as [`linear_or_refuse`].
@@ -543,17 +725,19 @@ mod gpu {
         residual: Option<Tensor<D>>,
         epilogue: Epilogue,
     ) -> Option<Tensor<D>> {
-        matmul_split(a, b, bias, residual, epilogue, super::MAX_WORKGROUPS)
+        matmul_split(a, b, bias, residual, epilogue, None, super::MAX_WORKGROUPS)
     }
 
-    /// [`matmul`] in dispatches of at most `limit` workgroups per axis: the checks split small
-    /// grids with a small limit, so that the split runs on every device.
+    /// [`matmul`] with the norm of `a`'s rows folded in where given (two-dimensional products
+    /// only), in dispatches of at most `limit` workgroups per axis: the checks split small grids
+    /// with a small limit, so that the split runs on every device.
     pub fn matmul_split<const D: usize>(
         a: Tensor<D>,
         b: Tensor<D>,
         bias: Option<Tensor<1>>,
         residual: Option<Tensor<D>>,
         epilogue: Epilogue,
+        norm: Option<Norm>,
         limit: u32,
     ) -> Option<Tensor<D>> {
         let (da, db) = (a.dims(), b.dims());
@@ -583,6 +767,17 @@ mod gpu {
             return None;
         }
         let plan = operand(&ca).zip(operand(&cb)).and_then(|(oa, ob)| Plan::new(oa, ob))?;
+        // The norm: over all of a row's k values (k > 0), for one matrix of rows.
+        let (prologue, cfactor) = match norm {
+            None => (None, None),
+            Some(_) if D != 2 || plan.k == 0 => return None,
+            Some(Norm { eps, factor: None }) => (Some(Prologue { eps, factor: None }), None),
+            Some(Norm { eps, factor: Some((values, offset, added)) }) => {
+                let [rows, stride] = values.dims();
+                let factor = Factor::new(added, plan.m as usize, plan.k as usize, rows, stride, offset)?;
+                (Some(Prologue { eps, factor: Some(factor) }), Some(cube(values)?))
+            }
+        };
         let cresidual = match residual {
             Some(r) => Some(cube(r)?),
             None => None,
@@ -601,13 +796,14 @@ mod gpu {
         // Unused bindings still need a buffer: `a`'s, never read.
         let bias_buffer = cbias.as_ref().unwrap_or(&ca);
         let residual_buffer = cresidual.as_ref().unwrap_or(&ca);
+        let factor_buffer = cfactor.as_ref().unwrap_or(&ca);
         for launch in plan.launches(epilogue, limit) {
             let [x, y, z] = launch.count;
             launch_words(
                 kernel(),
                 CubeCount::Static(x, y, z),
-                &[&ca, &cb, bias_buffer, residual_buffer, &out],
-                &plan.info(cbias.is_some(), epilogue, launch.offset),
+                &[&ca, &cb, bias_buffer, residual_buffer, factor_buffer, &out],
+                &plan.info(cbias.is_some(), epilogue, prologue.as_ref(), launch.offset),
             );
         }
         Some(Tensor::from_primitive::<Cube>(out))
@@ -769,6 +965,86 @@ mod tests {
         assert_eq!(rows.launches(Epilogue::Plain, MAX_WORKGROUPS).len(), 2);
         let cols = Plan::new(c(&[1, 1]), c(&[1, big])).unwrap();
         assert_eq!(cols.launches(Epilogue::Plain, MAX_WORKGROUPS)[1].offset, [65_535, 0, 0]);
+    }
+
+    /// The model's norms in burn (CPU), then the layer: what the folded norm's reference must give.
+    #[test]
+    fn the_normed_reference_is_the_models_norm_then_linear() {
+        use crate::model::norm::{AdaRmsNorm, Conditioning, RmsNorm};
+        let device = cpu();
+        let (images, tokens, d_in, d_out, cond) = (3, 5, 40, 12, 6);
+        let rows = images * tokens;
+        let (x, w, bias) = (values(rows * d_in, 30), values(d_in * d_out, 31), values(d_out, 32));
+        let tx = Tensor::<4>::from_data(TensorData::new(x.clone(), [images, 1, tokens, d_in]), &device);
+        let weight = Tensor::<2>::from_data(TensorData::new(w.clone(), [d_in, d_out]), &device);
+        let tbias = Tensor::<1>::from_data(TensorData::new(bias.clone(), [d_out]), &device);
+        let layer = burn::nn::Linear { weight: burn::module::Param::from_tensor(weight), bias: None };
+        let plan = Plan::new(Operand::contiguous(&[rows, d_in]).unwrap(), Operand::contiguous(&[d_in, d_out]).unwrap())
+            .unwrap();
+        let model = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
+        let eps = 1e-6;
+
+        // An AdaRMSNorm whose modulation is columns 3..43 of modulations 50 wide (prepared).
+        let mut norm = AdaRmsNorm::new(d_in, Some(cond), &device);
+        let all = values(images * 50, 33);
+        let tall = Tensor::<2>::from_data(TensorData::new(all.clone(), [images, 50]), &device);
+        norm.column = Some(3);
+        let tcond = Tensor::<2>::zeros([images, cond], &device);
+        let conditioning = Conditioning { cond: Some(&tcond), modulations: Some(&tall) };
+        assert!(
+            norm.linear(&tx, conditioning, &layer, Epilogue::Plain).is_none(),
+            "the CPU runs the norm, then the layer"
+        );
+        assert!(
+            RowNorm::Rms { eps }
+                .linear(&tx, Some((&tall, 3, 1.0)), &layer.weight.val(), None, Epilogue::Plain, None)
+                .is_none()
+        );
+        let modulation = Tensor::<2>::from_data(
+            TensorData::new(all.chunks(50).flat_map(|r| r[3..43].to_vec()).collect::<Vec<_>>(), [images, d_in]),
+            &device,
+        );
+        let normed = crate::model::norm::rms_norm(tx.clone()) * modulation.add_scalar(1.0).unsqueeze_dims::<4>(&[1, 2]);
+        let reference = |factor, values: &[f32]| {
+            normed_matmul_reference(&plan, &x, &w, Some(&bias), &Prologue { eps, factor }, values)
+        };
+        let factor = Factor::new(1.0, rows, d_in, images, 50, 3).unwrap();
+        assert_eq!((factor.group, factor.stride, factor.offset), (tokens as u32, 50, 3));
+        let linear = |t: Tensor<4>| burn::tensor::module::linear(t, layer.weight.val(), Some(tbias.clone()));
+        let want = model(linear(normed.clone()));
+        close(&reference(Some(factor), &all), &want);
+        // The same with the GEGLU gate, and with a residual added.
+        close(&geglu_reference(&reference(Some(factor), &all), d_out / 2), &geglu_reference(&want, d_out / 2));
+        let skip = values(rows * d_out, 34);
+        let with_skip: Vec<f32> = skip.iter().zip(&reference(Some(factor), &all)).map(|(r, y)| r + y).collect();
+        close(&with_skip, &skip.iter().zip(&want).map(|(r, y)| r + y).collect::<Vec<_>>());
+
+        // An RmsNorm's scale, and the bare norm.
+        let scale = values(d_in, 35);
+        let rms = RmsNorm {
+            scale: burn::module::Param::from_tensor(Tensor::from_data(TensorData::new(scale.clone(), [d_in]), &device)),
+        };
+        assert!(rms.linear(&tx, &layer, Epilogue::Plain).is_none());
+        let factor = Factor::new(0.0, rows, d_in, 1, d_in, 0).unwrap();
+        close(&reference(Some(factor), &scale), &model(linear(rms.forward(tx.clone()))));
+        close(&reference(None, &[]), &model(linear(crate::model::norm::rms_norm(tx))));
+    }
+
+    #[test]
+    fn the_prologue_is_refused_where_its_factor_does_not_fit_and_spelt_in_the_uniform() {
+        assert_eq!(Factor::new(1.0, 10, 4, 3, 8, 0), None, "10 rows in 3 images");
+        assert_eq!(Factor::new(1.0, 10, 4, 0, 8, 0), None, "no factor rows");
+        assert_eq!(Factor::new(1.0, 10, 4, 2, 8, 5), None, "columns 5..9 of 8");
+        assert!(Factor::new(1.0, 10, 4, 2, 8, 4).is_some(), "columns 4..8 of 8");
+        let plan = Plan::new(Operand::contiguous(&[10, 4]).unwrap(), Operand::contiguous(&[4, 6]).unwrap()).unwrap();
+        let factor = Factor::new(1.0, 10, 4, 2, 8, 4).unwrap();
+        let words = plan.info(true, Epilogue::Geglu, Some(&Prologue { eps: 1e-6, factor: Some(factor) }), [0, 1, 0]);
+        assert_eq!(words[12..16], [1, 0, 3, 1f32.to_bits()]);
+        assert_eq!(words[16..20], [0, 1, 0, 1e-6f32.to_bits()]);
+        assert_eq!(words[20..24], [3, 5, 8, 4]);
+        let bare = plan.info(false, Epilogue::Plain, Some(&Prologue { eps: 1e-6, factor: None }), [0; 3]);
+        assert_eq!(bare[20], 1);
+        assert_eq!(plan.info(false, Epilogue::Plain, None, [0; 3])[19..24], [0; 5], "off");
     }
 
     /// `a @ b (+ bias)` by three loops in f64: a reference shared with none of the code under test.

@@ -14,7 +14,7 @@ use super::config::AttentionKind;
 use super::norm::{AdaRmsNorm, Conditioning, linear, zero_linear};
 use super::precision::{self, operand, result};
 use super::rope::Rotation;
-use crate::kernels::RowNorm;
+use crate::kernels::{Epilogue, RowNorm};
 
 const COSINE_EPS: f64 = 1e-6;
 /// Added to the logits of token pairs that a shifted window must keep apart. Logits of
@@ -84,7 +84,14 @@ impl AttentionBlock {
         let windows = self.windows(h, w);
         let constants = self.constants.get(Shape { b, h, w, n_heads: nh, d_head: dh, windows }, &x.device());
 
-        let mut qkv = precision::linear(&self.qkv, self.norm.forward(x.clone(), cond)).reshape([b, h * w, 3 * nh * dh]);
+        // The norm folded into the projection where our WGSL runs (one dispatch fewer); it acts
+        // per token, so it comes before the window gather as the separate norm did.
+        let cond = cond.into();
+        let qkv = match self.norm.linear(&x, cond, &self.qkv, Epilogue::Plain) {
+            Some(qkv) => qkv,
+            None => precision::linear(&self.qkv, self.norm.forward(x.clone(), cond)),
+        };
+        let mut qkv = qkv.reshape([b, h * w, 3 * nh * dh]);
         if let Some(gather) = &constants.gather {
             qkv = qkv.select(1, gather.clone());
         }

@@ -195,7 +195,11 @@ impl Backbone {
             x = skip.clone() + (up - skip) * fac;
             x = self.up[i].forward(x, cond);
         }
-        let x = precision::linear(&self.patch_out, self.out_norm.forward(x));
+        // The norm folded into the projection where our WGSL runs (one dispatch fewer).
+        let x = match self.out_norm.linear(&x, &self.patch_out, crate::kernels::Epilogue::Plain) {
+            Some(y) => y,
+            None => precision::linear(&self.patch_out, self.out_norm.forward(x)),
+        };
         unpatchify(x, self.p_out, self.out_channels)
     }
 }

@@ -4,7 +4,9 @@ use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::tensor::{Device, Tensor};
 
-use crate::kernels::{RowNorm, row_norm};
+use crate::kernels::{Epilogue, RowNorm, row_norm};
+
+use super::precision;
 
 const EPS: f64 = 1e-6;
 const RMS: RowNorm = RowNorm::Rms { eps: EPS as f32 };
@@ -37,6 +39,25 @@ impl RmsNorm {
         }
         rms_norm(x) * scale.unsqueeze()
     }
+
+    /// `layer.forward(self.forward(x))` and `epilogue` (plain or GEGLU), the norm folded into the
+    /// layer's matmul where our WGSL runs ([`folds`]); `None` elsewhere, where the caller runs the
+    /// norm, then the layer.
+    pub fn linear<const D: usize>(&self, x: &Tensor<D>, layer: &Linear, epilogue: Epilogue) -> Option<Tensor<D>> {
+        if !folds(x) {
+            return None;
+        }
+        let scale = self.scale.val().unsqueeze::<2>();
+        let bias = layer.bias.as_ref().map(|b| b.val());
+        RMS.linear(x, Some((&scale, 0, 0.0)), &layer.weight.val(), bias.as_ref(), epilogue, None)
+    }
+}
+
+/// Whether a norm folds into the next matmul: f32 (the fold is our WGSL's), where our WGSL runs.
+/// There the norm costs no dispatch of its own (`kernels::Prologue`); the sums differ from the
+/// separate norm's only in their order.
+fn folds<const D: usize>(x: &Tensor<D>) -> bool {
+    precision::current() == precision::Precision::F32 && crate::kernels::network_kernels_run(&x.device())
 }
 
 /// What a block's AdaRMSNorm is conditioned on in one network evaluation: the condition, and
@@ -88,6 +109,32 @@ impl AdaRmsNorm {
                 rms_norm(x) * modulation.add_scalar(1.0).unsqueeze_dims::<4>(&[1, 2])
             }
             _ => rms_norm(x),
+        }
+    }
+
+    /// `layer.forward(self.forward(x, cond))` and `epilogue` (plain or GEGLU), the norm folded
+    /// into the layer's matmul where our WGSL runs ([`folds`]): the modulation (prepared, or one
+    /// matmul of the condition) scales `x` as the matmul loads it. `None` elsewhere, where the
+    /// caller runs the norm, then the layer.
+    pub fn linear<'a>(
+        &self,
+        x: &Tensor<4>,
+        cond: impl Into<Conditioning<'a>>,
+        layer: &Linear,
+        epilogue: Epilogue,
+    ) -> Option<Tensor<4>> {
+        if !folds(x) {
+            return None;
+        }
+        let Conditioning { cond, modulations } = cond.into();
+        let (weight, bias) = (layer.weight.val(), layer.bias.as_ref().map(|b| b.val()));
+        let fold = |factor| RMS.linear(x, factor, &weight, bias.as_ref(), epilogue, None);
+        match (&self.linear, cond) {
+            (Some(linear), Some(cond)) => match (modulations, self.column) {
+                (Some(all), Some(column)) => fold(Some((all, column, 1.0))),
+                _ => fold(Some((&precision::linear(linear, cond.clone()), 0, 1.0))),
+            },
+            _ => fold(None),
         }
     }
 }
