@@ -54,7 +54,7 @@ test('WebGPU (SwiftShader) warms up at load, runs the tiny model and matches the
   const worker = await generatorWorker(page);
   const dispatches = await worker.evaluate(() => (self as any).lediflowKernelDispatches());
   console.log(`[measure] WGSL dispatches after load + one sample: ${JSON.stringify(dispatches)}`);
-  for (const kernel of ['dequantize', 'matmul', 'rowNorm', 'toRgba8', 'attention', 'fourier']) expect(dispatches[kernel], kernel).toBeGreaterThanOrEqual(1);
+  for (const kernel of ['dequantize', 'matmul', 'rowNorm', 'toRgba8', 'attention', 'fourier', 'solverUpdate']) expect(dispatches[kernel], kernel).toBeGreaterThanOrEqual(1);
   const reference = loadReference('tiny');
   const diff = difference(result.images[0], reference[0]);
   record(`chromium webgpu (SwiftShader), tiny model, seed ${spec.seed}, heun ${spec.steps}`, diff, { times: result.times });
@@ -85,6 +85,9 @@ test('WebGPU (SwiftShader) warms up at load, runs the tiny model and matches the
   // within WGSL's bound on sin and cos (2^-11 absolute on [-π, π]; SwiftShader's differ from the
   // host's by ~1e-4), far from what a layout or product error gives (~1).
   expect(errors.fourier).toBeLessThan(1e-3);
+  // The solvers' state update, x + s1·k1 + s2·k2 in one dispatch (shaders/solver_update.wgsl,
+  // crate/core/src/kernels/solver_update.rs): one, two and three terms, and a second grid axis.
+  expect(errors.solverUpdate).toBeLessThan(1e-6);
 });
 
 /**

@@ -261,7 +261,8 @@ impl Generator {
     }
 
     /// Checks our WGSL kernels that the networks run (`shaders/matmul.wgsl`,
-    /// `shaders/row_norm.wgsl`, `shaders/dequantize.wgsl`, `shaders/attention.wgsl`, `shaders/fourier.wgsl`) against their host references on this
+    /// `shaders/row_norm.wgsl`, `shaders/dequantize.wgsl`, `shaders/attention.wgsl`, `shaders/fourier.wgsl`,
+    /// `shaders/solver_update.wgsl`) against their host references on this
     /// generator's device: resolves to the largest relative error of each (for the browser tests).
     #[wasm_bindgen(js_name = checkKernels, unchecked_return_type = "Promise<KernelErrors>")]
     pub fn check_kernels(&self) -> Promise {
@@ -275,6 +276,7 @@ impl Generator {
                 dequantize: lediflow_core::kernels::check_dequantize(device).await.map_err(fail)? as f64,
                 attention: lediflow_core::kernels::check_attention(device).await.map_err(fail)? as f64,
                 fourier: lediflow_core::kernels::check_fourier(device).await.map_err(fail)? as f64,
+                solver_update: lediflow_core::kernels::check_solver_update(device).await.map_err(fail)? as f64,
             };
             to_js(&errors)
         })

@@ -188,6 +188,7 @@ pub struct KernelErrors {
     pub dequantize: f64,
     pub attention: f64,
     pub fourier: f64,
+    pub solver_update: f64,
 }
 
 /// `kernelDispatches()`'s answer: how many times each of our WGSL kernels has been dispatched
@@ -203,6 +204,7 @@ pub struct KernelDispatches {
     pub composite: u64,
     pub attention: u64,
     pub fourier: u64,
+    pub solver_update: u64,
 }
 
 impl KernelDispatches {
@@ -217,6 +219,7 @@ impl KernelDispatches {
                 Shader::Composite => &mut counts.composite,
                 Shader::Attention => &mut counts.attention,
                 Shader::Fourier => &mut counts.fourier,
+                Shader::SolverUpdate => &mut counts.solver_update,
             } = n;
         }
         counts

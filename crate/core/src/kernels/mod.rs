@@ -10,6 +10,7 @@ mod dequantize;
 mod fourier;
 mod matmul;
 mod row_norm;
+mod solver_update;
 mod to_rgba8;
 #[cfg(feature = "kernels")]
 mod wgsl;
@@ -27,6 +28,7 @@ pub use matmul::{
 pub use row_norm::{
     RowNorm, check_against_reference as check_row_norm, row_norm, row_norm_columns, row_norm_reference,
 };
+pub use solver_update::{check_against_reference as check_solver_update, solver_update, solver_update_reference};
 pub use to_rgba8::{quantize, to_rgba8_packed, to_rgba8_reference};
 
 /// Our WGSL kernels (`shaders/`), each counted every time it is dispatched ([`dispatches`]).
@@ -39,10 +41,11 @@ pub enum Shader {
     Composite,
     Attention,
     Fourier,
+    SolverUpdate,
 }
 
 impl Shader {
-    pub const ALL: [Shader; 7] = [
+    pub const ALL: [Shader; 8] = [
         Shader::Matmul,
         Shader::RowNorm,
         Shader::Dequantize,
@@ -50,6 +53,7 @@ impl Shader {
         Shader::Composite,
         Shader::Attention,
         Shader::Fourier,
+        Shader::SolverUpdate,
     ];
 
     /// The name the JavaScript diagnostics use (`kernelDispatches()`).
@@ -62,15 +66,17 @@ impl Shader {
             Shader::Composite => "composite",
             Shader::Attention => "attention",
             Shader::Fourier => "fourier",
+            Shader::SolverUpdate => "solverUpdate",
         }
     }
 }
 
-static DISPATCHES: [std::sync::atomic::AtomicU64; 7] = [const { std::sync::atomic::AtomicU64::new(0) }; 7];
+static DISPATCHES: [std::sync::atomic::AtomicU64; Shader::ALL.len()] =
+    [const { std::sync::atomic::AtomicU64::new(0) }; Shader::ALL.len()];
 
 /// How many times each of our kernels has been dispatched in this process (a wasm instance):
 /// proof that our WGSL ran, where [`wgsl_available`] only says that it could.
-pub fn dispatches() -> [(Shader, u64); 7] {
+pub fn dispatches() -> [(Shader, u64); Shader::ALL.len()] {
     Shader::ALL.map(|s| (s, DISPATCHES[s as usize].load(std::sync::atomic::Ordering::Relaxed)))
 }
 

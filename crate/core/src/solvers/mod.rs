@@ -53,7 +53,7 @@ pub fn heun_step<S: OdeState>(v: &mut Velocity<S>, x: S, t0: f64, t1: f64) -> S 
     let k1 = v(&x, t0);
     let predictor = x.clone().add_scaled(&k1, h);
     let k2 = v(&predictor, t1);
-    x.add_scaled(&k1, h / 2.0).add_scaled(&k2, h / 2.0)
+    x.add_scaled_all(&[(&k1, h / 2.0), (&k2, h / 2.0)])
 }
 
 /// One classical Runge–Kutta step (4 NFE).
@@ -63,7 +63,7 @@ pub fn rk4_step<S: OdeState>(v: &mut Velocity<S>, x: S, t0: f64, t1: f64) -> S {
     let k2 = v(&x.clone().add_scaled(&k1, h / 2.0), t0 + h / 2.0);
     let k3 = v(&x.clone().add_scaled(&k2, h / 2.0), t0 + h / 2.0);
     let k4 = v(&x.clone().add_scaled(&k3, h), t1);
-    x.add_scaled(&k1, h / 6.0).add_scaled(&k2, h / 3.0).add_scaled(&k3, h / 3.0).add_scaled(&k4, h / 6.0)
+    x.add_scaled_all(&[(&k1, h / 6.0), (&k2, h / 3.0), (&k3, h / 3.0), (&k4, h / 6.0)])
 }
 
 pub fn euler<S: OdeState>(v: &mut Velocity<S>, x0: S, grid: &[f64], on_step: &mut OnStep<S>) -> Solution<S> {
