@@ -2,7 +2,9 @@
 
 use burn::module::{Module, Param};
 use burn::nn::Linear;
-use burn::tensor::{Device, Tensor};
+use std::sync::{Arc, Mutex};
+
+use burn::tensor::{Device, Tensor, TensorData};
 
 use super::attention::AttentionBlock;
 use super::config::{BackboneConfig, LevelConfig};
@@ -98,6 +100,50 @@ pub struct Backbone {
     /// [`Backbone::prepare_modulations`] built it: one matmul per evaluation instead of one per norm.
     #[module(skip)]
     pub modulations: Option<Tensor<2>>,
+    /// Each time's condition, once [`Backbone::prepare_modulations`] has readied the backbone for
+    /// inference ([`Backbone::forward_at`]).
+    #[module(skip)]
+    pub conditions: Option<ConditionCache>,
+}
+
+/// What a prepared backbone's time conditioning gave at each time it was evaluated at: the
+/// mapping network's output for one image (`[1, C_cond]`) and, where batched, every norm's
+/// modulation (`[1, Σ widths]`). A sampler evaluates every image of a call at the same time and
+/// asks for the same few times in every call (its grid), so the mapping network and the
+/// modulations' matmul run once per time; the norms broadcast the one row over the batch.
+#[derive(Clone, Debug, Default)]
+pub struct ConditionCache(Arc<Mutex<Vec<(u64, Condition)>>>);
+
+type Condition = (Tensor<2>, Option<Tensor<2>>);
+
+impl ConditionCache {
+    /// Times kept before the cache starts afresh: a bound on memory, far above the few dozen
+    /// times a page's settings reach.
+    pub const CAPACITY: usize = 256;
+
+    fn get_or_compute(&self, t: f64, compute: impl FnOnce() -> Condition) -> Condition {
+        let key = t.to_bits();
+        // A poisoned lock means a panic elsewhere, never mid-insert: the entries are whole.
+        let mut entries = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, condition)) = entries.iter().find(|(k, _)| *k == key) {
+            return condition.clone();
+        }
+        let condition = compute();
+        if entries.len() >= Self::CAPACITY {
+            entries.clear();
+        }
+        entries.push((key, condition.clone()));
+        condition
+    }
+
+    /// The times held.
+    pub fn len(&self) -> usize {
+        self.0.lock().map_or_else(|poisoned| poisoned.into_inner().len(), |entries| entries.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl Backbone {
@@ -127,6 +173,7 @@ impl Backbone {
             out_channels: config.out_channels,
             widths: levels.iter().map(|l| l.width).collect(),
             modulations: None,
+            conditions: None,
         }
     }
 
@@ -143,6 +190,8 @@ impl Backbone {
     /// any earlier preparation. Call it again after the weights change.
     pub fn prepare_modulations(&mut self) {
         self.modulations = None;
+        // Conditions cached before are stale once the weights or their layout change.
+        self.conditions = Some(ConditionCache::default());
         let mut weights = Vec::new();
         let mut column = 0;
         let mut batched = self.mapping.is_some();
@@ -172,14 +221,43 @@ impl Backbone {
             (Some(mapping), Some(t)) => Some(mapping.forward(t)),
             _ => None,
         };
-        // The block norms' modulations in one matmul where prepared (f32, our WGSL).
-        let modulations = match (&self.modulations, &cond) {
-            (Some(weight), Some(cond)) if super::precision::current() == super::precision::Precision::F32 => {
+        let modulations = self.modulations_of(cond.as_ref());
+        self.forward_conditioned(x, Conditioning { cond: cond.as_ref(), modulations: modulations.as_ref() })
+    }
+
+    /// [`Backbone::forward`] with every image at time `t`, as the samplers evaluate it. A prepared
+    /// backbone takes the condition from its [`ConditionCache`]; the velocity is the same.
+    pub fn forward_at(&self, x: Tensor<4>, t: f64) -> Tensor<4> {
+        let device = x.device();
+        let times = |n: usize| Tensor::<1>::from_data(TensorData::new(vec![t as f32; n], [n]), &device);
+        match (&self.mapping, &self.conditions) {
+            (Some(mapping), Some(cache)) if precision::current() == precision::Precision::F32 => {
+                let (cond, modulations) = cache.get_or_compute(t, || {
+                    let cond = mapping.forward(times(1));
+                    let modulations = self.modulations_of(Some(&cond));
+                    (cond, modulations)
+                });
+                self.forward_conditioned(x, Conditioning { cond: Some(&cond), modulations: modulations.as_ref() })
+            }
+            (Some(_), _) => {
+                let batch = x.dims()[0];
+                self.forward(x, Some(times(batch)))
+            }
+            (None, _) => self.forward(x, None),
+        }
+    }
+
+    /// The block norms' modulations of `cond` in one matmul where prepared (f32, our WGSL).
+    fn modulations_of(&self, cond: Option<&Tensor<2>>) -> Option<Tensor<2>> {
+        match (&self.modulations, cond) {
+            (Some(weight), Some(cond)) if precision::current() == precision::Precision::F32 => {
                 Some(crate::kernels::linear(cond.clone(), weight.clone(), None))
             }
             _ => None,
-        };
-        let cond = Conditioning { cond: cond.as_ref(), modulations: modulations.as_ref() };
+        }
+    }
+
+    fn forward_conditioned(&self, x: Tensor<4>, cond: Conditioning) -> Tensor<4> {
         let mut x = precision::linear(&self.patch_in, patchify(x, self.p_in));
         let mut skips = Vec::with_capacity(self.down.len());
         for (level, merge) in self.down.iter().zip(&self.merges) {

@@ -81,6 +81,12 @@ impl VelocityNet {
     pub fn forward(&self, x: Tensor<4>, t: Tensor<1>) -> Tensor<4> {
         self.backbone.forward(x, Some(t))
     }
+
+    /// [`VelocityNet::forward`] with every image at time `t` (the samplers' case): a prepared
+    /// network computes each time's condition once ([`super::hourglass::ConditionCache`]).
+    pub fn forward_at(&self, x: Tensor<4>, t: f64) -> Tensor<4> {
+        self.backbone.forward_at(x, t)
+    }
 }
 
 /// Nearest-neighbour upsampling by an integer factor.

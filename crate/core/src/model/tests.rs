@@ -156,3 +156,23 @@ fn fresh_velocity_networks_output_zero() {
     let v = net.forward(x, Tensor::full([2], 0.5, &device));
     assert_eq!(v.abs().max().into_scalar::<f32>(), 0.0);
 }
+
+#[test]
+fn a_prepared_network_caches_each_times_condition_and_gives_the_same_velocity() {
+    let (config, mut model) = crate::testing::perturbed_tiny(7);
+    let device = cpu();
+    let side = config.image_size / config.latent_downsample;
+    let x = Tensor::<4>::random([3, config.latent_channels, side, side], Distribution::Normal(0.0, 1.0), &device);
+    let uncached = |net: &VelocityNet, t: f64| net.forward(x.clone(), Tensor::full([3], t, &device));
+    let gap = |a: Tensor<4>, b: Tensor<4>| (a - b).abs().max().into_scalar::<f32>();
+    let (early, late) = (uncached(&model.latent, 0.25), uncached(&model.latent, 0.75));
+    // The fixture can show a condition taken at the wrong time.
+    assert!(gap(early.clone(), late.clone()) > 1e-3, "t barely changes the velocity: {}", gap(early, late));
+    model.prepare_for_inference();
+    let cache = model.latent.backbone.conditions.clone().expect("prepared");
+    for (t, want) in [(0.25, &early), (0.75, &late), (0.25, &early)] {
+        let got = model.latent.forward_at(x.clone(), t);
+        assert!(gap(got, want.clone()) < 1e-5, "t = {t}");
+    }
+    assert_eq!(cache.len(), 2, "one entry per time, reused");
+}

@@ -1,7 +1,7 @@
 //! The flow stage every pipeline ends with: one solve of a velocity network over a uniform grid,
 //! observed after every step, timed up to a completed readback.
 
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 
 use super::known::KnownPixels;
 use super::{Clock, Generated, Nfe, PipelineError, SampleOptions, StageTimes};
@@ -59,11 +59,8 @@ pub(super) async fn integrate(
     known: Option<&KnownPixels>,
     observer: &mut impl StepObserver,
 ) -> Result<Solution<Tensor<4>>, PipelineError> {
-    let device = x0.device();
-    let batch = x0.dims()[0];
-    // t uploaded, not filled: `Tensor::full` is a dispatch of its own, once per evaluation.
-    let time = |t: f64| Tensor::from_data(TensorData::new(vec![t as f32; batch], [batch]), &device);
-    let mut velocity = |x: &Tensor<4>, t: f64| net.forward(x.clone(), time(t));
+    // Every image at the grid's times: a prepared network reuses each time's condition.
+    let mut velocity = |x: &Tensor<4>, t: f64| net.forward_at(x.clone(), t);
     let grid = uniform_grid(steps);
     solve(solver, &mut velocity, x0, &grid, &mut PipelineSteps { known, observer, steps }).await
 }
