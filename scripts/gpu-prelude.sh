@@ -34,7 +34,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 # Dawn (carry/webgpu-node.tgz into bench/webgpu-node) and the browser build (carry/pkg.tgz).
 unpack_browser_bench() {
   python3 -c "import lzma,shutil; shutil.copyfileobj(lzma.open('../carry/node.xz'), open('node','wb'))" && chmod +x node
-  (cd ../bench/webgpu-node && tar xzf ../../carry/webgpu-node.tgz)
+  (cd ../bench/webgpu-node && tar xf ../../carry/webgpu-node.tgz)
   (cd ../web && rm -rf pkg && tar xzf ../carry/pkg.tgz)
   export XDG_RUNTIME_DIR=/tmp
 }

@@ -38,6 +38,17 @@ const median = (v) => {
 const args = parseArgs(process.argv.slice(2));
 // `--dawn backend=vulkan` etc. are passed to Dawn as they are.
 installDawn(args.dawn);
+// Counts the WebGPU calls of each sample, as the web worker does (web/src/calls.ts): wrapped
+// before the wasm starts WebGPU, one addition per call.
+const calls = { dispatches: 0, submits: 0, bindGroups: 0 };
+const count = (cls, method, key) => {
+  const proto = globalThis[cls]?.prototype;
+  const original = proto?.[method];
+  if (typeof original === 'function') proto[method] = function (...a) { calls[key]++; return original.apply(this, a); };
+};
+count('GPUComputePassEncoder', 'dispatchWorkgroups', 'dispatches');
+count('GPUQueue', 'submit', 'submits');
+count('GPUDevice', 'createBindGroup', 'bindGroups');
 const wasm = await loadBrowserBuild(args.pkg);
 
 const phase = (what) => console.error(`[${(performance.now() / 1000).toFixed(1)} s] ${what}`);
@@ -75,21 +86,25 @@ for (const file of args.model) {
 const rows = [];
 let firstCallMs = null;
 for (const spec of args.configs === 'none' ? [] : args.configs.split(',')) {
-  const [method, solver, steps] = spec.split(':');
+  // method:solver:steps, optionally :latentSolver:latentSteps (the defaults otherwise).
+  const [method, solver, steps, latentSolver, latentSteps] = spec.split(':');
   const options = { seed: 0, count: args.batch, method, solver, steps: Number(steps) };
+  if (latentSolver) Object.assign(options, { latentSolver, latentSteps: Number(latentSteps) });
   const times = [];
   let last;
   for (let call = 0; call <= args.repeats; call++) {
     if (call === 0) phase(`first call of ${spec}`);
+    const before = { ...calls };
     const start = performance.now();
     last = await generator.sample(options);
     const ms = performance.now() - start;
+    last.webgpu = Object.fromEntries(Object.entries(calls).map(([k, v]) => [k, v - before[k]]));
     if (call === 0 && firstCallMs === null) firstCallMs = ms;
     if (call > 0) times.push(ms / args.batch);
   }
   if (args.save) writeFileSync(`${args.save}-${method}-${solver}-${steps}.rgba`, last.pixels);
   const ms = median(times);
-  rows.push({ method, solver, steps: Number(steps), nfe: last.nfe, msPerImage: ms, imagesPerSecond: 1000 / ms, stageTimes: last.times });
+  rows.push({ method, solver, steps: Number(steps), latent: latentSolver ? `${latentSolver} × ${latentSteps}` : 'default', nfe: last.nfe, msPerImage: ms, imagesPerSecond: 1000 / ms, dispatches: last.dispatches, webgpu: last.webgpu, stageTimes: last.times });
 }
 
 const result = {
@@ -107,10 +122,10 @@ const result = {
 console.log(`Dawn in Node: ${JSON.stringify(result.adapter)} (burn: ${generator.adapterName}), batch ${args.batch}, median of ${args.repeats} calls`);
 for (const l of loads) console.log(`load ${l.file}: ${l.bytes} bytes in ${l.ms.toFixed(1)} ms, dequantized ${JSON.stringify(l.dequantized)}`);
 console.log(`create ${createMs.toFixed(1)} ms; first call (shader compilation) ${firstCallMs?.toFixed(1)} ms; dequantize ${args.dequantize}`);
-console.log('| method | solver | steps | NFE latent | NFE decoder | NFE flow | ms / image | images / s | last call\'s stage times (ms) |');
-console.log('|---|---|---|---|---|---|---|---|---|');
+console.log('| method | solver | steps | latent | NFE latent | NFE decoder | NFE flow | ms / image | images / s | WebGPU dispatches / submits per call | last call\'s stage times (ms) |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
-  console.log(`| ${r.method} | ${r.solver} | ${r.steps} | ${r.nfe.latent} | ${r.nfe.decoder} | ${r.nfe.flow} | ${r.msPerImage.toFixed(2)} | ${r.imagesPerSecond.toFixed(1)} | ${JSON.stringify(r.stageTimes)} |`);
+  console.log(`| ${r.method} | ${r.solver} | ${r.steps} | ${r.latent} | ${r.nfe.latent} | ${r.nfe.decoder} | ${r.nfe.flow} | ${r.msPerImage.toFixed(2)} | ${r.imagesPerSecond.toFixed(1)} | ${r.webgpu.dispatches} / ${r.webgpu.submits} | ${JSON.stringify(r.stageTimes)} |`);
 }
 if (args.json) writeFileSync(args.json, JSON.stringify(result, null, 2));
 generator.dispose();

@@ -30,7 +30,10 @@ pub struct BenchArgs {
     /// Timed calls per configuration (after one untimed warm-up call); the median is reported.
     #[arg(long, default_value_t = 5, value_parser = super::ranges::count(1, 1000))]
     pub repeats: usize,
-    /// The latent sampler's steps (Heun) to time LeDiFlow at, comma-separated; the baseline has none.
+    /// The latent sampler's solver for LeDiFlow; the baseline has none.
+    #[arg(long, default_value_t = SampleOptions::default().latent_solver)]
+    pub latent_solver: Solver,
+    /// The latent sampler's steps to time LeDiFlow at, comma-separated; the baseline has none.
     #[arg(long, value_delimiter = ',', default_values_t = [SampleOptions::default().latent_steps], value_parser = super::ranges::count(1, super::ranges::MAX_STEPS))]
     pub latent_steps: Vec<usize>,
 }
@@ -48,15 +51,24 @@ pub fn run(args: BenchArgs) -> CliResult {
         "{} on {:?}, batch {}, median of {} calls (ms per image: the whole chain up to RGBA8 on the host)",
         loaded.config.name, args.backend, args.batch, args.repeats
     );
-    println!("| method | solver | steps | NFE latent | NFE decoder | NFE flow | ms / image | images / s |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!(
+        "| method | solver | steps | latent solver | NFE latent | NFE decoder | NFE flow | ms / image | images / s |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
     for &method in &args.method {
         let latent_steps = if method == Method::LeDiFlow { args.latent_steps.clone() } else { vec![0] };
         for (&solver, &latent_steps) in args.solver.iter().flat_map(|s| latent_steps.iter().map(move |l| (s, l))) {
             for &steps in &args.steps {
                 let defaults = SampleOptions::default();
                 let latent_steps = if latent_steps == 0 { defaults.latent_steps } else { latent_steps };
-                let options = SampleOptions { method, solver, steps, latent_steps, ..defaults };
+                let options = SampleOptions {
+                    method,
+                    solver,
+                    steps,
+                    latent_solver: args.latent_solver,
+                    latent_steps,
+                    ..defaults
+                };
                 let mut times = Vec::new();
                 let mut nfe = Default::default();
                 for call in 0..=args.repeats {
@@ -70,7 +82,8 @@ pub fn run(args: BenchArgs) -> CliResult {
                 }
                 let ms = median(&mut times);
                 println!(
-                    "| {method} | {solver} | {steps} | {} | {} | {} | {ms:.2} | {:.1} |",
+                    "| {method} | {solver} | {steps} | {} | {} | {} | {} | {ms:.2} | {:.1} |",
+                    if method == Method::LeDiFlow { options.latent_solver.to_string() } else { "–".to_string() },
                     nfe.latent,
                     nfe.decoder,
                     nfe.flow,
