@@ -191,11 +191,7 @@ mod gpu {
             DType::F32,
         );
         // One invocation per query, 64 to a workgroup, rows of at most 65,535 workgroups.
-        let groups = queries.div_ceil(64);
-        let (x, y) = (groups.min(65_535), groups.div_ceil(65_535));
-        if y > 65_535 {
-            return None;
-        }
+        let (x, y) = super::super::rows_of_workgroups(queries.div_ceil(64) as usize, super::super::MAX_WORKGROUPS)?;
         let info = [b, l, h, d, n, cb.is_some() as u32, p, eps.to_bits(), x, 0, 0, 0];
         let kernel = WgslKernel {
             id: KernelId::new::<AttentionKernel>(),

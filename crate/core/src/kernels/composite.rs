@@ -50,8 +50,7 @@ mod gpu {
         let total = n * c * h * w;
         let handle = client.empty(total * 4);
         let out = CubeTensor::new_contiguous(client, k.device.clone(), Shape::new([n, c, h, w]), handle, DType::F32);
-        let groups = total.div_ceil(256) as u32;
-        let x = groups.min(65535);
+        let (x, y) = super::super::rows_of_workgroups(total.div_ceil(256), super::super::MAX_WORKGROUPS)?;
         let kernel = WgslKernel {
             id: KernelId::new::<Composite>(),
             shader: super::super::Shader::Composite,
@@ -59,12 +58,7 @@ mod gpu {
             entry: "main",
             workgroup: Dim3::new_1d(256),
         };
-        launch(
-            kernel,
-            CubeCount::Static(x, groups.div_ceil(x), 1),
-            &[&k, &g, &m, &out],
-            [total as u32, (h * w) as u32, c as u32, 0],
-        );
+        launch(kernel, CubeCount::Static(x, y, 1), &[&k, &g, &m, &out], [total as u32, (h * w) as u32, c as u32, 0]);
         Some(Tensor::<4>::from_primitive::<Cube>(out))
     }
 }

@@ -149,11 +149,10 @@ mod gpu {
             entry: "main",
             workgroup: Dim3::new_1d(256),
         };
-        let blocks = elements.div_ceil(256) as u32;
-        let x = blocks.min(65535);
+        let (x, y) = super::super::rows_of_workgroups(elements.div_ceil(256), super::super::MAX_WORKGROUPS)?;
         launch(
             kernel,
-            CubeCount::Static(x, blocks.div_ceil(x), 1),
+            CubeCount::Static(x, y, 1),
             &[&codes, &scales, &out],
             [elements as u32, cols as u32, group as u32, 0],
         );

@@ -9,7 +9,7 @@
 
 use burn::tensor::Tensor;
 
-use super::RowNorm;
+use super::{MAX_WORKGROUPS, RowNorm};
 
 /// One operand as the shader reads it: `[batch1, batch2, rows, cols]` sizes and element strides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,9 +55,6 @@ pub struct Plan {
     pub b: [u32; 4],
 }
 
-/// Workgroups per dispatch axis that every WebGPU device accepts; a larger grid is split
-/// ([`Plan::launches`]).
-pub const MAX_WORKGROUPS: u32 = 65_535;
 /// The block of `out` one workgroup computes (64 × 64).
 pub const BLOCK: usize = 64;
 

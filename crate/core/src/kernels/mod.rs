@@ -31,6 +31,20 @@ pub use row_norm::{
 pub use solver_update::{check_against_reference as check_solver_update, solver_update, solver_update_reference};
 pub use to_rgba8::{quantize, to_rgba8_packed, to_rgba8_reference};
 
+/// Workgroups per dispatch axis that every WebGPU device accepts: a larger grid is split
+/// (`Plan::launches`) or laid out in rows ([`rows_of_workgroups`]).
+pub const MAX_WORKGROUPS: u32 = 65_535;
+
+/// The grid of a one-dimensional job of `groups` workgroups, laid out in rows of at most
+/// `max_per_axis` (WebGPU's per-axis limit; the shaders index `y · num_workgroups.x + x`):
+/// `(x, y)` workgroups; `None` for no work, or more than `max_per_axis²` workgroups.
+pub fn rows_of_workgroups(groups: usize, max_per_axis: u32) -> Option<(u32, u32)> {
+    let groups = u32::try_from(groups).ok().filter(|&g| g > 0)?;
+    let across = groups.min(max_per_axis);
+    let down = groups.div_ceil(across);
+    (down <= max_per_axis).then_some((across, down))
+}
+
 /// Our WGSL kernels (`shaders/`), each counted every time it is dispatched ([`dispatches`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shader {
@@ -169,6 +183,18 @@ mod tests {
         assert_eq!(error(&[1.0, 2.0, 3.0]), 0.0);
         assert_eq!(error(&[1.0, 2.0, 4.0]), 0.2, "|3 − 4| / (1 + 4)");
         assert_eq!(error(&[1.0, 2.0]), f32::INFINITY);
+    }
+
+    #[test]
+    fn a_long_job_is_laid_out_in_rows_that_cover_every_workgroup_within_the_axis_limit() {
+        use super::rows_of_workgroups as rows;
+        assert_eq!(rows(0, 4), None, "no work, no dispatch");
+        assert_eq!(rows(3, 4), Some((3, 1)));
+        assert_eq!(rows(4, 4), Some((4, 1)));
+        assert_eq!(rows(5, 4), Some((4, 2)), "a second row, partly idle");
+        assert_eq!(rows(16, 4), Some((4, 4)));
+        assert_eq!(rows(17, 4), None, "past limit² workgroups");
+        assert_eq!(rows(65_536, super::MAX_WORKGROUPS), Some((65_535, 2)));
     }
 
     #[test]

@@ -3,9 +3,6 @@
 
 use burn::tensor::Tensor;
 
-/// Most workgroups on one grid axis (WebGPU's default limit); larger states take a second axis.
-const MAX_GROUPS_PER_AXIS: u32 = 65_535;
-
 /// The host reference: `x + Σ s_i · k_i`, each product rounded to f32 and added in order, as
 /// burn's `x + k.mul_scalar(s)` chain does.
 pub fn solver_update_reference(x: &[f32], terms: &[(&[f32], f32)]) -> Vec<f32> {
@@ -24,9 +21,9 @@ pub fn solver_update_reference(x: &[f32], terms: &[(&[f32], f32)]) -> Vec<f32> {
 pub fn solver_update<const D: usize>(x: &Tensor<D>, terms: &[(&Tensor<D>, f64)]) -> Option<Tensor<D>> {
     #[cfg(feature = "kernels")]
     if !terms.is_empty() && terms.iter().all(|(k, _)| k.dims() == x.dims()) && super::network_kernels_run(&x.device()) {
-        return terms.chunks(2).try_fold(x.clone(), |y, pair| gpu::update(&y, pair, MAX_GROUPS_PER_AXIS));
+        return terms.chunks(2).try_fold(x.clone(), |y, pair| gpu::update(&y, pair, super::MAX_WORKGROUPS));
     }
-    let _ = (x, terms, MAX_GROUPS_PER_AXIS);
+    let _ = (x, terms);
     None
 }
 
@@ -83,12 +80,7 @@ mod gpu {
             _ => return None,
         };
         let n = x.shape().num_elements();
-        let groups = u32::try_from(n.div_ceil(WORKGROUP)).ok().filter(|&g| g > 0)?;
-        let across = groups.min(max_per_axis);
-        let down = groups.div_ceil(across);
-        if down > max_per_axis {
-            return None;
-        }
+        let (across, down) = super::super::rows_of_workgroups(n.div_ceil(WORKGROUP), max_per_axis)?;
         let cx = cube(x.clone())?;
         let c1 = cube(first.0.clone())?;
         let c2 = match second {
