@@ -9,18 +9,22 @@
 // window; each key's norm and rotation is recomputed by every query, which costs arithmetic but
 // no barriers (SwiftShader, the CI's WebGPU, runs barriers very slowly) and no second kernel.
 //
-// qkv: [B, L, 3·H, D] in sequence order (windows one after another, `n` tokens each); cos and sin:
-// [L, 2·H, D] (queries' heads, then keys'); bias: [L / n, n, n] (window, query, key) when flagged;
-// out: [B, L, H, D].
+// Positions p run in window order (windows one after another, `n` tokens each). Where `rows` is
+// flagged, position p is row rows[p] of qkv and of out (the shifted windows' gather and scatter,
+// which would otherwise be two more dispatches per block); else row p.
+// qkv: [B, L, 3·H, D]; cos and sin: [L, 2·H, D] by position (queries' heads, then keys'); bias:
+// [L / n, n, n] (window, query, key) when flagged; rows: [L]; out: [B, L, H, D].
 @group(0) @binding(0) var<storage, read> qkv: array<f32>;
 @group(0) @binding(1) var<storage, read> scale: array<f32>;
 @group(0) @binding(2) var<storage, read> cos_table: array<f32>;
 @group(0) @binding(3) var<storage, read> sin_table: array<f32>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
-// [0] B, L, H, D; [1] tokens per window n, 1 if there is a bias, rotated pairs P (dimensions
-// below 2·P rotate: d < P pairs with d + P), eps as f32 bits; [2] workgroups along x, unused x3.
-@group(0) @binding(6) var<uniform> info: array<vec4<u32>, 3>;
+@group(0) @binding(5) var<storage, read> rows: array<u32>;
+@group(0) @binding(6) var<storage, read_write> out: array<f32>;
+// [0] B, L, H, D; [1] tokens per window n, flags (1: a bias, 2: rows), rotated pairs P
+// (dimensions below 2·P rotate: d < P pairs with d + P), eps as f32 bits; [2] workgroups along
+// x, unused x3.
+@group(0) @binding(7) var<uniform> info: array<vec4<u32>, 3>;
 
 const MAX_D: u32 = 64u;
 
@@ -35,6 +39,14 @@ fn partner(d: u32, pairs: u32) -> u32 {
     return d;
 }
 
+// The row of qkv and out that holds position p.
+fn row_of(p: u32, has_rows: bool) -> u32 {
+    if (has_rows) {
+        return rows[p];
+    }
+    return p;
+}
+
 @compute @workgroup_size(64, 1, 1)
 fn attention(@builtin(global_invocation_id) id: vec3<u32>) {
     let batch = info[0].x;
@@ -42,7 +54,8 @@ fn attention(@builtin(global_invocation_id) id: vec3<u32>) {
     let heads = info[0].z;
     let dim = info[0].w;
     let n = info[1].x;
-    let has_bias = info[1].y != 0u;
+    let has_bias = (info[1].y & 1u) != 0u;
+    let has_rows = (info[1].y & 2u) != 0u;
     let pairs = info[1].z;
     let eps = bitcast<f32>(info[1].w);
     let index = id.x + id.y * info[2].x * 64u;
@@ -57,7 +70,7 @@ fn attention(@builtin(global_invocation_id) id: vec3<u32>) {
     let root = sqrt(scale[head]);
 
     // The query: unit length, scaled, rotated.
-    let q_base = ((image * len + token) * 3u * heads + head) * dim;
+    let q_base = ((image * len + row_of(token, has_rows)) * 3u * heads + head) * dim;
     var sum = 0.0;
     for (var d = 0u; d < dim; d += 1u) {
         let v = qkv[q_base + d];
@@ -81,7 +94,8 @@ fn attention(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     for (var j = 0u; j < n; j += 1u) {
         let key = first + j;
-        let k_base = ((image * len + key) * 3u * heads + heads + head) * dim;
+        let key_row = image * len + row_of(key, has_rows);
+        let k_base = (key_row * 3u * heads + heads + head) * dim;
         var k_sum = 0.0;
         for (var d = 0u; d < dim; d += 1u) {
             let v = qkv[k_base + d];
@@ -99,7 +113,7 @@ fn attention(@builtin(global_invocation_id) id: vec3<u32>) {
         if (has_bias) {
             score += bias[(token * n) + j];
         }
-        let v_base = ((image * len + key) * 3u * heads + 2u * heads + head) * dim;
+        let v_base = (key_row * 3u * heads + 2u * heads + head) * dim;
         if (score > best) {
             let shrink = exp(best - score);
             total *= shrink;
@@ -114,7 +128,7 @@ fn attention(@builtin(global_invocation_id) id: vec3<u32>) {
             acc[d] = fma(weight, qkv[v_base + d], acc[d]);
         }
     }
-    let o_base = ((image * len + token) * heads + head) * dim;
+    let o_base = ((image * len + row_of(token, has_rows)) * heads + head) * dim;
     for (var d = 0u; d < dim; d += 1u) {
         out[o_base + d] = acc[d] / total;
     }

@@ -2,7 +2,7 @@
 //! shift mask, softmax, weighted sum) in one dispatch, where burn needs about twenty (issue 22:
 //! the browser build is bound by dispatches).
 
-use burn::tensor::Tensor;
+use burn::tensor::{Int, Tensor};
 
 use crate::model::rope::rotation_partner;
 
@@ -23,11 +23,50 @@ pub struct AttentionShape {
 /// The largest `d_head` the shader takes (its per-invocation arrays).
 pub const MAX_D_HEAD: usize = 64;
 
-/// The host reference. `qkv`: `[B, L, 3·H, D]` in sequence order; `scale`: `[H]`; `cos`, `sin`:
-/// `[L, 2·H, D]` (queries' heads, then keys'); `bias`: `[L / n, n, n]`. Returns `[B, L, H, D]`.
-/// The same arithmetic as the model's burn path (`model::attention`): `x / sqrt(Σx² + eps)`,
-/// times `sqrt(scale)`, `x·cos + swap(x)·sin`, then `softmax(q·kᵀ + bias)·v`.
+/// The host reference. `qkv`: `[B, L, 3·H, D]`; `scale`: `[H]`; `cos`, `sin`: `[L, 2·H, D]`
+/// (queries' heads, then keys'); `bias`: `[L / n, n, n]`. Returns `[B, L, H, D]`. Positions run
+/// in window order; `rows[p]` is the row of `qkv` and of the result that holds position `p` (the
+/// windows' gather and scatter), or row `p` where there are no `rows`. The same arithmetic as the
+/// model's burn path (`model::attention`): `x / sqrt(Σx² + eps)`, times `sqrt(scale)`,
+/// `x·cos + swap(x)·sin`, then `softmax(q·kᵀ + bias)·v`.
+#[allow(clippy::too_many_arguments)]
 pub fn attention_reference(
+    qkv: &[f32],
+    batch: usize,
+    shape: AttentionShape,
+    scale: &[f32],
+    cos: &[f32],
+    sin: &[f32],
+    bias: Option<&[f32]>,
+    rows: Option<&[usize]>,
+) -> Vec<f32> {
+    let AttentionShape { heads: h, d_head: d, .. } = shape;
+    let len = qkv.len() / (batch * 3 * h * d).max(1);
+    let Some(rows) = rows else {
+        return attention_in_order(qkv, batch, shape, scale, cos, sin, bias);
+    };
+    // Gathered into position order, attended, scattered back.
+    let (width_in, width_out) = (3 * h * d, h * d);
+    let mut gathered = vec![0.0; qkv.len()];
+    for b in 0..batch {
+        for (p, &row) in rows.iter().enumerate() {
+            let (to, from) = ((b * len + p) * width_in, (b * len + row) * width_in);
+            gathered[to..to + width_in].copy_from_slice(&qkv[from..from + width_in]);
+        }
+    }
+    let attended = attention_in_order(&gathered, batch, shape, scale, cos, sin, bias);
+    let mut out = vec![0.0; attended.len()];
+    for b in 0..batch {
+        for (p, &row) in rows.iter().enumerate() {
+            let (to, from) = ((b * len + row) * width_out, (b * len + p) * width_out);
+            out[to..to + width_out].copy_from_slice(&attended[from..from + width_out]);
+        }
+    }
+    out
+}
+
+/// [`attention_reference`] with position `p` in row `p`.
+fn attention_in_order(
     qkv: &[f32],
     batch: usize,
     shape: AttentionShape,
@@ -77,10 +116,10 @@ pub fn attention_reference(
     out
 }
 
-/// The attention of `qkv` (`[B, L, 3·H·D]`, sequence order) as `[B, L, H·D]`: our shader where
-/// the networks' kernels run ([`super::network_kernels_run`]) and the shapes fit, `None`
-/// elsewhere, so that the caller spells it in burn. `cos`, `sin`: `[1, L, 2·H, D]`; `bias`:
-/// `[L / window, window, window]`.
+/// The attention of `qkv` (`[B, L, 3·H·D]`) as `[B, L, H·D]`: our shader where the networks'
+/// kernels run ([`super::network_kernels_run`]) and the shapes fit, `None` elsewhere, so that the
+/// caller spells it in burn. `cos`, `sin`: `[1, L, 2·H, D]`; `bias`: `[L / window, window,
+/// window]`; `rows`: `[L]`, the row of each window-ordered position ([`attention_reference`]).
 pub fn attention(
     qkv: &Tensor<3>,
     shape: AttentionShape,
@@ -88,24 +127,26 @@ pub fn attention(
     cos: &Tensor<4>,
     sin: &Tensor<4>,
     bias: Option<&Tensor<3>>,
+    rows: Option<&Tensor<1, Int>>,
 ) -> Option<Tensor<3>> {
     #[cfg(feature = "kernels")]
     if super::network_kernels_run(&qkv.device()) {
-        return gpu::attention(qkv, shape, scale, cos, sin, bias);
+        return gpu::attention(qkv, shape, scale, cos, sin, bias, rows);
     }
-    let _ = (qkv, shape, scale, cos, sin, bias);
+    let _ = (qkv, shape, scale, cos, sin, bias, rows);
     None
 }
 
 /// Our shader against [`attention_reference`] on `device`: global attention over 70 tokens
 /// (more than a workgroup), and shifted windows of 16 tokens with their mask, two images, a
-/// `d_head` with unrotated dimensions. Returns the largest error relative to `1 + |reference|`.
+/// `d_head` with unrotated dimensions, once in row order and once with the rows permuted (the
+/// windows' gather). Returns the largest error relative to `1 + |reference|`.
 pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f32, super::KernelError> {
     use burn::tensor::TensorData;
     let data = super::check_values;
     let mut worst = 0f32;
-    for (batch, len, window, heads, d_head, pairs, masked) in
-        [(1, 70, 70, 2, 16, 4, false), (2, 64, 16, 3, 12, 2, true)]
+    for (batch, len, window, heads, d_head, pairs, masked, permuted) in
+        [(1, 70, 70, 2, 16, 4, false, false), (2, 64, 16, 3, 12, 2, true, false), (2, 64, 16, 3, 12, 2, true, true)]
     {
         let shape = AttentionShape { heads, d_head, window, pairs, eps: 1e-6 };
         let qkv = data(batch * len * 3 * heads * d_head, 11);
@@ -115,10 +156,14 @@ pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f3
         let sin: Vec<f32> = angle.iter().map(|a| a.sin()).collect();
         let bias: Option<Vec<f32>> =
             masked.then(|| (0..len * window).map(|i| if (i * 7) % 5 == 0 { -1.0e4 } else { 0.0 }).collect());
-        let want = attention_reference(&qkv, batch, shape, &scale, &cos, &sin, bias.as_deref());
+        let rows: Option<Vec<usize>> = permuted.then(|| permutation(len));
+        let want = attention_reference(&qkv, batch, shape, &scale, &cos, &sin, bias.as_deref(), rows.as_deref());
         let t3 = |v: &[f32], s: [usize; 3]| Tensor::<3>::from_data(TensorData::new(v.to_vec(), s), device);
         let t4 = |v: &[f32]| Tensor::<4>::from_data(TensorData::new(v.to_vec(), [1, len, 2 * heads, d_head]), device);
         let tb = bias.as_ref().map(|b| t3(b, [len / window, window, window]));
+        let tr = rows.as_ref().map(|r| {
+            Tensor::<1, Int>::from_data(TensorData::new(r.iter().map(|&i| i as i64).collect(), [len]), device)
+        });
         let got = attention(
             &t3(&qkv, [batch, len, 3 * heads * d_head]),
             shape,
@@ -126,11 +171,22 @@ pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f3
             &t4(&cos),
             &t4(&sin),
             tb.as_ref(),
+            tr.as_ref(),
         )
         .ok_or_else(|| super::KernelError("our WGSL attention does not run on this device".into()))?;
         worst = worst.max(super::worst_relative_error(got, &want).await?);
     }
     Ok(worst)
+}
+
+/// A permutation of `0..len` that moves every row (a stride coprime to `len`, plus an offset).
+fn permutation(len: usize) -> Vec<usize> {
+    let stride = (2..len).rev().find(|s| gcd(*s, len) == 1 && *s != len - 1).unwrap_or(1);
+    (0..len).map(|p| (p * stride + 3) % len.max(1)).collect()
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
 }
 
 #[cfg(feature = "kernels")]
@@ -140,9 +196,9 @@ mod gpu {
     use burn::cubecl::CubeCount;
     use burn::cubecl::ir::settings::Dim3;
     use burn::cubecl::prelude::KernelId;
-    use burn::tensor::{DType, Shape, Tensor};
+    use burn::tensor::{DType, Int, Shape, Tensor};
 
-    use super::super::wgsl::{WgslKernel, cube, launch_words};
+    use super::super::wgsl::{WgslKernel, cube, cube_index, launch_words};
     use super::{AttentionShape, MAX_D_HEAD};
 
     enum AttentionKernel {}
@@ -154,6 +210,7 @@ mod gpu {
         cos: &Tensor<4>,
         sin: &Tensor<4>,
         bias: Option<&Tensor<3>>,
+        rows: Option<&Tensor<1, Int>>,
     ) -> Option<Tensor<3>> {
         let AttentionShape { heads, d_head, window, pairs, eps } = shape;
         let [batch, len, width] = qkv.dims();
@@ -167,7 +224,8 @@ mod gpu {
             && scale.dims() == [heads]
             && cos.dims() == table
             && sin.dims() == table
-            && bias.is_none_or(|b| b.dims() == [len / window, window, window]);
+            && bias.is_none_or(|b| b.dims() == [len / window, window, window])
+            && rows.is_none_or(|r| r.dims() == [len]);
         if !fits || batch == 0 {
             return None;
         }
@@ -182,6 +240,10 @@ mod gpu {
             Some(b) => Some(cube(b.clone())?),
             None => None,
         };
+        let cr = match rows {
+            Some(r) => Some(cube_index(r.clone())?),
+            None => None,
+        };
         let client = cx.client.clone();
         let out = CubeTensor::new_contiguous(
             client.clone(),
@@ -192,7 +254,8 @@ mod gpu {
         );
         // One invocation per query, 64 to a workgroup, rows of at most 65,535 workgroups.
         let (x, y) = super::super::rows_of_workgroups(queries.div_ceil(64) as usize, super::super::MAX_WORKGROUPS)?;
-        let info = [b, l, h, d, n, cb.is_some() as u32, p, eps.to_bits(), x, 0, 0, 0];
+        let flags = cb.is_some() as u32 | (cr.is_some() as u32) << 1;
+        let info = [b, l, h, d, n, flags, p, eps.to_bits(), x, 0, 0, 0];
         let kernel = WgslKernel {
             id: KernelId::new::<AttentionKernel>(),
             shader: super::super::Shader::Attention,
@@ -202,7 +265,9 @@ mod gpu {
         };
         // An unused binding still needs a buffer: the scale's (read-only, so it may alias).
         let bias_buffer = cb.as_ref().unwrap_or(&cs);
-        launch_words(kernel, CubeCount::Static(x, y, 1), &[&cx, &cs, &cc, &csin, bias_buffer, &out], &info);
+        let rows_buffer = cr.as_ref().unwrap_or(&cs);
+        let buffers = [&cx, &cs, &cc, &csin, bias_buffer, rows_buffer, &out];
+        launch_words(kernel, CubeCount::Static(x, y, 1), &buffers, &info);
         Some(Tensor::from_primitive::<Cube>(out))
     }
 }
@@ -226,11 +291,22 @@ mod tests {
         cos: &[f32],
         sin: &[f32],
         bias: Option<&[f32]>,
+        rows: Option<&[usize]>,
     ) -> Vec<f32> {
         let AttentionShape { heads: h, d_head: d, window: n, pairs, eps } = shape;
         let len = qkv.len() / (batch * 3 * h * d);
         let device = cpu();
-        let x = Tensor::<4>::from_data(TensorData::new(qkv.to_vec(), [batch, len, 3 * h, d]), &device);
+        let index = |r: &[usize]| {
+            Tensor::<1, burn::tensor::Int>::from_data(
+                TensorData::new(r.iter().map(|&i| i as i64).collect(), [len]),
+                &device,
+            )
+        };
+        let mut x = Tensor::<4>::from_data(TensorData::new(qkv.to_vec(), [batch, len, 3 * h, d]), &device);
+        // The model's gather into window order, and its scatter back below.
+        if let Some(rows) = rows {
+            x = x.select(1, index(rows));
+        }
         let table = |v: &[f32]| Tensor::<4>::from_data(TensorData::new(v.to_vec(), [1, len, 2 * h, d]), &device);
         let swap: Vec<i64> = (0..d).map(|j| rotation_partner(j, pairs) as i64).collect();
         let swap = Tensor::<1, burn::tensor::Int>::from_data(TensorData::new(swap, [d]), &device);
@@ -250,11 +326,18 @@ mod tests {
                 .reshape([batch * (len / n), h, n, n]);
             scores = scores + bias;
         }
-        let y = softmax(scores, 3).matmul(v).swap_dims(1, 2).reshape([batch, len, h * d]);
+        let mut y = softmax(scores, 3).matmul(v).swap_dims(1, 2).reshape([batch, len, h * d]);
+        if let Some(rows) = rows {
+            let mut inverse = vec![0; len];
+            for (p, &row) in rows.iter().enumerate() {
+                inverse[row] = p;
+            }
+            y = y.select(1, index(&inverse));
+        }
         y.into_data().try_to_vec::<f32>().unwrap()
     }
 
-    fn case(batch: usize, len: usize, shape: AttentionShape, masked: bool) {
+    fn case(batch: usize, len: usize, shape: AttentionShape, masked: bool, rows: Option<&[usize]>) {
         let h = shape.heads;
         let qkv = values(batch * len * 3 * h * shape.d_head, 1);
         let scale: Vec<f32> = (0..h).map(|i| 9.0 + i as f32).collect();
@@ -264,8 +347,8 @@ mod tests {
         let n = shape.window;
         let bias: Option<Vec<f32>> =
             masked.then(|| (0..len * n).map(|i| if (i * 7) % 5 == 0 { -1.0e4 } else { 0.0 }).collect());
-        let want = burn_path(&qkv, batch, shape, &scale, &cos, &sin, bias.as_deref());
-        let got = attention_reference(&qkv, batch, shape, &scale, &cos, &sin, bias.as_deref());
+        let want = burn_path(&qkv, batch, shape, &scale, &cos, &sin, bias.as_deref(), rows);
+        let got = attention_reference(&qkv, batch, shape, &scale, &cos, &sin, bias.as_deref(), rows);
         assert_eq!(got.len(), want.len());
         for (i, (g, w)) in got.iter().zip(&want).enumerate() {
             assert!((g - w).abs() <= 1e-5 * (1.0 + w.abs()), "element {i}: {g} vs {w}");
@@ -274,12 +357,22 @@ mod tests {
 
     #[test]
     fn the_reference_is_the_models_global_attention() {
-        case(1, 20, AttentionShape { heads: 2, d_head: 16, window: 20, pairs: 4, eps: 1e-6 }, false);
+        case(1, 20, AttentionShape { heads: 2, d_head: 16, window: 20, pairs: 4, eps: 1e-6 }, false, None);
     }
 
     #[test]
     fn the_reference_is_the_models_masked_windows() {
-        case(2, 32, AttentionShape { heads: 3, d_head: 8, window: 16, pairs: 2, eps: 1e-6 }, true);
+        case(2, 32, AttentionShape { heads: 3, d_head: 8, window: 16, pairs: 2, eps: 1e-6 }, true, None);
+    }
+
+    #[test]
+    fn the_reference_gathers_and_scatters_as_the_model_does() {
+        let rows = permutation(32);
+        let mut sorted = rows.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..32).collect::<Vec<_>>(), "a permutation");
+        assert!(rows.iter().enumerate().all(|(p, &r)| p != r), "every row moves");
+        case(2, 32, AttentionShape { heads: 3, d_head: 8, window: 16, pairs: 2, eps: 1e-6 }, true, Some(&rows));
     }
 
     #[test]
@@ -288,6 +381,6 @@ mod tests {
         let qkv = Tensor::<3>::from_data(TensorData::new(values(2 * 24, 3), [1, 2, 24]), &cpu());
         let scale = Tensor::<1>::from_data(TensorData::new(vec![10.0], [1]), &cpu());
         let table = Tensor::<4>::from_data(TensorData::new(values(2 * 2 * 8, 4), [1, 2, 2, 8]), &cpu());
-        assert!(attention(&qkv, shape, &scale, &table, &table, None).is_none());
+        assert!(attention(&qkv, shape, &scale, &table, &table, None, None).is_none());
     }
 }

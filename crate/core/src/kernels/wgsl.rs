@@ -11,7 +11,7 @@ use burn::cubecl::ir::{AddressType, ElemType, Scope, UIntKind, metadata::Info};
 use burn::cubecl::prelude::{KernelDefinition, KernelId, KernelMetadata};
 use burn::cubecl::server::{KernelArguments, MetadataBindingInfo};
 use burn::cubecl::{CubeCount, CubeKernel, PrecompiledSource};
-use burn::tensor::{DType, Device, Tensor};
+use burn::tensor::{DType, Device, Int, Tensor};
 
 pub struct WgslKernel {
     pub id: KernelId,
@@ -55,6 +55,13 @@ pub fn accepts_wgsl(device: &Device) -> bool {
 pub fn cube<const D: usize>(t: Tensor<D>) -> Option<CubeTensor> {
     let t = t.try_into_primitive::<Cube>().ok()?;
     (t.dtype == DType::F32 && t.qparams.is_none()).then(|| into_contiguous(t))
+}
+
+/// The contiguous 32-bit integer cube tensor behind an index tensor, read as `array<u32>` by our
+/// shaders (its values are non-negative); `None` on another backend or a wider integer type.
+pub fn cube_index(t: Tensor<1, Int>) -> Option<CubeTensor> {
+    let t = t.try_into_primitive::<Cube>().ok()?;
+    matches!(t.dtype, DType::I32 | DType::U32).then(|| into_contiguous(t))
 }
 
 pub fn launch(kernel: WgslKernel, count: CubeCount, buffers: &[&CubeTensor], info: [u32; 4]) {

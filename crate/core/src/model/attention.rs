@@ -92,15 +92,13 @@ impl AttentionBlock {
             None => precision::linear(&self.qkv, self.norm.forward(x.clone(), cond)),
         };
         let mut qkv = qkv.reshape([b, h * w, 3 * nh * dh]);
+        // The fused kernel reads and writes each window's tokens in place (the gather's rows), so
+        // it returns the sequence order and neither gather nor scatter is a dispatch of its own.
+        if let Some(y) = self.fused(&qkv, windows, &constants) {
+            return precision::linear_residual(&self.out, y.reshape([b, h, w, c]), x);
+        }
         if let Some(gather) = &constants.gather {
             qkv = qkv.select(1, gather.clone());
-        }
-        if let Some(y) = self.fused(&qkv, windows, &constants) {
-            let y = match &constants.scatter {
-                Some(scatter) => y.select(1, scatter.clone()),
-                None => y,
-            };
-            return precision::linear_residual(&self.out, y.reshape([b, h, w, c]), x);
         }
         let qkv = qkv.reshape([b, h * w, 3 * nh, dh]);
         let sqrt_scale = self.scale.val().sqrt().reshape([1, 1, 1, nh, 1]);
@@ -129,8 +127,8 @@ impl AttentionBlock {
         precision::linear_residual(&self.out, y.reshape([b, h, w, c]), x)
     }
 
-    /// Everything from the fused projection `qkv` (`[B, L, 3·C]`, sequence order) to the heads'
-    /// weighted sums (`[B, L, C]`) in one dispatch of our WGSL (`kernels::attention`), where it
+    /// Everything from the fused projection `qkv` (`[B, L, 3·C]`, grid order) to the heads'
+    /// weighted sums (`[B, L, C]`, grid order) in one dispatch of our WGSL (`kernels::attention`), where it
     /// runs; `None` elsewhere (the CPU, f16, a shape it does not take), and the steps below run.
     fn fused(&self, qkv: &Tensor<3>, windows: Option<Windows>, constants: &Constants) -> Option<Tensor<3>> {
         if precision::current() != precision::Precision::F32 {
@@ -153,6 +151,7 @@ impl AttentionBlock {
             &rotation.cos,
             &rotation.sin,
             constants.window_bias.as_ref(),
+            constants.gather.as_ref(),
         )
     }
 
