@@ -95,12 +95,13 @@ pub fn markdown(report: &EvalReport) -> String {
         md.push('\n');
     };
     line(format!(
-        "Model `{}` on {}: {} samples per configuration (seeds 0..{}), reference = {} held-out images, \
+        "Model `{}` on {}: {} samples per configuration (seeds {}..{}), reference = {} held-out images, \
          batch {}, MMD bandwidth σ = {:.4}; {:.0} s in all.\n",
         report.model,
         report.device,
         report.n,
-        report.n,
+        report.first_seed,
+        report.first_seed + report.n as u64,
         report.reference,
         report.batch,
         report.mmd_bandwidth,
@@ -331,6 +332,7 @@ mod tests {
             model: "m".into(),
             device: "cpu".into(),
             n: 10,
+            first_seed: 2000,
             reference: 20,
             batch: 5,
             mmd_bandwidth: 1.0,
@@ -372,6 +374,7 @@ mod tests {
         ]);
         let md = markdown(&r);
         assert!(md.contains("| lediflow | heun | 2 |") && md.contains("4.00×"), "{md}");
+        assert!(md.contains("(seeds 2000..2010)"), "the seeds sampled, not 0..n: {md}");
         assert_eq!(csv(&r).lines().count(), 4);
         let dir = tempfile::tempdir().expect("tempdir");
         let written = write_all(&r, dir.path()).expect("write");

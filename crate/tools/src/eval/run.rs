@@ -134,6 +134,8 @@ pub struct EvalReport {
     pub model: String,
     pub device: String,
     pub n: usize,
+    /// The first seed of every configuration's samples and of the per-stage probes.
+    pub first_seed: u64,
     pub reference: usize,
     pub batch: usize,
     pub mmd_bandwidth: f64,
@@ -266,6 +268,7 @@ pub fn evaluate(
         model: model_name.to_string(),
         device: device_name.to_string(),
         n: request.n,
+        first_seed: request.first_seed,
         reference: request.reference,
         batch: request.batch,
         mmd_bandwidth: reference.sigma,

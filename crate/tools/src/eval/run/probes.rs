@@ -4,7 +4,7 @@
 use burn::tensor::{Tensor, TensorData};
 
 use super::super::EvalError;
-use super::{EvalRequest, ProbeRow, Reference, chunks, heldout, log};
+use super::{EvalRequest, ProbeRow, Reference, heldout, log, seed_chunks};
 use crate::data::{ImageSource, Procedural, Split, rgb8_to_chw_f32};
 use lediflow_core::pipeline::{Pipeline, SampleOptions, SystemClock, to_rgb8};
 use lediflow_core::solvers::Solver;
@@ -42,7 +42,7 @@ pub(super) fn stage_probes(
     // `reconstruct` also runs the flow; only its μ is read here, so one Euler step.
     let reconstruct_options = SampleOptions { solver: Solver::Euler, steps: 1, ..options.clone() };
     let (mut recon, mut mean, mut prior) = (Vec::new(), Vec::new(), Vec::new());
-    for seeds in chunks(request.n, request.batch) {
+    for seeds in seed_chunks(request.first_seed, request.n, request.batch) {
         let originals = heldout(size, request.reference as u64 + seeds[0], seeds.len())?;
         let x = Tensor::<4>::from_data(
             TensorData::new(rgb8_to_chw_f32(&originals, size), [seeds.len(), 3, side, side]),
