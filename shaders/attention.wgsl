@@ -3,11 +3,12 @@
 //   q, k = rope(unit(x) * sqrt(scale[head])),  y = softmax(q·kᵀ + bias) · v
 // Dispatched by crate/core/src/kernels/attention.rs (host reference: `attention_reference` there).
 // burn spells this as about twenty kernels (a slice, the norm, the scale, four for the rotation,
-// two matmuls, the bias, five for the softmax, a copy): in the browser build a sample is bound by
-// the number of dispatches, not by arithmetic (BENCHMARKS.md, issue 22).
-// One invocation per (image, token, head) query, with an online softmax over the keys of its
-// window; each key's norm and rotation is recomputed by every query, which costs arithmetic but
-// no barriers (SwiftShader, the CI's WebGPU, runs barriers very slowly) and no second kernel.
+// two matmuls, the bias, five for the softmax, a copy).
+// One workgroup per (image, head, window, 64 of the window's queries); one invocation per query,
+// with an online softmax over the window's keys. The keys are normalised and rotated once per
+// workgroup, a tile of 32 at a time, into workgroup memory beside their values, where every query
+// reads them: at batch 1 the GPU runs few workgroups, and when each query rebuilt every key itself
+// (the first form of this kernel) attention took 70 % of a sample's GPU time (BENCHMARKS.md).
 //
 // Positions p run in window order (windows one after another, `n` tokens each). Where `rows` is
 // flagged, position p is row rows[p] of qkv and of out (the shifted windows' gather and scatter,
@@ -47,8 +48,15 @@ fn row_of(p: u32, has_rows: bool) -> u32 {
     return p;
 }
 
+// Queries per workgroup, and keys (with their values) per tile of workgroup memory: 2 × 32 × 64
+// floats, the 16 KiB every WebGPU device offers.
+const QUERIES: u32 = 64u;
+const TILE: u32 = 32u;
+var<workgroup> keys: array<f32, 2048>;
+var<workgroup> values: array<f32, 2048>;
+
 @compute @workgroup_size(64, 1, 1)
-fn attention(@builtin(global_invocation_id) id: vec3<u32>) {
+fn attention(@builtin(workgroup_id) group_id: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
     let batch = info[0].x;
     let len = info[0].y;
     let heads = info[0].z;
@@ -58,16 +66,21 @@ fn attention(@builtin(global_invocation_id) id: vec3<u32>) {
     let has_rows = (info[1].y & 2u) != 0u;
     let pairs = info[1].z;
     let eps = bitcast<f32>(info[1].w);
-    let index = id.x + id.y * info[2].x * 64u;
-    if (index >= batch * len * heads) {
+    let chunks = (n + QUERIES - 1u) / QUERIES;
+    let windows = len / n;
+    let group = group_id.x + group_id.y * info[2].x;
+    if (group >= batch * heads * windows * chunks) {
         return;
     }
-    let head = index % heads;
-    let token = (index / heads) % len;
-    let image = index / (heads * len);
-    let window = token / n;
+    let chunk = group % chunks;
+    let window = (group / chunks) % windows;
+    let head = (group / (chunks * windows)) % heads;
+    let image = group / (chunks * windows * heads);
     let first = window * n;
     let root = sqrt(scale[head]);
+    // Lanes past the window's last query still load keys and meet the barriers; they write nothing.
+    let in_window = chunk * QUERIES + lane < n;
+    let token = first + min(chunk * QUERIES + lane, n - 1u);
 
     // The query: unit length, scaled, rotated.
     let q_base = ((image * len + row_of(token, has_rows)) * 3u * heads + head) * dim;
@@ -85,51 +98,73 @@ fn attention(@builtin(global_invocation_id) id: vec3<u32>) {
         q[d] = x * cos_table[q_table + d] + y * sin_table[q_table + d];
     }
 
-    // Online softmax over the window's keys.
+    // Online softmax over the window's keys, a tile at a time.
     var best = -3.0e38;
     var total = 0.0;
     var acc: array<f32, MAX_D>;
     for (var d = 0u; d < dim; d += 1u) {
         acc[d] = 0.0;
     }
-    for (var j = 0u; j < n; j += 1u) {
-        let key = first + j;
-        let key_row = image * len + row_of(key, has_rows);
-        let k_base = (key_row * 3u * heads + heads + head) * dim;
-        var k_sum = 0.0;
-        for (var d = 0u; d < dim; d += 1u) {
-            let v = qkv[k_base + d];
-            k_sum = fma(v, v, k_sum);
-        }
-        let k_norm = sqrt(k_sum + eps);
-        let k_table = (key * 2u * heads + heads + head) * dim;
-        var score = 0.0;
-        for (var d = 0u; d < dim; d += 1u) {
-            let x = qkv[k_base + d] / k_norm * root;
-            let y = qkv[k_base + partner(d, pairs)] / k_norm * root;
-            let k = x * cos_table[k_table + d] + y * sin_table[k_table + d];
-            score = fma(q[d], k, score);
-        }
-        if (has_bias) {
-            score += bias[(token * n) + j];
-        }
-        let v_base = (key_row * 3u * heads + 2u * heads + head) * dim;
-        if (score > best) {
-            let shrink = exp(best - score);
-            total *= shrink;
-            for (var d = 0u; d < dim; d += 1u) {
-                acc[d] *= shrink;
+    for (var start = 0u; start < n; start += TILE) {
+        let count = min(TILE, n - start);
+        // The previous tile's readers are done before it is overwritten.
+        workgroupBarrier();
+        // Lanes 0..31 each build one key (norm, scale, rotation), lanes 32..63 copy its value.
+        let j = lane % TILE;
+        if (j < count) {
+            let key = first + start + j;
+            let key_row = image * len + row_of(key, has_rows);
+            if (lane < TILE) {
+                let k_base = (key_row * 3u * heads + heads + head) * dim;
+                var k_sum = 0.0;
+                for (var d = 0u; d < dim; d += 1u) {
+                    let v = qkv[k_base + d];
+                    k_sum = fma(v, v, k_sum);
+                }
+                let k_norm = sqrt(k_sum + eps);
+                let k_table = (key * 2u * heads + heads + head) * dim;
+                for (var d = 0u; d < dim; d += 1u) {
+                    let x = qkv[k_base + d] / k_norm * root;
+                    let y = qkv[k_base + partner(d, pairs)] / k_norm * root;
+                    keys[j * dim + d] = x * cos_table[k_table + d] + y * sin_table[k_table + d];
+                }
+            } else {
+                let v_base = (key_row * 3u * heads + 2u * heads + head) * dim;
+                for (var d = 0u; d < dim; d += 1u) {
+                    values[j * dim + d] = qkv[v_base + d];
+                }
             }
-            best = score;
         }
-        let weight = exp(score - best);
-        total += weight;
-        for (var d = 0u; d < dim; d += 1u) {
-            acc[d] = fma(weight, qkv[v_base + d], acc[d]);
+        workgroupBarrier();
+        if (in_window) {
+            for (var i = 0u; i < count; i += 1u) {
+                var score = 0.0;
+                for (var d = 0u; d < dim; d += 1u) {
+                    score = fma(q[d], keys[i * dim + d], score);
+                }
+                if (has_bias) {
+                    score += bias[token * n + start + i];
+                }
+                if (score > best) {
+                    let shrink = exp(best - score);
+                    total *= shrink;
+                    for (var d = 0u; d < dim; d += 1u) {
+                        acc[d] *= shrink;
+                    }
+                    best = score;
+                }
+                let weight = exp(score - best);
+                total += weight;
+                for (var d = 0u; d < dim; d += 1u) {
+                    acc[d] = fma(weight, values[i * dim + d], acc[d]);
+                }
+            }
         }
     }
-    let o_base = ((image * len + row_of(token, has_rows)) * heads + head) * dim;
-    for (var d = 0u; d < dim; d += 1u) {
-        out[o_base + d] = acc[d] / total;
+    if (in_window) {
+        let o_base = ((image * len + row_of(token, has_rows)) * heads + head) * dim;
+        for (var d = 0u; d < dim; d += 1u) {
+            out[o_base + d] = acc[d] / total;
+        }
     }
 }
