@@ -20,7 +20,8 @@ pub struct AttentionShape {
     pub eps: f32,
 }
 
-/// The largest `d_head` the shader takes (its per-invocation arrays).
+/// The largest `d_head` the shader takes (its per-invocation arrays); it also takes only
+/// multiples of 4 (it reads rows as vec4s).
 pub const MAX_D_HEAD: usize = 64;
 
 /// The host reference. `qkv`: `[B, L, 3·H, D]`; `scale`: `[H]`; `cos`, `sin`: `[L, 2·H, D]`
@@ -218,6 +219,7 @@ mod gpu {
         let table = [1, len, 2 * heads, d_head];
         let fits = d_head > 0
             && d_head <= MAX_D_HEAD
+            && d_head % 4 == 0
             && 2 * pairs <= d_head
             && width == 3 * heads * d_head
             && window > 0
