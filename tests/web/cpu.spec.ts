@@ -73,7 +73,9 @@ test('the page loads, streams the weights with progress, falls back to the CPU a
     record(`chromium cpu, shipped model, seed ${k}, midpoint 2 (demo grid)`, diff);
     expect(diff.maxDiff).toBeLessThanOrEqual(TOLERANCE.cpu);
     const shape = looksLikeAnImage(pixels, 64);
-    expect(shape.spread, 'a flat image').toBeGreaterThan(40);
+    // A flat (constant or all-black) output spans a few levels at most; the shipped model's darkest
+    // scene among these seeds (seed 3, a night) spans 46 in blue.
+    expect(shape.spread, 'a flat image').toBeGreaterThan(20);
     expect(shape.roughness, 'noise, not an image').toBeLessThan(40);
   }
   await expect(page.locator('#generate-grid figcaption').first()).toContainText(/NFE .* flow .*ms/);

@@ -134,18 +134,25 @@ export function record(what: string, diff: Difference, extra: object = {}): void
   console.log(`[measure] ${what}: max ${diff.maxDiff}, mean ${diff.meanDiff.toFixed(4)}, differing ${(diff.differing * 100).toFixed(2)}%`);
 }
 
-/** A "real image" check: not flat, not salt-and-pepper noise. */
+/**
+ * A "real image" check: not flat, not salt-and-pepper noise. `spread` is the widest range of any
+ * colour channel (a night scene spans little red but more blue); `roughness` the mean step
+ * between horizontal neighbours in the red channel.
+ */
 export function looksLikeAnImage(rgba: Uint8Array, side: number): { spread: number; roughness: number } {
-  let min = 255;
-  let max = 0;
+  const min = [255, 255, 255];
+  const max = [0, 0, 0];
   let rough = 0;
   for (let y = 0; y < side; y++) {
     for (let x = 0; x < side; x++) {
       const i = (y * side + x) * 4;
-      min = Math.min(min, rgba[i]);
-      max = Math.max(max, rgba[i]);
+      for (let c = 0; c < 3; c++) {
+        min[c] = Math.min(min[c], rgba[i + c]);
+        max[c] = Math.max(max[c], rgba[i + c]);
+      }
       if (x + 1 < side) rough += Math.abs(rgba[i] - rgba[i + 4]);
     }
   }
-  return { spread: max - min, roughness: rough / (side * (side - 1)) };
+  const spread = Math.max(...max.map((m, c) => m - min[c]));
+  return { spread, roughness: rough / (side * (side - 1)) };
 }
