@@ -41,52 +41,18 @@ pub fn attention_reference(
     bias: Option<&[f32]>,
     rows: Option<&[usize]>,
 ) -> Vec<f32> {
-    let AttentionShape { heads: h, d_head: d, .. } = shape;
-    let len = qkv.len() / (batch * 3 * h * d).max(1);
-    let Some(rows) = rows else {
-        return attention_in_order(qkv, batch, shape, scale, cos, sin, bias);
-    };
-    // Gathered into position order, attended, scattered back.
-    let (width_in, width_out) = (3 * h * d, h * d);
-    let mut gathered = vec![0.0; qkv.len()];
-    for b in 0..batch {
-        for (p, &row) in rows.iter().enumerate() {
-            let (to, from) = ((b * len + p) * width_in, (b * len + row) * width_in);
-            gathered[to..to + width_in].copy_from_slice(&qkv[from..from + width_in]);
-        }
-    }
-    let attended = attention_in_order(&gathered, batch, shape, scale, cos, sin, bias);
-    let mut out = vec![0.0; attended.len()];
-    for b in 0..batch {
-        for (p, &row) in rows.iter().enumerate() {
-            let (to, from) = ((b * len + row) * width_out, (b * len + p) * width_out);
-            out[to..to + width_out].copy_from_slice(&attended[from..from + width_out]);
-        }
-    }
-    out
-}
-
-/// [`attention_reference`] with position `p` in row `p`.
-fn attention_in_order(
-    qkv: &[f32],
-    batch: usize,
-    shape: AttentionShape,
-    scale: &[f32],
-    cos: &[f32],
-    sin: &[f32],
-    bias: Option<&[f32]>,
-) -> Vec<f32> {
     let AttentionShape { heads: h, d_head: d, window: n, pairs, eps } = shape;
     let len = qkv.len() / (batch * 3 * h * d).max(1);
+    let row = |p: usize| rows.map_or(p, |rows| rows[p]);
     let partner = |j: usize| rotation_partner(j, pairs);
-    // Slot `s` of token `t` of image `b`, normalised, scaled and rotated.
+    // Slot `s` of position `t` of image `b`, normalised, scaled and rotated.
     let rotated = |b: usize, t: usize, s: usize, head: usize| -> Vec<f32> {
-        let base = ((b * len + t) * 3 * h + s) * d;
-        let row = &qkv[base..base + d];
-        let norm = (row.iter().fold(0.0f32, |acc, v| v.mul_add(*v, acc)) + eps).sqrt();
+        let base = ((b * len + row(t)) * 3 * h + s) * d;
+        let x = &qkv[base..base + d];
+        let norm = (x.iter().fold(0.0f32, |acc, v| v.mul_add(*v, acc)) + eps).sqrt();
         let root = scale[head].sqrt();
         let table = (t * 2 * h + s) * d;
-        (0..d).map(|j| row[j] / norm * root * cos[table + j] + row[partner(j)] / norm * root * sin[table + j]).collect()
+        (0..d).map(|j| x[j] / norm * root * cos[table + j] + x[partner(j)] / norm * root * sin[table + j]).collect()
     };
     let mut out = vec![0.0; batch * len * h * d];
     for b in 0..batch {
@@ -104,9 +70,9 @@ fn attention_in_order(
                 let best = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
                 let weights: Vec<f32> = scores.iter().map(|s| (s - best).exp()).collect();
                 let total: f32 = weights.iter().sum();
-                let o = ((b * len + t) * h + head) * d;
+                let o = ((b * len + row(t)) * h + head) * d;
                 for (j, w) in weights.iter().enumerate() {
-                    let v = ((b * len + first + j) * 3 * h + 2 * h + head) * d;
+                    let v = ((b * len + row(first + j)) * 3 * h + 2 * h + head) * d;
                     for k in 0..d {
                         out[o + k] += w / total * qkv[v + k];
                     }
