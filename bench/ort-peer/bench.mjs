@@ -16,6 +16,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+import { median, phase } from '../webgpu-node/timing.mjs';
+
 const here = dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv) {
@@ -32,12 +34,6 @@ function parseArgs(argv) {
   return args;
 }
 
-const median = (v) => {
-  const s = [...v].sort((a, b) => a - b);
-  const n = s.length;
-  return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-};
-const phase = (what) => console.error(`[${(performance.now() / 1000).toFixed(1)} s] ${what}`);
 const fmt = (v, d = 3) => (v === null || v === undefined || Number.isNaN(v) ? '–' : v.toFixed(d));
 
 const args = parseArgs(process.argv.slice(2));

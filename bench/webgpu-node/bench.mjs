@@ -14,6 +14,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 
 import { installDawn, loadBrowserBuild } from './dawn.mjs';
+import { median, phase } from './timing.mjs';
 
 function parseArgs(argv) {
   const args = { model: [], pkg: 'web/pkg/webgpu', batch: 16, repeats: 5, configs: 'lediflow:heun:2,baseline:heun:32', dawn: [], json: '', dequantize: 'host', loads: 1, save: '' };
@@ -28,12 +29,6 @@ function parseArgs(argv) {
   if (args.model.length === 0) throw new Error('give at least one --model');
   return args;
 }
-
-const median = (v) => {
-  const s = [...v].sort((a, b) => a - b);
-  const n = s.length;
-  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-};
 
 const args = parseArgs(process.argv.slice(2));
 // `--dawn backend=vulkan` etc. are passed to Dawn as they are.
@@ -51,7 +46,6 @@ count('GPUQueue', 'submit', 'submits');
 count('GPUDevice', 'createBindGroup', 'bindGroups');
 const wasm = await loadBrowserBuild(args.pkg);
 
-const phase = (what) => console.error(`[${(performance.now() / 1000).toFixed(1)} s] ${what}`);
 phase('requesting an adapter');
 const adapter = await navigator.gpu.requestAdapter();
 phase(`adapter: ${JSON.stringify(adapter?.info ?? null)}`);
