@@ -11,7 +11,8 @@
 #   pkg-NAME.tgz       (any number, optional) other browser builds, timed on Dawn beside web/pkg
 # Output: $OUT/webgpu.md (everything printed) and $OUT/dawn-json.tgz (bench.mjs --json per build
 # and batch).
-#   usage: [SKIP_LOAD=1] [CONFIGS=lediflow:heun:2,...] [NATIVE='--solver midpoint --steps 2;...'] scripts/gpu-webgpu.sh
+#   usage: [SKIP_LOAD=1] [CONFIGS=lediflow:heun:2,...] [NATIVE='--solver midpoint --steps 2;...']
+#          [NATIVE_BACKENDS='wgpu wgsl cuda'] scripts/gpu-webgpu.sh
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/gpu-prelude.sh"
@@ -53,13 +54,18 @@ for ref in sys.argv[1:]:
         d = [abs(x - y) for x, y in zip(a, b)]
         print(f"{other} vs {ref}: max |Δ| {max(d)} of 255, mean {sum(d) / len(d):.3f}, {sum(x > 8 for x in d)} bytes off by more than 8")
 PY
-    # NATIVE: ';'-separated `lediflow bench` arguments, each run on wgpu (burn's kernels), on wgpu
-    # with our WGSL network kernels (the browser's, LEDIFLOW_WGSL_NETWORK=1) and on CUDA.
+    # NATIVE: ';'-separated `lediflow bench` arguments, each run on the NATIVE_BACKENDS (default
+    # all three): wgpu (burn's kernels), wgsl (wgpu with our WGSL network kernels, the browser's:
+    # LEDIFLOW_WGSL_NETWORK=1) and cuda.
     IFS=';' read -ra natives <<<"${NATIVE:---solver heun --steps 2,32}"
     for native in "${natives[@]}"; do
-      run ./lediflow bench --backend wgpu $models --batch $batch --repeats 7 $native
-      run env LEDIFLOW_WGSL_NETWORK=1 ./lediflow bench --backend wgpu $models --batch $batch --repeats 7 $native
-      run ./lediflow bench --backend cuda $models --batch $batch --repeats 7 $native
+      for backend in ${NATIVE_BACKENDS:-wgpu wgsl cuda}; do
+        case $backend in
+          wgpu) run ./lediflow bench --backend wgpu $models --batch $batch --repeats 7 $native ;;
+          wgsl) run env LEDIFLOW_WGSL_NETWORK=1 ./lediflow bench --backend wgpu $models --batch $batch --repeats 7 $native ;;
+          cuda) run ./lediflow bench --backend cuda $models --batch $batch --repeats 7 $native ;;
+        esac
+      done
     done
   done
 } | tee "$OUT/webgpu.md"

@@ -19,7 +19,8 @@
 // constant or a workgroup-array index whose clamp costs one min: nothing for the checks to spill.
 //
 // Tiles: a 16x16 workgroup computes a 64x64 block of `out`, each invocation a 4x4 piece held in
-// four vec4 rows; k advances 16 at a time through workgroup memory.
+// four vec4 rows; k advances 16 at a time through workgroup memory. `matmul_narrow` (below)
+// covers a 32x32 block with the k range split four ways, for grids too small to fill the GPU.
 // The operands are read-only, as in cubecl's own kernels: two of them may be views of one
 // allocation (attention's q and k are slices of one tensor), and WebGPU refuses overlapping
 // ranges only where one of them is writable. `out` is always a fresh allocation.
@@ -77,13 +78,14 @@ fn load_b(base: u32, row: u32, col: u32, exists: bool) -> f32 {
 // the invocation's column index in its block. Plain: 4j..4j+3 of the block. GEGLU: the block
 // covers 32 output columns, and an invocation holds A's and G's columns of two of them
 // (c, c + 1, half + c, half + c + 1), so its epilogue needs nothing from another invocation.
-fn b_columns(group_x: u32, j: u32) -> vec4<u32> {
+// `block`: the block's width in columns of b (64 for `matmul`, 32 for `matmul_narrow`).
+fn b_columns(group_x: u32, j: u32, block: u32) -> vec4<u32> {
     let half = info[3].z;
     if (half == 0u) {
-        let c = group_x * 64u + 4u * j;
+        let c = group_x * block + 4u * j;
         return vec4<u32>(c, c + 1u, c + 2u, c + 3u);
     }
-    let c = group_x * 32u + 2u * j;
+    let c = group_x * (block / 2u) + 2u * j;
     return vec4<u32>(c, c + 1u, half + c, half + c + 1u);
 }
 
@@ -120,7 +122,7 @@ fn matmul(
     let a_i = flat / 16u;
     let b_k = flat / 16u;
     let b_j = flat % 16u;
-    let bc = b_columns(group.x, b_j);
+    let bc = b_columns(group.x, b_j, 64u);
     let b_ok = b_exists(bc);
 
     var acc0 = vec4<f32>(0.0);
@@ -175,7 +177,7 @@ fn matmul(
     acc2 *= inverse.z;
     acc3 *= inverse.w;
 
-    let cols = b_columns(group.x, local.x);
+    let cols = b_columns(group.x, local.x, 64u);
     let ok = b_exists(cols);
     var bias_row = vec4<f32>(0.0);
     if (info[3].x != 0u) {
@@ -196,6 +198,135 @@ fn matmul(
     store(out_base, row + 1u, cols.x, acc1 + bias_row);
     store(out_base, row + 2u, cols.x, acc2 + bias_row);
     store(out_base, row + 3u, cols.x, acc3 + bias_row);
+}
+
+// The narrow tiling, for products whose grid of 64 x 64 blocks leaves most of the GPU idle (at
+// batch 1 the networks' m is 16 to 256 tokens, so a layer is 1 to 24 such blocks, each walking
+// all of k alone): 32 x 32 blocks, four times the workgroups, and in each the 256 invocations
+// in four k-groups of 64. Group g takes values 16g..16g+15 of every 64 of k into its own tiles,
+// each invocation a 4 x 4 piece as in `matmul`, and the four partial blocks are added up at the
+// end through workgroup memory: a quarter of the serial steps, each with four times the loads in
+// flight. The prologue and epilogues are `matmul`'s.
+//
+// narrow[g * 256 + kk * 8 + i]: group g's a tile, rows 4i..4i+3 of the block at column kk (kk <
+// 16, i < 8); narrow[g * 256 + 128 + kk * 8 + j]: its b tile, row kk, columns 4j..4j+3. After
+// the k loop the same memory holds the norm's sums of squares, then the partial blocks:
+// narrow[g * 256 + r * 8 + j], row r < 32, columns 4j..4j+3. 1,024 vec4s: 16 KiB, WebGPU's
+// default limit on a workgroup's memory.
+var<workgroup> narrow: array<vec4<f32>, 1024>;
+
+@compute @workgroup_size(16, 16, 1)
+fn matmul_narrow(
+    @builtin(workgroup_id) launched: vec3<u32>,
+    @builtin(local_invocation_index) flat: u32,
+) {
+    let group = launched + info[4].xyz;
+    let dims = info[0];
+    let m = dims.x;
+    let n = dims.y;
+    let k = dims.z;
+    let z1 = group.z / dims.w;
+    let z2 = group.z % dims.w;
+    let a_base = z1 * info[1].x + z2 * info[1].y;
+    let b_base = z1 * info[2].x + z2 * info[2].y;
+    let row0 = group.y * 32u;
+
+    let g = flat / 64u;
+    let t = flat % 64u;
+    let tile = g * 256u;
+    // What this invocation accumulates: rows 4ti..4ti+3, columns 4tj..4tj+3 of the block.
+    let ti = t / 8u;
+    let tj = t % 8u;
+    // What it loads: for a, row quads a_i and a_i + 4 of column a_k; for b, rows b_k and b_k + 8
+    // of column quad b_j.
+    let a_k = t % 16u;
+    let a_i = t / 16u;
+    let b_k = t / 8u;
+    let b_j = t % 8u;
+    let bc = b_columns(group.x, b_j, 32u);
+    let b_ok = b_exists(bc);
+
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    let norm = info[5].x;
+    var squares0 = vec4<f32>(0.0);
+    var squares1 = vec4<f32>(0.0);
+    for (var k0 = 0u; k0 < k; k0 += 64u) {
+        let ac = k0 + 16u * g + a_k;
+        let ar0 = row0 + 4u * a_i;
+        let ar1 = ar0 + 16u;
+        var av0 = vec4<f32>(load_a(a_base, ar0, ac), load_a(a_base, ar0 + 1u, ac),
+                            load_a(a_base, ar0 + 2u, ac), load_a(a_base, ar0 + 3u, ac));
+        var av1 = vec4<f32>(load_a(a_base, ar1, ac), load_a(a_base, ar1 + 1u, ac),
+                            load_a(a_base, ar1 + 2u, ac), load_a(a_base, ar1 + 3u, ac));
+        if (norm != 0u) {
+            squares0 = fma(av0, av0, squares0);
+            squares1 = fma(av1, av1, squares1);
+            if (norm == 3u) {
+                av0 = av0 * vec4<f32>(factor_at(ar0, ac), factor_at(ar0 + 1u, ac), factor_at(ar0 + 2u, ac), factor_at(ar0 + 3u, ac));
+                av1 = av1 * vec4<f32>(factor_at(ar1, ac), factor_at(ar1 + 1u, ac), factor_at(ar1 + 2u, ac), factor_at(ar1 + 3u, ac));
+            }
+        }
+        narrow[tile + a_k * 8u + a_i] = av0;
+        narrow[tile + a_k * 8u + a_i + 4u] = av1;
+        let br = k0 + 16u * g + b_k;
+        narrow[tile + 128u + b_k * 8u + b_j] = vec4<f32>(load_b(b_base, br, bc.x, b_ok.x), load_b(b_base, br, bc.y, b_ok.y),
+                                                         load_b(b_base, br, bc.z, b_ok.z), load_b(b_base, br, bc.w, b_ok.w));
+        let br8 = br + 8u;
+        narrow[tile + 128u + (b_k + 8u) * 8u + b_j] = vec4<f32>(load_b(b_base, br8, bc.x, b_ok.x), load_b(b_base, br8, bc.y, b_ok.y),
+                                                                load_b(b_base, br8, bc.z, b_ok.z), load_b(b_base, br8, bc.w, b_ok.w));
+        workgroupBarrier();
+        for (var kk = 0u; kk < 16u; kk += 1u) {
+            let av = narrow[tile + kk * 8u + ti];
+            let bv = narrow[tile + 128u + kk * 8u + tj];
+            acc0 = fma(vec4<f32>(av.x), bv, acc0);
+            acc1 = fma(vec4<f32>(av.y), bv, acc1);
+            acc2 = fma(vec4<f32>(av.z), bv, acc2);
+            acc3 = fma(vec4<f32>(av.w), bv, acc3);
+        }
+        workgroupBarrier();
+    }
+    // From here each invocation finishes one row of the block, r, and its columns 4c..4c+3.
+    let r = flat / 8u;
+    let c = flat % 8u;
+    // 1 / rms of row r: the squares sit where the a tiles did, so row quad r / 4 of every column
+    // and group is one component (r % 4) of 64 vec4s. `norm` is uniform: the barriers stay in
+    // uniform control flow.
+    var inverse = 1.0;
+    if (norm != 0u) {
+        narrow[tile + a_k * 8u + a_i] = squares0;
+        narrow[tile + a_k * 8u + a_i + 4u] = squares1;
+        workgroupBarrier();
+        var sum = vec4<f32>(0.0);
+        for (var j = 0u; j < 64u; j += 1u) {
+            sum += narrow[(j / 16u) * 256u + (j % 16u) * 8u + r / 4u];
+        }
+        let picked = select(select(select(sum.x, sum.y, r % 4u == 1u), sum.z, r % 4u == 2u), sum.w, r % 4u == 3u);
+        inverse = 1.0 / sqrt(picked / f32(k) + bitcast<f32>(info[4].w));
+        workgroupBarrier();
+    }
+    narrow[tile + (4u * ti) * 8u + tj] = acc0;
+    narrow[tile + (4u * ti + 1u) * 8u + tj] = acc1;
+    narrow[tile + (4u * ti + 2u) * 8u + tj] = acc2;
+    narrow[tile + (4u * ti + 3u) * 8u + tj] = acc3;
+    workgroupBarrier();
+    let at = r * 8u + c;
+    let sum = narrow[at] + narrow[256u + at] + narrow[512u + at] + narrow[768u + at];
+
+    let cols = b_columns(group.x, c, 32u);
+    let ok = b_exists(cols);
+    var bias_row = vec4<f32>(0.0);
+    if (info[3].x != 0u) {
+        bias_row = vec4<f32>(bias_at(cols.x, ok.x), bias_at(cols.y, ok.y), bias_at(cols.z, ok.z), bias_at(cols.w, ok.w));
+    }
+    let row = row0 + r;
+    if (info[3].z != 0u) {
+        store_geglu(group.z * m * info[3].z, row, cols.x, sum * inverse + bias_row);
+        return;
+    }
+    store(group.z * m * n, row, cols.x, sum * inverse + bias_row);
 }
 
 fn bias_at(col: u32, exists: bool) -> f32 {

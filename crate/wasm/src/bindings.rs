@@ -183,6 +183,8 @@ async fn webgpu_device() -> Result<(Device, String), WebError> {
         let (device, setup) =
             Device::wgpu_options().init_with_setup_async().await.map_err(|e| WebError::NoAdapter(e.to_string()))?;
         let info = setup.adapter.get_info();
+        // SwiftShader and lavapipe run workgroups on CPU threads: our matmul tiles for that.
+        lediflow_core::kernels::set_cpu_device(info.device_type == burn::cubecl::wgpu::wgpu::DeviceType::Cpu);
         let name = if info.name.is_empty() { format!("{:?}", info.backend) } else { info.name.clone() };
         CACHED.with(|c| *c.borrow_mut() = Some((device.clone(), name.clone())));
         Ok((device, name))

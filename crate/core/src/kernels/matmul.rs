@@ -55,8 +55,43 @@ pub struct Plan {
     pub b: [u32; 4],
 }
 
-/// The block of `out` one workgroup computes (64 × 64).
+/// The block of `out` one workgroup of [`Tile::Wide`] computes (64 × 64).
 pub const BLOCK: usize = 64;
+
+/// How the shader's workgroups cover `out`: its two entry points.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tile {
+    /// `matmul`: 64 × 64 blocks, each walking k 16 values at a time.
+    Wide,
+    /// `matmul_narrow`: 32 × 32 blocks, each in four k-groups that walk k 64 values at a time
+    /// and add up at the end: four times the workgroups and a quarter of the serial steps, for
+    /// grids that leave the GPU idle (a batch-1 sample's layers are 1 to 48 wide blocks).
+    Narrow,
+}
+
+impl Tile {
+    /// Below this many wide blocks a product takes [`Tile::Narrow`]. Measured through Dawn on an
+    /// H100 (BENCHMARKS.md, "Narrow matmul tiles"): at batch 1, where every grid is 1 to 48 wide
+    /// blocks, the matmuls' GPU time halved; at batch 16, with this bound at 128 (grids of 64
+    /// to 127 blocks narrow too), a sample ran 8 % slower. A grid of many blocks fills the GPU
+    /// anyway and narrow blocks reload each operand twice as often.
+    pub const NARROW_BELOW: u32 = 64;
+
+    /// The side of its block of `out`.
+    pub fn block(self) -> u32 {
+        match self {
+            Tile::Wide => BLOCK as u32,
+            Tile::Narrow => BLOCK as u32 / 2,
+        }
+    }
+
+    pub fn entry(self) -> &'static str {
+        match self {
+            Tile::Wide => "matmul",
+            Tile::Narrow => "matmul_narrow",
+        }
+    }
+}
 
 /// One dispatch of a plan: its workgroup counts, and the grid's workgroup it starts at (the
 /// shader adds it to its `workgroup_id`).
@@ -158,22 +193,36 @@ impl Plan {
         ]
     }
 
-    /// The whole grid: blocks of n (of `n / 2` output columns, 32 to a block, for GEGLU), blocks
-    /// of m, batch entries.
-    pub fn workgroups(&self, epilogue: Epilogue) -> [u32; 3] {
+    /// The whole grid of `tile`'s blocks: blocks of n (of `n / 2` output columns, half a block's
+    /// width, for GEGLU), blocks of m, batch entries.
+    pub fn workgroups(&self, epilogue: Epilogue, tile: Tile) -> [u32; 3] {
+        let block = tile.block();
         let x = match epilogue {
-            Epilogue::Geglu => (self.n / 2).div_ceil(BLOCK as u32 / 2),
-            _ => self.n.div_ceil(BLOCK as u32),
+            Epilogue::Geglu => (self.n / 2).div_ceil(block / 2),
+            _ => self.n.div_ceil(block),
         };
-        [x, self.m.div_ceil(BLOCK as u32), self.batch[0] * self.batch[1]]
+        [x, self.m.div_ceil(block), self.batch[0] * self.batch[1]]
+    }
+
+    /// The tiling for this product: [`Tile::Narrow`] where the wide grid has fewer than
+    /// [`Tile::NARROW_BELOW`] blocks on a GPU; always [`Tile::Wide`] on a device that runs
+    /// workgroups on CPU threads (SwiftShader, lavapipe: [`set_cpu_device`]), where there are no
+    /// idle units to fill and the narrow blocks' extra loads and barriers made a sample 3.4×
+    /// slower. The check forces each tiling in turn ([`check_against_reference`]).
+    pub fn tile(&self, epilogue: Epilogue, cpu_device: bool) -> Tile {
+        let wide = self.workgroups(epilogue, Tile::Wide).iter().try_fold(1u32, |p, &x| p.checked_mul(x));
+        match wide {
+            Some(blocks) if blocks < Tile::NARROW_BELOW && !cpu_device => Tile::Narrow,
+            _ => Tile::Wide,
+        }
     }
 
     /// The grid in dispatches of at most `limit` workgroups per axis: one where it fits (every
     /// shape the networks meet at the shipped sizes), else the grid cut into boxes, each
     /// workgroup in exactly one. Each output element is computed as in one dispatch, so the split
     /// changes no value.
-    pub fn launches(&self, epilogue: Epilogue, limit: u32) -> Vec<Launch> {
-        let grid = self.workgroups(epilogue);
+    pub fn launches(&self, epilogue: Epilogue, tile: Tile, limit: u32) -> Vec<Launch> {
+        let grid = self.workgroups(epilogue, tile);
         let limit = limit.max(1);
         let cuts = |total: u32| (0..total.div_ceil(limit)).map(move |i| (i * limit, (total - i * limit).min(limit)));
         let mut out = Vec::new();
@@ -409,10 +458,56 @@ impl RowNorm {
 /// relative to `1 + |reference|`. For the browser tests (`Generator.checkMatmul`); an error where
 /// the shader does not run on `device`.
 pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f32, super::KernelError> {
-    use burn::tensor::TensorData;
     if !super::network_kernels_run(device) {
         return Err(super::KernelError("our WGSL matmul does not run on this device".into()));
     }
+    let mut worst = 0f32;
+    for tile in [Tile::Wide, Tile::Narrow] {
+        let _forced = ForcedTile::new(tile);
+        worst = worst.max(check_cases(device, tile).await?);
+    }
+    Ok(worst.max(check_past_the_limit(device).await?))
+}
+
+thread_local! {
+    /// The tiling every product on this thread takes while a [`ForcedTile`] lives, in place of
+    /// [`Plan::tile`]'s choice: so that the check runs each of its cases through both entry points.
+    static FORCED_TILE: std::cell::Cell<Option<Tile>> = const { std::cell::Cell::new(None) };
+}
+
+struct ForcedTile(Option<Tile>);
+
+impl ForcedTile {
+    fn new(tile: Tile) -> ForcedTile {
+        ForcedTile(FORCED_TILE.with(|f| f.replace(Some(tile))))
+    }
+}
+
+impl Drop for ForcedTile {
+    fn drop(&mut self) {
+        FORCED_TILE.with(|f| f.set(self.0));
+    }
+}
+
+static CPU_DEVICE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Records whether the WGSL device runs its workgroups on CPU threads (a WebGPU adapter of type
+/// CPU: SwiftShader, lavapipe), for [`Plan::tile`]. Set by whoever opens the device (the wasm
+/// API, once per module instance: it holds one device); unset means a GPU.
+pub fn set_cpu_device(cpu: bool) {
+    CPU_DEVICE.store(cpu, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The tiling `plan` takes here: the forced one while a check runs, else [`Plan::tile`]'s.
+#[cfg_attr(not(feature = "kernels"), allow(dead_code))]
+fn tile_for(plan: &Plan, epilogue: Epilogue) -> Tile {
+    let cpu_device = CPU_DEVICE.load(std::sync::atomic::Ordering::Relaxed);
+    FORCED_TILE.with(|f| f.get()).unwrap_or_else(|| plan.tile(epilogue, cpu_device))
+}
+
+/// [`check_against_reference`]'s cases, every product through `tile`.
+async fn check_cases(device: &burn::tensor::Device, tile: Tile) -> Result<f32, super::KernelError> {
+    use burn::tensor::TensorData;
     let data = super::check_values;
     let tensor = |v: &[f32], shape: Vec<usize>| Tensor::<4>::from_data(TensorData::new(v.to_vec(), shape), device);
     let error = super::worst_relative_error::<4>;
@@ -481,7 +576,7 @@ pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f3
     let bias_t = || Some(Tensor::<1>::from_data(TensorData::new(bias.clone(), [130]), device));
     for epilogue in [Epilogue::Plain, Epilogue::Residual, Epilogue::Geglu] {
         let residual = (epilogue == Epilogue::Residual).then(|| tensor(&skip, vec![2, 3, 67, 130]));
-        let launches = plan.launches(epilogue, 2).len() as u64;
+        let launches = plan.launches(epilogue, tile, 2).len() as u64;
         let before = super::dispatches()[super::Shader::Matmul as usize].1;
         let y = split(tensor(&a, sa.to_vec()), tensor(&b, sb.to_vec()), bias_t(), residual, epilogue, None, 2)
             .ok_or_else(refuse)?;
@@ -543,7 +638,7 @@ pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f3
     let product =
         normed_matmul_reference(&plan, &x, &w, Some(&bias), &Prologue { eps, factor: Some(modulated) }, &modulations);
     for epilogue in [Epilogue::Plain, Epilogue::Geglu] {
-        let launches = plan.launches(epilogue, 1).len() as u64;
+        let launches = plan.launches(epilogue, tile, 1).len() as u64;
         let before = super::dispatches()[super::Shader::Matmul as usize].1;
         let x_2d = Tensor::<2>::from_data(TensorData::new(x.clone(), [rows, d_in]), device);
         let norm = Some((eps, modulations_t.clone(), 7, 1.0));
@@ -556,15 +651,25 @@ pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f3
         let got = y.reshape([1, 1, rows, want.len() / rows]);
         worst = worst.max(error(got, &want).await?);
     }
-    // Past the real limit: 65,537 batch entries of a 1 × 1 product, in two dispatches.
+    super::take_refusal()?;
+    Ok(worst)
+}
+
+/// Past the real limit: 65,537 batch entries of a 1 × 1 product, in two dispatches, in the tiling
+/// the plan picks (both tilings' offsets are checked on small grids in [`check_cases`]: this one
+/// costs a CPU adapter seconds).
+async fn check_past_the_limit(device: &burn::tensor::Device) -> Result<f32, super::KernelError> {
+    use burn::tensor::TensorData;
+    let refuse = || super::KernelError("a check case has no plan".into());
     let entries = MAX_WORKGROUPS as usize + 2;
-    let (a, b) = (data(entries, 16), data(entries, 17));
+    let (a, b) = (super::check_values(entries, 16), super::check_values(entries, 17));
     let shape = [1, entries, 1, 1];
     let plan =
         Plan::new(Operand::contiguous(&shape).ok_or_else(refuse)?, Operand::contiguous(&shape).ok_or_else(refuse)?)
             .ok_or_else(refuse)?;
-    let got = matmul(tensor(&a, shape.to_vec()), tensor(&b, shape.to_vec()));
-    worst = worst.max(error(got, &matmul_reference(&plan, &a, &b, None)).await?);
+    let tensor = |v: &[f32]| Tensor::<4>::from_data(TensorData::new(v.to_vec(), shape.to_vec()), device);
+    let got = matmul(tensor(&a), tensor(&b));
+    let worst = super::worst_relative_error::<4>(got, &matmul_reference(&plan, &a, &b, None)).await?;
     super::take_refusal()?;
     Ok(worst)
 }
@@ -602,9 +707,10 @@ mod gpu {
     use burn::tensor::{DType, Shape, Tensor};
 
     use super::super::wgsl::{WgslKernel, cube, launch_words};
-    use super::{Epilogue, Factor, Operand, Plan, Prologue};
+    use super::{Epilogue, Factor, Operand, Plan, Prologue, Tile};
 
     enum Matmul {}
+    enum MatmulNarrow {}
 
     /// An RMS norm to fold into the matmul ([`Prologue`]): eps, and the factor as rows of values,
     /// the first column and the constant added.
@@ -783,18 +889,22 @@ mod gpu {
         let client = ca.client.clone();
         let handle = client.empty(out_dims.iter().product::<usize>() * 4);
         let out = CubeTensor::new_contiguous(client, ca.device.clone(), Shape::new(out_dims), handle, DType::F32);
+        let tile = super::tile_for(&plan, epilogue);
         let kernel = || WgslKernel {
-            id: KernelId::new::<Matmul>(),
+            id: match tile {
+                Tile::Wide => KernelId::new::<Matmul>(),
+                Tile::Narrow => KernelId::new::<MatmulNarrow>(),
+            },
             shader: super::super::Shader::Matmul,
             source: include_str!("../../../../shaders/matmul.wgsl"),
-            entry: "matmul",
+            entry: tile.entry(),
             workgroup: Dim3::new_2d(16, 16),
         };
         // Unused bindings still need a buffer: `a`'s, never read.
         let bias_buffer = cbias.as_ref().unwrap_or(&ca);
         let residual_buffer = cresidual.as_ref().unwrap_or(&ca);
         let factor_buffer = cfactor.as_ref().unwrap_or(&ca);
-        for launch in plan.launches(epilogue, limit) {
+        for launch in plan.launches(epilogue, tile, limit) {
             let [x, y, z] = launch.count;
             launch_words(
                 kernel(),
@@ -833,8 +943,10 @@ mod tests {
         let (m, k, n) = (67, 19, 70);
         let (a, b) = (values(m * k, 1), values(k * n, 2));
         let plan = Plan::new(Operand::contiguous(&[m, k]).unwrap(), Operand::contiguous(&[k, n]).unwrap()).unwrap();
-        assert_eq!(plan.workgroups(Epilogue::Plain), [2, 2, 1]);
-        assert_eq!(plan.workgroups(Epilogue::Geglu), [2, 2, 1], "35 output columns, 32 to a block");
+        assert_eq!(plan.workgroups(Epilogue::Plain, Tile::Wide), [2, 2, 1]);
+        assert_eq!(plan.workgroups(Epilogue::Geglu, Tile::Wide), [2, 2, 1], "35 output columns, 32 to a block");
+        assert_eq!(plan.workgroups(Epilogue::Plain, Tile::Narrow), [3, 3, 1]);
+        assert_eq!(plan.workgroups(Epilogue::Geglu, Tile::Narrow), [3, 3, 1], "35 output columns, 16 to a block");
         close(&matmul_reference(&plan, &a, &b, None), &burn_matmul(&a, [m, k], &b, [k, n]));
     }
 
@@ -920,9 +1032,9 @@ mod tests {
     }
 
     /// Every workgroup of the grid in exactly one launch, none past the limit.
-    fn assert_tiles(plan: &Plan, epilogue: Epilogue, limit: u32) -> usize {
-        let grid = plan.workgroups(epilogue);
-        let launches = plan.launches(epilogue, limit);
+    fn assert_tiles(plan: &Plan, epilogue: Epilogue, tile: Tile, limit: u32) -> usize {
+        let grid = plan.workgroups(epilogue, tile);
+        let launches = plan.launches(epilogue, tile, limit);
         let mut seen = std::collections::HashSet::new();
         for l in &launches {
             assert!(l.count.iter().all(|&c| (1..=limit).contains(&c)), "{l:?}");
@@ -944,24 +1056,50 @@ mod tests {
     fn a_grid_past_the_dispatch_limit_is_split_and_each_workgroup_launched_once() {
         let c = |s: &[usize]| Operand::contiguous(s).unwrap();
         let plan = Plan::new(c(&[2, 3, 67, 19]), c(&[1, 3, 19, 130])).unwrap();
-        assert_eq!(plan.launches(Epilogue::Plain, MAX_WORKGROUPS).len(), 1, "one dispatch where it fits");
-        assert_eq!(plan.launches(Epilogue::Plain, MAX_WORKGROUPS)[0].offset, [0, 0, 0]);
-        assert_eq!(assert_tiles(&plan, Epilogue::Plain, 2), 2 * 3, "3 × 2 × 6 workgroups");
-        assert_eq!(assert_tiles(&plan, Epilogue::Geglu, 2), 2 * 3, "65 output columns: 3 blocks");
+        let wide = Tile::Wide;
+        assert_eq!(plan.launches(Epilogue::Plain, wide, MAX_WORKGROUPS).len(), 1, "one dispatch where it fits");
+        assert_eq!(plan.launches(Epilogue::Plain, wide, MAX_WORKGROUPS)[0].offset, [0, 0, 0]);
+        assert_eq!(assert_tiles(&plan, Epilogue::Plain, wide, 2), 2 * 3, "3 × 2 × 6 workgroups");
+        assert_eq!(assert_tiles(&plan, Epilogue::Geglu, wide, 2), 2 * 3, "65 output columns: 3 blocks");
+        assert_eq!(assert_tiles(&plan, Epilogue::Plain, Tile::Narrow, 2), 3 * 2 * 3, "5 × 3 × 6 workgroups");
         for limit in [1, 3, 4, 100] {
-            assert_tiles(&plan, Epilogue::Residual, limit);
+            assert_tiles(&plan, Epilogue::Residual, wide, limit);
+            assert_tiles(&plan, Epilogue::Geglu, Tile::Narrow, limit);
         }
         // The real limit, on each axis: 65,537 batch entries, 65,536 · 64 + 1 rows or columns.
         let big = (MAX_WORKGROUPS as usize + 1) * BLOCK + 1;
         let batch = Plan::new(c(&[1, 65_537, 1, 1]), c(&[1, 65_537, 1, 1])).unwrap();
-        let launches = batch.launches(Epilogue::Plain, MAX_WORKGROUPS);
+        let launches = batch.launches(Epilogue::Plain, wide, MAX_WORKGROUPS);
         let counts: Vec<_> = launches.iter().map(|l| (l.offset, l.count)).collect();
         assert_eq!(counts, [([0, 0, 0], [1, 1, 65_535]), ([0, 0, 65_535], [1, 1, 2])]);
         let rows = Plan::new(c(&[big, 1]), c(&[1, 1])).unwrap();
-        assert_eq!(rows.workgroups(Epilogue::Plain), [1, 65_537, 1]);
-        assert_eq!(rows.launches(Epilogue::Plain, MAX_WORKGROUPS).len(), 2);
+        assert_eq!(rows.workgroups(Epilogue::Plain, wide), [1, 65_537, 1]);
+        assert_eq!(rows.launches(Epilogue::Plain, wide, MAX_WORKGROUPS).len(), 2);
+        assert_eq!(rows.workgroups(Epilogue::Plain, Tile::Narrow), [1, 131_073, 1]);
+        assert_eq!(rows.launches(Epilogue::Plain, Tile::Narrow, MAX_WORKGROUPS).len(), 3);
         let cols = Plan::new(c(&[1, 1]), c(&[1, big])).unwrap();
-        assert_eq!(cols.launches(Epilogue::Plain, MAX_WORKGROUPS)[1].offset, [65_535, 0, 0]);
+        assert_eq!(cols.launches(Epilogue::Plain, wide, MAX_WORKGROUPS)[1].offset, [65_535, 0, 0]);
+    }
+
+    #[test]
+    fn grids_too_small_to_fill_the_gpu_take_the_narrow_tiles() {
+        let c = |s: &[usize]| Operand::contiguous(s).unwrap();
+        let linear = |rows: usize, d_in: usize, d_out: usize| Plan::new(c(&[rows, d_in]), c(&[d_in, d_out])).unwrap();
+        // Batch 1 of the shipped flow network: its level-1 feed-forward out (64 tokens, 768 → 256)
+        // is 4 wide blocks; its level-0 GEGLU (256 tokens, 128 → 2 · 384) is 4 × 12.
+        assert_eq!(linear(64, 768, 256).tile(Epilogue::Plain, false), Tile::Narrow);
+        assert_eq!(linear(256, 128, 768).tile(Epilogue::Geglu, false), Tile::Narrow);
+        // On a CPU adapter, wide always.
+        assert_eq!(linear(64, 768, 256).tile(Epilogue::Plain, true), Tile::Wide);
+        // Batch 16: 4,096 tokens by 384 columns is 64 × 6 = 384 wide blocks; the level-1 output
+        // projection (1,024 tokens, 256 → 256) is 16 × 4 = 64.
+        assert_eq!(linear(4096, 128, 384).tile(Epilogue::Plain, false), Tile::Wide);
+        assert_eq!(linear(1024, 256, 256).tile(Epilogue::Plain, false), Tile::Wide);
+        // The edge: 63 blocks narrow, 64 wide (GEGLU's blocks are 32 output columns wide).
+        assert_eq!(linear(63 * 64, 8, 64).tile(Epilogue::Plain, false), Tile::Narrow);
+        assert_eq!(linear(64 * 64, 8, 64).tile(Epilogue::Plain, false), Tile::Wide);
+        assert_eq!(linear(31 * 64, 8, 128).tile(Epilogue::Geglu, false), Tile::Narrow);
+        assert_eq!(linear(32 * 64, 8, 128).tile(Epilogue::Geglu, false), Tile::Wide);
     }
 
     /// The model's norms in burn (CPU), then the layer: what the folded norm's reference must give.

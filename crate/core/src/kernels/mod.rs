@@ -22,8 +22,8 @@ pub use composite::{composite, composite_reference};
 pub use dequantize::{Codes, check_against_reference as check_dequantize, dequantize_on_device};
 pub use fourier::{check_against_reference as check_fourier, fourier_features, fourier_reference};
 pub use matmul::{
-    Epilogue, Operand, Plan, check_against_reference as check_matmul, geglu_reference, gelu_reference, linear,
-    linear_geglu, linear_residual, matmul, matmul_reference,
+    Epilogue, Operand, Plan, Tile, check_against_reference as check_matmul, geglu_reference, gelu_reference, linear,
+    linear_geglu, linear_residual, matmul, matmul_reference, set_cpu_device,
 };
 pub use row_norm::{
     RowNorm, check_against_reference as check_row_norm, row_norm, row_norm_columns, row_norm_reference,
