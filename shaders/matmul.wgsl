@@ -99,21 +99,34 @@ fn b_exists(cols: vec4<u32>) -> vec4<bool> {
     return vec4<bool>(lo, lo);
 }
 
+// A workgroup's block in the whole grid (its dispatch's offset added) and where its batch
+// entry starts in a and b.
+struct Place {
+    group: vec3<u32>,
+    a_base: u32,
+    b_base: u32,
+}
+
+fn place_of(launched: vec3<u32>) -> Place {
+    let group = launched + info[4].xyz;
+    let z1 = group.z / info[0].w;
+    let z2 = group.z % info[0].w;
+    return Place(group, z1 * info[1].x + z2 * info[1].y, z1 * info[2].x + z2 * info[2].y);
+}
+
 @compute @workgroup_size(16, 16, 1)
 fn matmul(
     @builtin(workgroup_id) launched: vec3<u32>,
     @builtin(local_invocation_id) local: vec3<u32>,
     @builtin(local_invocation_index) flat: u32,
 ) {
-    let group = launched + info[4].xyz;
-    let dims = info[0];
-    let m = dims.x;
-    let n = dims.y;
-    let k = dims.z;
-    let z1 = group.z / dims.w;
-    let z2 = group.z % dims.w;
-    let a_base = z1 * info[1].x + z2 * info[1].y;
-    let b_base = z1 * info[2].x + z2 * info[2].y;
+    let place = place_of(launched);
+    let group = place.group;
+    let m = info[0].x;
+    let n = info[0].y;
+    let k = info[0].z;
+    let a_base = place.a_base;
+    let b_base = place.b_base;
     let row0 = group.y * 64u;
 
     // What this invocation loads: one vec4 of each tile. For a, 4 rows of column `a_k` (adjacent
@@ -220,15 +233,13 @@ fn matmul_narrow(
     @builtin(workgroup_id) launched: vec3<u32>,
     @builtin(local_invocation_index) flat: u32,
 ) {
-    let group = launched + info[4].xyz;
-    let dims = info[0];
-    let m = dims.x;
-    let n = dims.y;
-    let k = dims.z;
-    let z1 = group.z / dims.w;
-    let z2 = group.z % dims.w;
-    let a_base = z1 * info[1].x + z2 * info[1].y;
-    let b_base = z1 * info[2].x + z2 * info[2].y;
+    let place = place_of(launched);
+    let group = place.group;
+    let m = info[0].x;
+    let n = info[0].y;
+    let k = info[0].z;
+    let a_base = place.a_base;
+    let b_base = place.b_base;
     let row0 = group.y * 32u;
 
     let g = flat / 64u;
