@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use burn::tensor::Device;
 
 use super::CliResult;
+use crate::train::run_dir::RunDir;
+use lediflow_core::model::LeDiFlowModel;
 use lediflow_core::model_io::{LoadedModel, load_file, load_file_into};
 use lediflow_core::pipeline::Method;
 use lediflow_format::Network;
@@ -41,17 +43,30 @@ pub fn resolve(path: &Path) -> CliResult<PathBuf> {
 }
 
 /// Loads a model file, a model or run directory, or a run whose EMA weights come in parts.
+/// A run's parts load into its own configuration (`state.json`) where it has one: they may date
+/// from different times (an aux part written before a new latent sampler), so the first part's
+/// configuration is not the run's, and the run's loss settings and prior temperature are the
+/// ones its flow stage trains with.
 pub fn load(path: &Path, device: &Device) -> CliResult<LoadedModel> {
     let parts = if path.is_dir() && resolve(path).is_err() { ema_parts(path) } else { vec![] };
     if let Some((first, rest)) = parts.split_first() {
-        let mut loaded = load_file(first, device).map_err(|e| format!("{}: {e}", first.display()))?;
+        let run = RunDir::new(path);
+        let expected = if run.exists() { Some(run.read_state()?.config) } else { None };
+        let mut loaded = match &expected {
+            Some(config) => load_file_into(first, LeDiFlowModel::new(config, device), config, device),
+            None => load_file(first, device),
+        }
+        .map_err(|e| format!("{}: {e}", first.display()))?;
         for part in rest {
             let mut networks = loaded.networks;
-            let next = load_file_into(part, loaded.model, &loaded.config, device)
+            let next = load_file_into(part, loaded.model, expected.as_ref().unwrap_or(&loaded.config), device)
                 .map_err(|e| format!("{}: {e}", part.display()))?;
             networks.extend(next.networks.iter().copied());
             let dequantized = loaded.dequantized + next.dequantized;
             loaded = LoadedModel { networks, dequantized, ..next };
+        }
+        if let Some(config) = expected {
+            loaded.config = config;
         }
         return Ok(loaded);
     }
@@ -112,5 +127,41 @@ mod tests {
         let lediflow = holding(&[Network::Latent, Network::Decoder, Network::Flow]);
         assert!(require_method(&lediflow, Method::LeDiFlow).is_ok());
         assert!(require_method(&lediflow, Method::Baseline).is_err());
+    }
+
+    #[test]
+    fn a_runs_parts_load_into_the_runs_own_configuration() {
+        use crate::train::run_dir::{RunDir, RunState};
+        // models/checkpoints/s64-landscapes: the aux part predates a wider latent sampler, so the
+        // first part's configuration (its name sorts first) is not the run's.
+        let old = LeDiFlowConfig::tiny();
+        let mut run_config = old.clone();
+        run_config.latent_sampler.levels[0].width += 32;
+        run_config.latent_sampler.levels[0].d_ff += 32;
+        run_config.prior_std_scale = 3.0;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let run = RunDir::new(dir.path());
+        let state = RunState {
+            format: RunState::FORMAT,
+            config: run_config.clone(),
+            settings: Default::default(),
+            stages: Default::default(),
+        };
+        run.write_state(&state).expect("state");
+        let write = |config: &LeDiFlowConfig, networks: &[Network], name: &str| {
+            let model = LeDiFlowModel::new(config, &cpu());
+            let bytes = model_file_bytes(&model, config, networks, QuantPolicy::F32).expect("write");
+            std::fs::write(dir.path().join(name), bytes).expect("part");
+        };
+        write(&old, &[Network::Decoder, Network::Encoder], "ema-aux.ldf");
+        write(&run_config, &[Network::Latent], "ema-latent.ldf");
+        let loaded = load(dir.path(), &cpu()).expect("the parts fit the run's configuration");
+        assert_eq!(loaded.config, run_config, "the run's configuration, its temperature too");
+        assert!(require_method(&loaded, Method::LeDiFlow).is_err(), "no flow part");
+        assert!([Network::Latent, Network::Decoder, Network::Encoder].iter().all(|n| loaded.networks.contains(n)));
+        // A part that fits neither is refused, naming its network.
+        write(&old, &[Network::Latent], "ema-latent.ldf");
+        let refused = load(dir.path(), &cpu()).err().expect("a latent sampler of another width is refused");
+        assert!(refused.to_string().contains("'latent'"), "{refused}");
     }
 }
