@@ -30,15 +30,13 @@ def read(path):
 
 first_head, first, _ = read(inputs[0])
 layout = {k: v for k, v in first.items() if k != "__metadata__"}
-meta = {k: v for k, v in first["__metadata__"].items() if k != "sha256"}
+bound = ("config", "tensors", "meta_sha256")
 files = []
 for path in inputs:
-    head, header, data = read(path)
+    _, header, data = read(path)
     if {k: v for k, v in header.items() if k != "__metadata__"} != layout:
         sys.exit(f"{path}: another tensor layout than {inputs[0]}")
-    if {k: v for k, v in header["__metadata__"].items() if k != "sha256"}.keys() != meta.keys() or any(
-        header["__metadata__"][k] != meta[k] for k in ("config", "tensors", "meta_sha256")
-    ):
+    if any(header["__metadata__"].get(k) != first["__metadata__"][k] for k in bound):
         sys.exit(f"{path}: another config or tensor index than {inputs[0]}")
     if hashlib.sha256(data).hexdigest() != header["__metadata__"]["sha256"]:
         sys.exit(f"{path}: its data does not match its sha256")

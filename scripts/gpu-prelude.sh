@@ -4,7 +4,8 @@
 # carried, kept between calls while the machine stays warm), writes cubecl's configuration
 # (autotune level AUTOTUNE_LEVEL, default minimal; a persistent kernel cache in .devrun/cache,
 # which only a build with the crate's `persistence` feature reads and writes) and restores
-# carry/cubecl-cache.tgz. Leaves the shell in .devrun.
+# carry/cubecl-cache.tgz. Leaves the shell in .devrun. Defines unpack_browser_bench (the WebGPU
+# benchmarks' files) and eval_sets (several `lediflow eval` argument sets on two model files).
 for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
 export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 # NVLink multicast stays off (the device README's KINDS.md says why).
@@ -37,4 +38,26 @@ unpack_browser_bench() {
   (cd ../bench/webgpu-node && tar xf ../../carry/webgpu-node.tgz)
   (cd ../web && rm -rf pkg && tar xzf ../carry/pkg.tgz)
   export XDG_RUNTIME_DIR=/tmp
+}
+
+# `lediflow eval` of LEDIFLOW_FILE and BASELINE_FILE once per ';'-separated argument set of
+# EVAL_ARGS, into PREFIX-1/, PREFIX-2/, ... (each with its log beside it), each set cut off when
+# EVAL_SECONDS (default 570) have passed since the calling script began; prints each report's
+# tables. Run from .devrun, where the prelude leaves the shell.
+#   usage: eval_sets LEDIFLOW_FILE BASELINE_FILE PREFIX
+eval_sets() {
+  local -a sets
+  local set left k=0
+  IFS=';' read -ra sets <<< "${EVAL_ARGS:?EVAL_ARGS: ';'-separated lediflow eval arguments}"
+  for set in "${sets[@]}"; do
+    k=$((k + 1))
+    left=$(( ${EVAL_SECONDS:-570} - SECONDS ))
+    [ "$left" -gt 10 ] || { echo "eval $k: no time left"; break; }
+    echo "== eval $k from $SECONDS s: $set"
+    # shellcheck disable=SC2086
+    timeout "$left" ./lediflow eval --backend "${BACKEND:-vulkan}" --eval-net ../models/eval \
+      --model "$1" --model "$2" --out "$3-$k" $set > "$3-$k.log" 2>&1
+    echo "exit $? at $SECONDS s"
+    grep '^| \(method\|lediflow\|baseline\|encoder\|latent\|prior\)' "$3-$k/report.md" 2>/dev/null || tail -5 "$3-$k.log"
+  done
 }

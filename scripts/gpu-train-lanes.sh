@@ -74,17 +74,7 @@ if [ -n "${EVAL_ARGS:-}" ] && [ -d flow ] && [ -d baseline ]; then
     ./lediflow sample --backend "${BACKEND:-vulkan}" --model "$file" \
       --method "$method" --solver "$solver" --steps "$steps" --n 8 --seed 100 --out "ship/samples-$method-$solver$steps.png" 2>&1 | tail -1
   done
-  IFS=';' read -ra eval_sets <<< "$EVAL_ARGS"
-  k=0
-  for set in "${eval_sets[@]}"; do
-    k=$((k + 1))
-    left=$(( ${EVAL_SECONDS:-570} - SECONDS ))
-    echo "eval $k from $SECONDS s, $left s left: $set"
-    # shellcheck disable=SC2086
-    timeout "$left" ./lediflow eval --backend "${BACKEND:-vulkan}" --eval-net ../models/eval --model ship/landscapes-64.ldf \
-      --model ship/baseline-64.ldf --out ship/eval-$k $set 2>&1 | tail -c 2500
-    echo "eval $k exit ${PIPESTATUS[0]} at $SECONDS s"
-  done
+  eval_sets ship/landscapes-64.ldf ship/baseline-64.ldf ship/eval
   mv ship/landscapes-64.ldf "$OUT/"
   tar czf "$OUT/ship-rest.tgz" ship
   size=$(stat -c %s "$OUT/ship-rest.tgz"); [ "$size" -gt 16000000 ] && echo "warning: ship-rest.tgz is $size bytes: over the tool's 16 MiB, it will not come back" >&2
