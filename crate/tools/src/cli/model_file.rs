@@ -163,5 +163,9 @@ mod tests {
         write(&old, &[Network::Latent], "ema-latent.ldf");
         let refused = load(dir.path(), &cpu()).err().expect("a latent sampler of another width is refused");
         assert!(refused.to_string().contains("'latent'"), "{refused}");
+        // A corrupt state.json is a typed error naming it, not a panic or the parts' guess.
+        std::fs::write(run.state_path(), b"{\"format\": 1, \"config\": ").expect("corrupt");
+        let corrupt = load(dir.path(), &cpu()).err().expect("a corrupt run state is refused");
+        assert!(corrupt.to_string().contains("state.json"), "{corrupt}");
     }
 }
