@@ -18,7 +18,10 @@ nccl=$(python3 -c "import nvidia.nccl, os, glob; print(glob.glob(os.path.join(li
 [ -n "$nccl" ] && ln -sf "$nccl" lib/libnccl.so
 export LD_LIBRARY_PATH="$PWD/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 echo "nccl: ${nccl:-not found}"
-python3 -c "import lzma,shutil; shutil.copyfileobj(lzma.open('../carry/lediflow.xz'), open('lediflow','wb'))"
+# Unpacked again only when the carried build is newer: a second script sourcing this one while a
+# lediflow process still runs (scripts/gpu-grow.sh) cannot rewrite a busy executable.
+[ lediflow -nt ../carry/lediflow.xz ] \
+  || python3 -c "import lzma,shutil; shutil.copyfileobj(lzma.open('../carry/lediflow.xz'), open('lediflow','wb'))"
 chmod +x lediflow
 cat > cubecl.toml <<TOML
 [compilation]
@@ -43,7 +46,8 @@ unpack_browser_bench() {
 # `lediflow eval` of LEDIFLOW_FILE and BASELINE_FILE once per ';'-separated argument set of
 # EVAL_ARGS, into PREFIX-1/, PREFIX-2/, ... (each with its log beside it), each set cut off when
 # EVAL_SECONDS (default 570) have passed since the calling script began; prints each report's
-# tables. Run from .devrun, where the prelude leaves the shell.
+# tables. EVAL_NET (default ../models/eval, the 64-px one) is the evaluation network's directory.
+# Run from .devrun, where the prelude leaves the shell.
 #   usage: eval_sets LEDIFLOW_FILE BASELINE_FILE PREFIX
 eval_sets() {
   local -a sets
@@ -55,7 +59,7 @@ eval_sets() {
     [ "$left" -gt 10 ] || { echo "eval $k: no time left"; break; }
     echo "== eval $k from $SECONDS s: $set"
     # shellcheck disable=SC2086
-    timeout "$left" ./lediflow eval --backend "${BACKEND:-vulkan}" --eval-net ../models/eval \
+    timeout "$left" ./lediflow eval --backend "${BACKEND:-vulkan}" --eval-net "${EVAL_NET:-../models/eval}" \
       --model "$1" --model "$2" --out "$3-$k" $set > "$3-$k.log" 2>&1
     echo "exit $? at $SECONDS s"
     grep '^| \(method\|lediflow\|baseline\|encoder\|latent\|prior\)' "$3-$k/report.md" 2>/dev/null || tail -5 "$3-$k.log"

@@ -17,6 +17,8 @@
 # `lediflow eval` run on them once per ';'-separated argument set of EVAL_ARGS; they come back as
 # $OUT/landscapes-64.ldf and $OUT/ship-rest.tgz (baseline file, grids, reports). The tool returns
 # at most 8 files of 16 MiB each: no file goes into one archive with the 14.6 MB LeDiFlow file.
+# SIDE=128 names them landscapes-128.ldf and baseline-128.ldf, and EVAL_NET (the prelude's
+# eval_sets) picks the evaluation network of that size.
 #   usage: [BACKEND=cuda] [EVAL_ARGS='--n 2000 ...; --n 2000 ...'] scripts/gpu-train-lanes.sh MINUTES latent+flow+baseline [lediflow train args for every lane...]
 set -uo pipefail
 minutes=$1; lanes=$2; shift 2
@@ -66,16 +68,23 @@ if [ -n "${EVAL_ARGS:-}" ] && [ -d flow ] && [ -d baseline ]; then
   ./lediflow export --run flow --quant f32 --networks decoder,encoder,flow --out ship-run/ema-a.ldf --check-samples 0 2>&1 | tail -1
   if [[ "+$lanes+" == *+latent+* ]]; then latent_run=latent; else latent_run=flow; fi
   ./lediflow export --run "$latent_run" --quant f32 --networks latent --out ship-run/ema-latent.ldf --check-samples 0 2>&1 | tail -1
-  ./lediflow export --run ship-run --quant int8 --networks latent,decoder,encoder,flow --out ship/landscapes-64.ldf 2>&1 | tail -2
-  ./lediflow export --run baseline --quant int8 --networks baseline --out ship/baseline-64.ldf 2>&1 | tail -2
+  # SHIP_QUANT_ARGS: more export options for the LeDiFlow file (e.g. `--quant-network
+  # latent=int4-g64`); then an all-int8 file is scored too, with EVAL_INT8_ARGS.
+  # shellcheck disable=SC2086
+  ./lediflow export --run ship-run --quant int8 ${SHIP_QUANT_ARGS:-} --networks latent,decoder,encoder,flow --out ship/landscapes-${SIDE:-64}.ldf 2>&1 | tail -7
+  if [ -n "${SHIP_QUANT_ARGS:-}" ] && [ -n "${EVAL_INT8_ARGS:-}" ]; then
+    ./lediflow export --run ship-run --quant int8 --networks latent,decoder,encoder,flow --out all-int8.ldf --check-samples 0 2>&1 | tail -1
+    EVAL_ARGS=$EVAL_INT8_ARGS eval_sets all-int8.ldf ship/baseline-${SIDE:-64}.ldf ship/eval-all-int8
+  fi
+  ./lediflow export --run baseline --quant int8 --networks baseline --out ship/baseline-${SIDE:-64}.ldf 2>&1 | tail -2
   for grid in lediflow:midpoint:1 lediflow:midpoint:2 baseline:midpoint:2 baseline:midpoint:32; do
     IFS=: read -r method solver steps <<< "$grid"
-    file=ship/landscapes-64.ldf; [ "$method" = baseline ] && file=ship/baseline-64.ldf
+    file=ship/landscapes-${SIDE:-64}.ldf; [ "$method" = baseline ] && file=ship/baseline-${SIDE:-64}.ldf
     ./lediflow sample --backend "${BACKEND:-vulkan}" --model "$file" \
       --method "$method" --solver "$solver" --steps "$steps" --n 8 --seed 100 --out "ship/samples-$method-$solver$steps.png" 2>&1 | tail -1
   done
-  eval_sets ship/landscapes-64.ldf ship/baseline-64.ldf ship/eval
-  mv ship/landscapes-64.ldf "$OUT/"
+  eval_sets ship/landscapes-${SIDE:-64}.ldf ship/baseline-${SIDE:-64}.ldf ship/eval
+  mv ship/landscapes-${SIDE:-64}.ldf "$OUT/"
   tar czf "$OUT/ship-rest.tgz" ship
   size=$(stat -c %s "$OUT/ship-rest.tgz"); [ "$size" -gt 16000000 ] && echo "warning: ship-rest.tgz is $size bytes: over the tool's 16 MiB, it will not come back" >&2
 fi

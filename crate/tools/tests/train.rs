@@ -202,3 +202,59 @@ fn s128_takes_one_step_of_every_stage_at_128_pixels() {
     let loaded = lediflow_core::model_io::load_file(&RunDir::new(dir.path()).ema_path(), &cpu()).expect("the EMA file");
     assert_eq!((loaded.config.image_size, loaded.networks.len()), (128, 5));
 }
+
+#[test]
+fn a_grown_run_starts_from_the_small_models_weights_and_trains_at_twice_the_side() {
+    use burn::tensor::{Distribution, Tensor};
+    use clap::Parser;
+    use lediflow_core::model::networks::upsample_nearest;
+    use lediflow_tools::cli::{Cli, run};
+
+    let small = tempfile::tempdir().expect("tempdir");
+    // EMA = online weights, so that the zero-initialised output layers have moved in 2 steps.
+    let mut small_run = request(small.path(), Stage::ORDER.to_vec(), 2, false);
+    small_run.settings.ema_decay = 0.0;
+    train(small_run).expect("train the small run");
+    let grown = tempfile::tempdir().expect("tempdir");
+    let out = grown.path().join("s64");
+    let grow = |extra: &[&str]| {
+        let mut args = vec!["lediflow", "grow", "--from", small.path().to_str().expect("utf-8 path")];
+        args.extend(["--settings-from", small.path().to_str().expect("utf-8 path")]);
+        args.extend(["--out", out.to_str().expect("utf-8 path")]);
+        args.extend(extra);
+        run(Cli::try_parse_from(args).expect("arguments"))
+    };
+    grow(&[]).expect("grow");
+    assert!(grow(&[]).is_err(), "growing into an existing run must not overwrite it");
+    let state = RunDir::new(&out).read_state().expect("the grown run's state");
+    assert_eq!((state.config.image_size, state.config.name.as_str()), (64, "s64"));
+    assert!(state.stages.is_empty(), "every stage starts at step 0");
+    assert_eq!(state.settings.batch, common::settings(2).batch, "the settings come from --settings-from");
+    for stage in ["aux", "latent", "flow", "baseline"] {
+        assert!(out.join(format!("ema-{stage}.ldf")).is_file(), "ema-{stage}.ldf");
+    }
+
+    // Its flow model computes the small run's on the box-downsampled image, upsampled.
+    let device = cpu();
+    let source = lediflow_core::model_io::load_file(&RunDir::new(small.path()).ema_path(), &device).expect("source");
+    let target = lediflow_core::model_io::load_file(&out.join("ema-flow.ldf"), &device).expect("grown flow");
+    let image = Tensor::<4>::random([1, 3, 64, 64], Distribution::Uniform(-1.0, 1.0), &device);
+    let down = image.clone().reshape([1, 3, 32, 2, 32, 2]).mean_dim(5).mean_dim(3).reshape([1, 3, 32, 32]);
+    let t = Tensor::<1>::from_floats([0.4], &device);
+    let expected = upsample_nearest(source.model.flow.forward(down, t.clone()), 2);
+    let actual = target.model.flow.forward(image, t);
+    let scale = expected.clone().abs().max().into_scalar::<f32>();
+    let error = (actual - expected).abs().max().into_scalar::<f32>();
+    assert!(scale > 1e-4 && error <= 1e-4 * scale.max(1.0), "grown flow differs by {error} (scale {scale})");
+
+    // The flow stage needs the aux stage at the new size first; then both train at 64 px.
+    let mut flow_first = request(&out, vec![Stage::Flow], 1, true);
+    flow_first.config = state.config.clone();
+    assert!(matches!(train(flow_first), Err(TrainError::MissingStage { .. })));
+    let mut both = request(&out, vec![Stage::Aux, Stage::Flow], 1, true);
+    both.config = state.config.clone();
+    let report = train(both).expect("train the grown run");
+    assert_eq!(steps(&report.state.expect("state"))[..], [1, 0, 1, 0]);
+    let grown_ema = lediflow_core::model_io::load_file(&RunDir::new(&out).ema_path(), &device).expect("EMA");
+    assert_eq!(grown_ema.config.image_size, 64);
+}

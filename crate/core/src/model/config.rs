@@ -285,17 +285,13 @@ impl LeDiFlowConfig {
         }
     }
 
-    /// 128×128: one more hourglass level so the bottleneck stays at 8×8 tokens.
+    /// 128×128: [`LeDiFlowConfig::s64`] grown by 2 ([`LeDiFlowConfig::grown`]), so every network
+    /// keeps s64's token grid (the flow model's patches are 8×8 pixels, as pixel-space
+    /// transformers with large patches use at 256 px with 16×16) and a trained s64 run can seed
+    /// it (`lediflow grow`). It costs about what s64 costs per image.
     pub fn s128() -> Self {
-        let mut c = Self::s64();
-        let win = AttentionKind::Window { size: 8 };
+        let mut c = Self::s64().grown(2).expect("s64 grown by 2 is a valid configuration (tested)");
         c.name = "s128".into();
-        c.image_size = 128;
-        c.encoder.levels = vec![level(96, 1, 32, win), level(128, 2, 32, AttentionKind::Global)];
-        c.decoder.levels =
-            vec![level(96, 1, 32, win), level(128, 2, 32, win), level(192, 2, 32, AttentionKind::Global)];
-        c.latent_sampler.levels = vec![level(192, 2, 32, win), level(256, 3, 32, AttentionKind::Global)];
-        c.flow.levels = vec![level(96, 2, 32, win), level(160, 2, 32, win), level(256, 4, 32, AttentionKind::Global)];
         c
     }
 

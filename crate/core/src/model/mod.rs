@@ -4,6 +4,7 @@ pub mod attention;
 pub mod config;
 pub mod cost;
 pub mod feedforward;
+pub mod grow;
 pub mod hourglass;
 mod init;
 pub mod mapping;

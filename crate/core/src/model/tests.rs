@@ -68,21 +68,31 @@ fn bottleneck_side(backbone: &BackboneConfig, side: usize) -> usize {
 }
 
 #[test]
-fn s128_at_its_own_size_keeps_8x8_bottlenecks_and_the_shapes_of_every_network() {
+fn s128_at_its_own_size_keeps_s64s_token_grids_and_the_shapes_of_every_network() {
     // The shipped s128 at full width: one image through each of the five networks takes about a
     // second on the CPU at the test profile's opt-level, so no narrowed stand-in is needed.
     let config = LeDiFlowConfig::s128();
     config.validate().unwrap_or_else(|e| panic!("s128: {e}"));
-    assert_eq!((config.image_size, config.latent_side(config.image_size)), (128, 16));
-    // One level more than s64 in the decoder, the latent sampler and the flow model, so that
-    // every global attention sees at most 8×8 tokens.
+    assert_eq!((config.image_size, config.latent_side(config.image_size)), (128, 8));
+    // s64 grown by 2: every network sees s64's tokens, so every global attention sees 8×8.
+    let small = LeDiFlowConfig::s64();
     let z_side = config.latent_side(128);
-    for (name, backbone, side) in [
+    assert_eq!(z_side, small.latent_side(64));
+    for ((name, backbone, side), (_, small_backbone, small_side)) in [
         ("encoder", &config.encoder, 128),
         ("decoder", &config.decoder, z_side * config.decoder_z_upsample),
         ("latent sampler", &config.latent_sampler, z_side),
         ("flow", &config.flow, 128),
-    ] {
+    ]
+    .into_iter()
+    .zip([
+        ("encoder", &small.encoder, 64),
+        ("decoder", &small.decoder, z_side * small.decoder_z_upsample),
+        ("latent sampler", &small.latent_sampler, z_side),
+        ("flow", &small.flow, 64),
+    ]) {
+        assert_eq!(side / backbone.patch_in, small_side / small_backbone.patch_in, "s128 {name} token grid");
+        assert_eq!(backbone.levels, small_backbone.levels, "s128 {name} levels");
         assert_eq!(bottleneck_side(backbone, side), 8, "s128 {name}");
         assert_eq!(backbone.levels.last().map(|l| l.attention), Some(AttentionKind::Global), "s128 {name}");
     }
@@ -97,13 +107,13 @@ fn s128_at_its_own_size_keeps_8x8_bottlenecks_and_the_shapes_of_every_network() 
         assert!(largest.is_finite(), "s128 {what}: {largest}");
     };
     let (mean, log_var) = model.encoder.forward(image.clone());
-    assert_eq!(mean.dims(), [1, 4, 16, 16], "encoder mean");
-    assert_eq!(log_var.dims(), [1, 4, 16, 16], "encoder log-variance");
+    assert_eq!(mean.dims(), [1, 4, 8, 8], "encoder mean");
+    assert_eq!(log_var.dims(), [1, 4, 8, 8], "encoder log-variance");
     let (mu, dec_log_var) = model.decoder.forward(mean.clone());
     assert_eq!(mu.dims(), [1, 3, 128, 128], "decoder mean");
     assert_eq!(dec_log_var.dims(), [1, 3, 128, 128], "decoder log-variance");
     let latent = model.latent.forward(mean.clone(), t.clone());
-    assert_eq!(latent.dims(), [1, 4, 16, 16], "latent sampler");
+    assert_eq!(latent.dims(), [1, 4, 8, 8], "latent sampler");
     let flow = model.flow.forward(image.clone(), t.clone());
     assert_eq!(flow.dims(), [1, 3, 128, 128], "flow");
     let baseline = model.baseline.forward(image, t);

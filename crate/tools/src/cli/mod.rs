@@ -6,6 +6,7 @@ mod bench_load;
 mod dataset;
 mod eval;
 mod export;
+mod grow;
 mod info;
 mod model_file;
 mod ranges;
@@ -45,6 +46,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Train the evaluation network (once) that `eval` embeds images with.
     EvalNet(eval::EvalNetArgs),
+    /// Start a run for images `factor` times larger from a trained model's weights.
+    Grow(grow::GrowArgs),
 }
 
 pub fn run(cli: Cli) -> CliResult {
@@ -58,5 +61,6 @@ pub fn run(cli: Cli) -> CliResult {
         Command::BenchLoad(args) => bench_load::run(args),
         Command::Eval(args) => eval::run(args),
         Command::EvalNet(args) => eval::run_eval_net(args),
+        Command::Grow(args) => grow::run(args),
     }
 }
