@@ -67,12 +67,7 @@ pub fn grow_model(model: LeDiFlowModel, factor: usize) -> LeDiFlowModel {
 /// box-upsampled image embeds as the small patch did.
 fn grow_patch_in(mut backbone: Backbone, factor: usize) -> Backbone {
     let p = backbone.p_in;
-    let weight = backbone.patch_in.weight.val();
-    let [rows, width] = weight.dims();
-    let channels = rows / (p * p);
-    let grown = spread(weight.reshape([p, 1, p, 1, channels * width]), factor)
-        .reshape([p * factor * p * factor * channels, width])
-        / (factor * factor) as f64;
+    let grown = spread_pixel_rows(backbone.patch_in.weight.val(), p, factor) / (factor * factor) as f64;
     backbone.patch_in = with_weight(backbone.patch_in, grown);
     backbone.p_in = p * factor;
     backbone
@@ -83,18 +78,13 @@ fn grow_patch_in(mut backbone: Backbone, factor: usize) -> Backbone {
 /// neighbour.
 fn grow_patch_out(mut backbone: Backbone, factor: usize) -> Backbone {
     let p = backbone.p_out;
-    let channels = backbone.out_channels;
-    let weight = backbone.patch_out.weight.val();
-    let [width, _] = weight.dims();
-    // Columns to rows, so that the pixel axes lead as in the input case.
-    let by_pixel = weight.swap_dims(0, 1).reshape([p, 1, p, 1, channels * width]);
-    let grown = spread(by_pixel, factor).reshape([p * factor * p * factor * channels, width]).swap_dims(0, 1);
-    // Patch columns are (row, column, channel): the channel is innermost, so reshaping the
-    // transposed weight to [p, 1, p, 1, C·W] keeps each pixel's C×W block together.
-    let bias =
-        backbone.patch_out.bias.as_ref().map(|b| {
-            spread(b.val().reshape([p, 1, p, 1, channels]), factor).reshape([p * factor * p * factor * channels])
-        });
+    let grown = spread_pixel_rows(backbone.patch_out.weight.val().swap_dims(0, 1), p, factor).swap_dims(0, 1);
+    let bias = backbone.patch_out.bias.as_ref().map(|b| {
+        let [columns] = b.dims();
+        let spread = spread_pixel_rows(b.val().reshape([columns, 1]), p, factor);
+        let [rows, _] = spread.dims();
+        spread.reshape([rows])
+    });
     let mut layer = with_weight(backbone.patch_out, grown);
     layer.bias = layer.bias.zip(bias).map(|(param, bias)| param.map(|_| bias));
     backbone.patch_out = layer;
@@ -102,10 +92,15 @@ fn grow_patch_out(mut backbone: Backbone, factor: usize) -> Backbone {
     backbone
 }
 
-/// `[p, 1, p, 1, rest]` → `[p, f, p, f, rest]`, each pixel repeated over an f×f block.
-fn spread(x: Tensor<5>, factor: usize) -> Tensor<5> {
-    let [p, _, q, _, rest] = x.dims();
-    x.expand([p, factor, q, factor, rest])
+/// Rows `[p·p·C, W]`, ordered (row, column, channel) as a patch lays its pixels out, become
+/// `[(f·p)²·C, W]`: each pixel's C rows repeated over the f×f pixels that replace it.
+fn spread_pixel_rows(rows: Tensor<2>, p: usize, factor: usize) -> Tensor<2> {
+    let [count, width] = rows.dims();
+    let channels = count / (p * p);
+    // The channel is innermost, so [p, 1, p, 1, C·W] keeps each pixel's C×W block together.
+    rows.reshape([p, 1, p, 1, channels * width])
+        .expand([p, factor, p, factor, channels * width])
+        .reshape([p * factor * p * factor * channels, width])
 }
 
 fn with_weight(mut layer: Linear, weight: Tensor<2>) -> Linear {
