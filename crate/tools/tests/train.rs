@@ -209,6 +209,7 @@ fn a_grown_run_starts_from_the_small_models_weights_and_trains_at_twice_the_side
     use clap::Parser;
     use lediflow_core::model::networks::upsample_nearest;
     use lediflow_tools::cli::{Cli, run};
+    use std::path::Path;
 
     let small = tempfile::tempdir().expect("tempdir");
     // EMA = online weights, so that the zero-initialised output layers have moved in 2 steps.
@@ -217,13 +218,25 @@ fn a_grown_run_starts_from_the_small_models_weights_and_trains_at_twice_the_side
     train(small_run).expect("train the small run");
     let grown = tempfile::tempdir().expect("tempdir");
     let out = grown.path().join("s64");
-    let grow = |extra: &[&str]| {
+    let grow_into = |out: &Path, settings_from: &Path, extra: &[&str]| {
         let mut args = vec!["lediflow", "grow", "--from", small.path().to_str().expect("utf-8 path")];
-        args.extend(["--settings-from", small.path().to_str().expect("utf-8 path")]);
+        args.extend(["--settings-from", settings_from.to_str().expect("utf-8 path")]);
         args.extend(["--out", out.to_str().expect("utf-8 path")]);
         args.extend(extra);
         run(Cli::try_parse_from(args).expect("arguments"))
     };
+    let grow = |extra: &[&str]| grow_into(&out, small.path(), extra);
+    // Refused options leave no run behind.
+    let refused = |out: &Path, settings_from: &Path, extra: &[&str], names: &str| {
+        let err = grow_into(out, settings_from, extra).err().expect("refused");
+        assert!(err.to_string().contains(names), "{err}");
+        assert!(!out.exists(), "a refused grow left {}", out.display());
+    };
+    let other = grown.path().join("refused");
+    refused(&other, small.path(), &["--quant", "int8"], "--quant int8");
+    refused(&other, grown.path(), &[], "state.json");
+    let long_name = "n".repeat(lediflow_core::model::validate::MAX_NAME_BYTES + 1);
+    refused(&other, small.path(), &["--name", &long_name], "name");
     grow(&[]).expect("grow");
     assert!(grow(&[]).is_err(), "growing into an existing run must not overwrite it");
     let state = RunDir::new(&out).read_state().expect("the grown run's state");

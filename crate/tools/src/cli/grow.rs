@@ -63,6 +63,7 @@ pub fn run(args: GrowArgs) -> CliResult {
     let mut config = loaded.config.grown(args.factor)?;
     if let Some(name) = args.name {
         config.name = name;
+        config.validate()?;
     }
     let model = grow_model(loaded.model, args.factor);
     run.create()?;
