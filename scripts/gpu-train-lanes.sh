@@ -11,6 +11,8 @@
 # only. KEEP=1 continues the
 # lanes that an earlier call left in .devrun on the same (still warm) machine, and stops if there
 # are none, rather than starting again from the carried run.
+# COOLDOWN=MINUTES anneals every lane: its learning rate falls linearly to zero over the last
+# MINUTES of the call's (`lediflow train --cooldown-minutes`).
 # BACKEND (vulkan by default; cuda for a `--features cuda` build) picks the device. With
 # EVAL_ARGS set and a flow and a baseline lane, the files that would ship are exported (int8; the
 # latent sampler from the latent lane when there is one), the README's grids drawn from them, and
@@ -43,7 +45,8 @@ for stage in ${lanes//+/ }; do
   fi
   extra_name="ARGS_$stage"
   # shellcheck disable=SC2086
-  ./lediflow train --backend "${BACKEND:-vulkan}" --run "$stage" --stage "$stage" --minutes "$minutes" --resume "$@" ${!extra_name:-} \
+  ./lediflow train --backend "${BACKEND:-vulkan}" --run "$stage" --stage "$stage" --minutes "$minutes" --resume \
+    ${COOLDOWN:+--cooldown-minutes "$COOLDOWN"} "$@" ${!extra_name:-} \
     > "$stage.out" 2>&1 &
   pids+=($!)
 done
@@ -72,11 +75,11 @@ if [ -n "${EVAL_ARGS:-}" ] && [ -d flow ] && [ -d baseline ]; then
   # latent=int4-g64`); then an all-int8 file is scored too, with EVAL_INT8_ARGS.
   # shellcheck disable=SC2086
   ./lediflow export --run ship-run --quant int8 ${SHIP_QUANT_ARGS:-} --networks latent,decoder,encoder,flow --out ship/landscapes-${SIDE:-64}.ldf 2>&1 | tail -7
+  ./lediflow export --run baseline --quant int8 --networks baseline --out ship/baseline-${SIDE:-64}.ldf 2>&1 | tail -2
   if [ -n "${SHIP_QUANT_ARGS:-}" ] && [ -n "${EVAL_INT8_ARGS:-}" ]; then
     ./lediflow export --run ship-run --quant int8 --networks latent,decoder,encoder,flow --out all-int8.ldf --check-samples 0 2>&1 | tail -1
     EVAL_ARGS=$EVAL_INT8_ARGS eval_sets all-int8.ldf ship/baseline-${SIDE:-64}.ldf ship/eval-all-int8
   fi
-  ./lediflow export --run baseline --quant int8 --networks baseline --out ship/baseline-${SIDE:-64}.ldf 2>&1 | tail -2
   for grid in lediflow:midpoint:1 lediflow:midpoint:2 baseline:midpoint:2 baseline:midpoint:32; do
     IFS=: read -r method solver steps <<< "$grid"
     file=ship/landscapes-${SIDE:-64}.ldf; [ "$method" = baseline ] && file=ship/baseline-${SIDE:-64}.ldf

@@ -271,3 +271,24 @@ fn a_grown_run_starts_from_the_small_models_weights_and_trains_at_twice_the_side
     let grown_ema = lediflow_core::model_io::load_file(&RunDir::new(&out).ema_path(), &device).expect("EMA");
     assert_eq!(grown_ema.config.image_size, 64);
 }
+
+#[test]
+fn a_cooldown_lowers_the_learning_rate_step_by_step_and_needs_a_budget() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut no_budget = request(dir.path(), vec![Stage::Aux], 3, false);
+    no_budget.cooldown_minutes = Some(1.0);
+    assert!(matches!(train(no_budget), Err(TrainError::Invalid(_))), "a cooldown without --minutes");
+    let mut longer = request(dir.path(), vec![Stage::Aux], 3, false);
+    (longer.minutes, longer.cooldown_minutes) = (Some(1.0), Some(2.0));
+    assert!(matches!(train(longer), Err(TrainError::Invalid(_))), "a cooldown longer than the budget");
+    // The whole budget (12 s) cools down: the rates fall from step to step, below the setting (no
+    // warm-up in these settings). The log keeps 4 digits: 12 ms of the budget.
+    let mut cooled = request(dir.path(), vec![Stage::Aux], 3, false);
+    (cooled.minutes, cooled.cooldown_minutes) = (Some(0.2), Some(0.2));
+    let lr = cooled.settings.lr;
+    train(cooled).expect("train with a cooldown");
+    let rates: Vec<f64> =
+        lediflow_tools::train::log::read(&RunDir::new(dir.path()).log_path()).iter().map(|r| r.lr).collect();
+    assert_eq!(rates.len(), 3, "{rates:?}");
+    assert!(rates[0] <= lr && rates.windows(2).all(|w| w[1] <= w[0]) && rates[2] < rates[0], "{rates:?} against {lr}");
+}

@@ -24,6 +24,10 @@ pub struct TrainArgs {
     /// Stop cleanly, with a checkpoint, before this many minutes.
     #[arg(long, value_parser = super::ranges::minutes)]
     pub minutes: Option<f64>,
+    /// Anneal: the learning rate falls linearly to zero over the last this many of --minutes
+    /// (its warm-up still applies; logged per step in log.csv's `lr`).
+    #[arg(long, value_parser = super::ranges::minutes)]
+    pub cooldown_minutes: Option<f64>,
     /// Model configuration of a new run (tiny, s64, s128 or a JSON file).
     #[arg(long, default_value = "s64")]
     pub config: String,
@@ -101,6 +105,7 @@ pub fn run(args: TrainArgs) -> CliResult {
         stage_steps_override: args.stage_steps.unwrap_or_default(),
         settings,
         minutes: args.minutes,
+        cooldown_minutes: args.cooldown_minutes,
         devices,
         step_timeout: (args.step_timeout > 0.0).then(|| std::time::Duration::from_secs_f64(args.step_timeout)),
         grad_sync: args.grad_sync,

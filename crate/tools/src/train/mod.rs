@@ -59,6 +59,9 @@ pub struct TrainRequest {
     pub settings: TrainSettings,
     /// Stop cleanly, with a checkpoint, before this many minutes of wall-clock time.
     pub minutes: Option<f64>,
+    /// The learning rate falls linearly to zero over the last this many minutes of `minutes`
+    /// (needs `minutes`; see [`budget::cooldown_factor`]).
+    pub cooldown_minutes: Option<f64>,
     /// One device, or several for data-parallel training (each takes an equal share of the
     /// batch; gradients are averaged by burn's collectives, see [`replicas`]).
     pub devices: Vec<Device>,
@@ -84,6 +87,7 @@ pub struct TrainReport {
 /// Trains the requested stages, checkpointing every `checkpoint_every` steps and at the end.
 pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
     start::check_precision(&request)?;
+    start::check_cooldown(&request)?;
     let dir = RunDir::new(&request.run);
     let mut state = start::open_state(&dir, &request)?;
     let config = state.config.clone();
@@ -92,7 +96,7 @@ pub fn train(request: TrainRequest) -> Result<TrainReport, TrainError> {
     let plain = start::lead_device(&request.devices, &settings)?;
     let mut weights = start::load_weights(&dir, &config, settings.seed, &plain)?;
     let source = batches::open_source(&settings.data, config.image_size as u32, settings.seed)?;
-    let budget = Budget::start(request.minutes);
+    let budget = Budget::start(request.minutes, request.cooldown_minutes);
     let trainer = Trainer {
         request: &request,
         dir: &dir,

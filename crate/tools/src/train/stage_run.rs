@@ -149,7 +149,7 @@ impl<'a> StageRun<'a> {
         let step = self.progress.step;
         let batch = self.prefetch.next()?;
         let log_now = step % settings.log_every.max(1) == 0 || step + 1 == self.target;
-        let lr = settings.lr_at(step);
+        let lr = settings.lr_at(step) * self.trainer.budget.lr_factor();
         let loss = self.replicas.step(batch, lr, log_now)?;
         self.ema = update_stage_ema(self.stage, self.ema, self.replicas.model(), ema_decay(settings.ema_decay, step));
         self.progress.step += 1;

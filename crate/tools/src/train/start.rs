@@ -25,6 +25,18 @@ pub(super) fn check_precision(request: &TrainRequest) -> Result<(), TrainError> 
     Ok(())
 }
 
+/// A cooldown is the end of a time budget: it needs `minutes`, and fits inside them.
+pub(super) fn check_cooldown(request: &TrainRequest) -> Result<(), TrainError> {
+    let Some(cooldown) = request.cooldown_minutes else { return Ok(()) };
+    match request.minutes {
+        None => Err(TrainError::Invalid("a cooldown needs --minutes: it is the budget's last minutes".into())),
+        Some(minutes) if !(cooldown > 0.0 && cooldown <= minutes) => Err(TrainError::Invalid(format!(
+            "--cooldown-minutes {cooldown} must be above 0 and at most --minutes ({minutes})"
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
 /// The state `request` starts from: a new run's, or the run's on disk.
 pub(super) fn open_state(dir: &RunDir, request: &TrainRequest) -> Result<RunState, TrainError> {
     if request.resume { resumed_state(dir, request) } else { new_state(dir, request) }

@@ -32,6 +32,7 @@ pub fn request(run: &std::path::Path, stages: Vec<Stage>, steps: u64, resume: bo
         stage_steps_override: Default::default(),
         settings: settings(steps),
         minutes: None,
+        cooldown_minutes: None,
         devices: vec![cpu()],
         step_timeout: None,
         grad_sync: Default::default(),
