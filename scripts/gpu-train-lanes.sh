@@ -33,8 +33,8 @@ for stage in ${lanes//+/ }; do
     [ -f "$stage/state.json" ] || { echo "KEEP=1 but no lane $stage here (a fresh machine): stopping" >&2; kill $monitor; exit 3; }
   else
     # EMA parts come from carry/run, or, when it carries none (the tool's 64 MiB limit), from the
-    # shipped run in the repository.
-    parts=$(ls ../carry/run/ema*.ldf 2>/dev/null || ls ../models/checkpoints/s64-landscapes/ema-*.ldf)
+    # run of that SIDE in the repository.
+    parts=$(ls ../carry/run/ema*.ldf 2>/dev/null || ls ../models/checkpoints/s${SIDE:-64}-landscapes/ema-*.ldf)
     rm -rf "$stage" && mkdir -p "$stage" && cp ../carry/run/state.json ../carry/run/log.csv $parts "$stage/" && chmod -R u+w "$stage"
     # The checkpoint keeps no latent sampler (its README says why): the shipped file's, as f32.
     [ -f "$stage/ema-latent.ldf" ] || ./lediflow export --run ../models/landscapes-64.ldf --networks latent --quant f32 \

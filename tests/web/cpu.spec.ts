@@ -587,8 +587,8 @@ test('createGenerator({ model }) picks from the shipped manifest by name; an unk
   expect(await waitForState(page)).toBe('error');
   const fatal = page.locator('#fatal');
   await expect(fatal).toContainText('(BadWeights)');
-  await expect(fatal).toContainText('no entry for model "no-such-model" (it has landscapes-64, baseline-64)');
-  await expect(page.locator('#model-picker option')).toHaveText([/^landscapes-64 /]);
+  await expect(fatal).toContainText('no entry for model "no-such-model" (it has landscapes-64, baseline-64, landscapes-128, baseline-128)');
+  await expect(page.locator('#model-picker option')).toHaveText([/^landscapes-64 /, /^landscapes-128 /]);
 
   // A listed name loads that entry's file, never the default model's. (This bundle emits only
   // the files index.ts names, so the baseline-only file next to the manifest is not there.)
@@ -598,4 +598,16 @@ test('createGenerator({ model }) picks from the shipped manifest by name; an unk
   const weights = ((await (await request.get(`${ORIGIN}/__requests`)).json()) as string[]).filter((p) => p.endsWith('.ldf'));
   expect(weights, 'the weight requests').toEqual(['/sub/dir/assets/baseline-64.ldf']);
   await expect(fatal).toContainText('(Network)');
+});
+
+test('the demo offers the shipped 128-px model: picked, it loads its own file under the bundled name, checked against the manifest', async ({ page, request }) => {
+  // The demo bundle emits landscapes-128.ldf only through lediflow/landscapes-128 (its own
+  // module, imported when picked); fetched relative to the renamed manifest it would be missing.
+  await request.get(`${ORIGIN}/__requests/reset`);
+  await openDemo(page, { autorun: '0', warmup: '0', model: 'landscapes-128' });
+  await expectReady(page);
+  const weights = ((await (await request.get(`${ORIGIN}/__requests`)).json()) as string[]).filter((p) => p.endsWith('.ldf'));
+  expect(weights, 'the weight requests').toEqual([expect.stringMatching(/^\/sub\/dir\/assets\/landscapes-128-[\w-]+\.ldf$/)]);
+  await expect(page.locator('#model-picker')).toHaveValue('landscapes-128');
+  await expect(page.locator('#model-info')).toContainText('128×128');
 });

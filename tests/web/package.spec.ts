@@ -24,6 +24,8 @@ const EXPECTED_FILES = [
   ...README_IMAGES.filter((src) => !/^https?:/.test(src)),
   'models/landscapes-64.ldf',
   'models/baseline-64.ldf',
+  'models/landscapes-128.ldf',
+  'models/baseline-128.ldf',
   'models/manifest.json',
   ...['webgpu', 'cpu'].flatMap((m) =>
     ['lediflow.js', 'lediflow.d.ts', 'lediflow_bg.wasm', 'lediflow_bg.wasm.d.ts'].map((f) => `web/pkg/${m}/${f}`),
@@ -36,6 +38,8 @@ const EXPECTED_FILES = [
   'web/lib/calls.d.ts',
   'web/lib/calls.js',
   'web/lib/baseline.d.ts',
+  'web/lib/landscapes128.js',
+  'web/lib/landscapes128.d.ts',
   'web/lib/worker.js',
   'web/lib/worker.d.ts',
   'web/lib/errors.js',

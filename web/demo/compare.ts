@@ -10,6 +10,7 @@ import { describeCost, formatBytes, formatMs } from './format.js';
 import { enableWhenReady, numberField, runTask, textField, throwIfCancelled } from './forms.js';
 import { draw, figure } from './images.js';
 import { byId, type Session } from './session.js';
+import { shippedWeights } from './shipped.js';
 
 const METHODS: { method: Method; title: string }[] = [
   { method: 'lediflow', title: 'LeDiFlow' },
@@ -74,10 +75,10 @@ async function loadBaseline(session: Session, note: HTMLElement): Promise<void> 
     throw new Error('this page runs custom weights: name their baseline file with ?baseline=URL to compare');
   }
   const model = session.model;
-  const shipped = session.param('manifest') === null ? (await import('../src/baseline.js')).shippedBaseline : null;
+  const shipped = session.param('manifest') === null ? await shippedWeights(model === null ? 'baseline-64' : model.baseline) : null;
   let source: AddWeightsOptions;
   if (url) source = { weights: url, manifest: session.param('manifest') ?? undefined };
-  else if (shipped && (model === null || model.baseline === shipped.model)) source = shipped;
+  else if (shipped) source = shipped;
   else if (model?.baseline) source = { manifest: model.manifest, model: model.baseline };
   else throw new Error(`the manifest lists no baseline for ${model ? `the model ${model.name}` : 'this model'}: name one with ?baseline=URL to compare`);
   note.textContent = 'Loading the baseline weights…';

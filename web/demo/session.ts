@@ -14,6 +14,7 @@ import {
   type ManifestModel,
 } from '../src/index.js';
 import { describeError, formatBytes, formatMs, formatSeconds } from './format.js';
+import { shippedWeights } from './shipped.js';
 
 export type State = 'loading' | 'ready' | 'error';
 
@@ -87,10 +88,15 @@ export class Session {
       await this.listModels();
       const model = this.param('model') ?? this.model?.name;
       if (model !== undefined) picker.value = model;
+      // A shipped LeDiFlow model the main module does not name loads through its own module.
+      const listed = this.models.some((m) => m.name === model);
+      const ownModule = listed && this.param('weights') === null && this.param('manifest') === null ? await shippedWeights(model) : null;
       const generator = await createGenerator({
-        weights: this.param('weights') ?? undefined,
-        manifest: this.param('manifest') ?? undefined,
-        model,
+        ...(ownModule ?? {
+          weights: this.param('weights') ?? undefined,
+          manifest: this.param('manifest') ?? undefined,
+          model,
+        }),
         backend: (this.param('backend') as BackendChoice | null) ?? 'auto',
         warmUp: this.param('warmup') !== '0',
         dequantize: (this.param('dequantize') as DequantizeChoice | null) ?? undefined,
