@@ -39,9 +39,10 @@ for path in map(Path, sys.argv[2:]):
         "networks": networks,
         "config": json.loads(meta["config"])["name"],
     }
-manifest = {
+# With a previous manifest, every record but `models` is kept (`training`, `training_s128`, ...).
+manifest = {"models": models, **{k: v for k, v in previous.items() if k != "models"}} if previous else {
     "models": models,
-    "training": previous["training"] if previous else {
+    "training": {
         "config": state["config"],
         "settings": state["settings"],
         "stages": stages,
