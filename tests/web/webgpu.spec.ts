@@ -101,7 +101,8 @@ const MAX_DISPATCHES = { tiny: 400, shipped: 580 } as const;
 async function countedSample(page: Page, options: object) {
   return page.evaluate(async (options) => {
     const result = await (window as any).lediflowDemo.session.current.sample(options);
-    return { webgpu: result.webgpu, dispatches: result.dispatches as number, nfe: result.nfe, times: result.times };
+    const pixels = (result.images as ImageData[]).map((image) => Array.from(image.data).join(',')).join(';');
+    return { webgpu: result.webgpu, dispatches: result.dispatches as number, nfe: result.nfe, times: result.times, pixels };
   }, options);
 }
 
@@ -129,6 +130,17 @@ for (const model of ['tiny', 'shipped'] as const) {
     expect(dispatches).toBeGreaterThan(0);
     expect(dispatches).toBeLessThanOrEqual(webgpu.dispatches);
     expect(webgpu.bindGroups).toBeGreaterThanOrEqual(webgpu.dispatches);
+    // A readback after each stage (latent sampler, decoder, flow) times it, and one brings the
+    // images back; without stage times the call waits once, for its images, and draws the same.
+    expect(webgpu.readbacks, 'timed stages').toBe(4);
+    const untimed = await countedSample(page, { seed: 3, stageTimes: false });
+    expect(untimed.webgpu.readbacks, 'stageTimes: false').toBe(1);
+    console.log(`[measure] ${model} model, the same sample with stageTimes: false: WebGPU ${JSON.stringify(untimed.webgpu)}`);
+    // Each skipped wait also skips the one-element slice it reads back.
+    expect(untimed.webgpu.dispatches).toBeLessThan(webgpu.dispatches);
+    expect(untimed.times.latentMs).toBeNull();
+    expect(untimed.times.totalMs).toBeGreaterThan(0);
+    expect(untimed.pixels, 'the same image without stage times').toBe(defaults.pixels);
     // The per-kernel table accounts for every dispatch of the call.
     const perKernel: Record<string, number> = {};
     for (const [kernel, n] of Object.entries(byKernelAfter as Record<string, number>)) {

@@ -54,10 +54,12 @@ export function describeCost(result: GenerateResult, perImage = false): string {
   ].filter(Boolean);
   const nfeText = nfeParts.length === 1 ? `NFE ${nfe.flow}` : `NFE ${nfeParts.join(' + ')}`;
   const decoderStage = nfe.encoder ? 'encoder + decoder' : 'decoder';
+  // `stageTimes: false` leaves the stages untimed (null): the whole call only.
   const stages = [
     times.latentMs ? `latent ${formatMs(times.latentMs / share)}` : '',
     times.decoderMs ? `${decoderStage} ${formatMs(times.decoderMs / share)}` : '',
-    `flow ${formatMs(times.flowMs / share)}`,
+    times.flowMs !== null ? `flow ${formatMs(times.flowMs / share)}` : '',
   ].filter(Boolean);
-  return `${nfeText} · ${perImage && share > 1 ? '≈' : ''}${formatMs(times.totalMs / share)} (${stages.join(', ')})`;
+  const total = `${nfeText} · ${perImage && share > 1 ? '≈' : ''}${formatMs(times.totalMs / share)}`;
+  return stages.length > 0 ? `${total} (${stages.join(', ')})` : `${total} (whole call)`;
 }

@@ -23,10 +23,12 @@ export interface WebGpuCalls {
   passes: number;
   /** `GPUDevice.createBindGroup`. */
   bindGroups: number;
+  /** `GPUBuffer.mapAsync`: each readback of results, a wait for the GPU to finish its queue. */
+  readbacks: number;
 }
 
 /** Counts since the worker started. */
-const total: WebGpuCalls = { dispatches: 0, submits: 0, passes: 0, bindGroups: 0 };
+const total: WebGpuCalls = { dispatches: 0, submits: 0, passes: 0, bindGroups: 0, readbacks: 0 };
 /** Dispatches since the worker started, by the label of the pipeline that was set. */
 const byKernel = new Map<string, number>();
 let installed = false;
@@ -47,7 +49,8 @@ export function countWebGpuCalls(): void {
   const Queue = g.GPUQueue;
   const Encoder = g.GPUCommandEncoder;
   const Device = g.GPUDevice;
-  if (installed || !Pass || !Queue || !Encoder || !Device) return;
+  const Buffer = g.GPUBuffer;
+  if (installed || !Pass || !Queue || !Encoder || !Device || !Buffer) return;
   installed = true;
 
   const labels = new WeakMap<object, string>();
@@ -85,6 +88,7 @@ export function countWebGpuCalls(): void {
   wrap(Queue.prototype, 'submit', count('submits'));
   wrap(Encoder.prototype, 'beginComputePass', count('passes'));
   wrap(Device.prototype, 'createBindGroup', count('bindGroups'));
+  wrap(Buffer.prototype, 'mapAsync', count('readbacks'));
   const label = (descriptor: unknown) => {
     const d = descriptor as { label?: string; compute?: { entryPoint?: string } } | undefined;
     return d?.label || d?.compute?.entryPoint || '(unlabelled)';
@@ -121,5 +125,6 @@ export function since(before: WebGpuCalls): WebGpuCalls {
     submits: total.submits - before.submits,
     passes: total.passes - before.passes,
     bindGroups: total.bindGroups - before.bindGroups,
+    readbacks: total.readbacks - before.readbacks,
   };
 }

@@ -41,6 +41,14 @@ export type SampleOptions = {
    * Overrides the model's prior temperature s in x0 = μ + s·σ·ε, in [0, 10].
    */
   priorStdScale?: number | null,
+  /**
+   * Time each stage (latent sampler, decoder or encoder, flow) by waiting for it to finish: a
+   * readback after each (default on). Off, nothing waits between the stages, so a GPU goes on
+   * computing while the host encodes the next one, and the call's only wait is for its images:
+   * the result's stage times are then unknown (a live preview at batch 1, where each wait
+   * leaves the GPU idle).
+   */
+  stageTimes: boolean,
 };
 
 /**
@@ -95,6 +103,14 @@ export type GenerateRequest = {
    * Overrides the model's prior temperature s in x0 = μ + s·σ·ε, in [0, 10].
    */
   priorStdScale?: number | null,
+  /**
+   * Time each stage (latent sampler, decoder or encoder, flow) by waiting for it to finish: a
+   * readback after each (default on). Off, nothing waits between the stages, so a GPU goes on
+   * computing while the host encodes the next one, and the call's only wait is for its images:
+   * the result's stage times are then unknown (a live preview at batch 1, where each wait
+   * leaves the GPU idle).
+   */
+  stageTimes: boolean,
 };
 
 /**
@@ -140,6 +156,14 @@ export type InterpolateRequest = { seedA: number, seedB: number,
    * Overrides the model's prior temperature s in x0 = μ + s·σ·ε, in [0, 10].
    */
   priorStdScale?: number | null,
+  /**
+   * Time each stage (latent sampler, decoder or encoder, flow) by waiting for it to finish: a
+   * readback after each (default on). Off, nothing waits between the stages, so a GPU goes on
+   * computing while the host encodes the next one, and the call's only wait is for its images:
+   * the result's stage times are then unknown (a live preview at batch 1, where each wait
+   * leaves the GPU idle).
+   */
+  stageTimes: boolean,
 };
 
 /**
@@ -239,13 +263,19 @@ export type LoadedFile = { name: string, imageSize: number,
 export type Nfe = { latent: number, decoder: number, encoder: number, flow: number };
 
 /**
- * Wall-clock milliseconds per stage, each measured up to a completed readback of its output.
+ * Wall-clock milliseconds per stage, each measured up to a completed readback of its output;
+ * `null` with `stageTimes: false`, which waits for nothing but the images.
  */
-export type StageTimes = { latentMs: number,
+export type StageTimes = { latentMs: number | null,
   /**
    * With inpainting, the encoder's time too: the runtime times them as one stage.
    */
-  decoderMs: number, flowMs: number, totalMs: number,
+  decoderMs: number | null, flowMs: number | null,
+  /**
+   * The stages' sum; with `stageTimes: false`, the whole call's time up to its images' readback
+   * (the RGBA8 conversion included).
+   */
+  totalMs: number,
 };
 
 /**

@@ -10,9 +10,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::options::{BackendChoice, CreateRequest, GenerateRequest, InterpolateRequest, LIMITS, inpaint_inputs, read};
-use super::results::{
-    Backend, GenerateOutput, KernelDispatches, KernelErrors, LoadProgress, LoadedFile, dispatches_so_far,
-};
+use super::results::{Backend, CallStart, GenerateOutput, KernelDispatches, KernelErrors, LoadProgress, LoadedFile};
 use super::{WebError, check_file_hash};
 use lediflow_core::kernels::to_rgba8_packed;
 use lediflow_core::model::{LeDiFlowConfig, LeDiFlowModel};
@@ -392,14 +390,14 @@ impl Generator {
             let loaded = inner.model()?;
             loaded.require(request.options.method)?;
             let pipeline = loaded.pipeline(&inner.device);
-            let before = dispatches_so_far();
+            let call = CallStart::now(&PerformanceClock);
             let generated = match function_field(&object, "onStep") {
                 Some(callback) => {
                     pipeline.sample(&seeds, &request.options, &PerformanceClock, &mut JsPreview { callback }).await?
                 }
                 None => pipeline.sample(&seeds, &request.options, &PerformanceClock, &mut NoPreview).await?,
             };
-            to_js(&GenerateOutput::render(generated, inner.backend, before).await?)
+            to_js(&GenerateOutput::render(generated, inner.backend, call).await?)
         })
     }
 
@@ -429,7 +427,7 @@ impl Generator {
             let keep: Vec<f32> = (0..n).flat_map(|_| keep.iter().copied()).collect();
             let mask = Tensor::<4>::from_data(TensorData::new(keep, [n, 1, side, side]), &inner.device);
             let pipeline = loaded.pipeline(&inner.device);
-            let before = dispatches_so_far();
+            let call = CallStart::now(&PerformanceClock);
             let generated = match function_field(&object, "onStep") {
                 Some(callback) => {
                     let mut preview = JsPreview { callback };
@@ -437,7 +435,7 @@ impl Generator {
                 }
                 None => pipeline.inpaint(image, mask, &seeds, options, &PerformanceClock, &mut NoPreview).await?,
             };
-            to_js(&GenerateOutput::render(generated, inner.backend, before).await?)
+            to_js(&GenerateOutput::render(generated, inner.backend, call).await?)
         })
     }
 
@@ -453,12 +451,12 @@ impl Generator {
             let loaded = inner.model()?;
             loaded.require(request.options.method)?;
             let pipeline = loaded.pipeline(&inner.device);
-            let before = dispatches_so_far();
+            let call = CallStart::now(&PerformanceClock);
             let path = &request.path;
             let generated = pipeline
                 .interpolate(path.seed_a, path.seed_b, &path.alphas, &request.options, &PerformanceClock)
                 .await?;
-            to_js(&GenerateOutput::render(generated, inner.backend, before).await?)
+            to_js(&GenerateOutput::render(generated, inner.backend, call).await?)
         })
     }
 

@@ -9,7 +9,7 @@ use serde::{Serialize, Serializer};
 use super::WebError;
 use lediflow_core::kernels::{Shader, to_rgba8_packed};
 use lediflow_core::model_io::DequantizeCounts;
-use lediflow_core::pipeline::Generated;
+use lediflow_core::pipeline::{Clock, Generated};
 use lediflow_format::Progress;
 
 /// The backend a generator runs on.
@@ -108,23 +108,34 @@ impl From<lediflow_core::pipeline::Nfe> for Nfe {
     }
 }
 
-/// Wall-clock milliseconds per stage, each measured up to a completed readback of its output.
+/// Wall-clock milliseconds per stage, each measured up to a completed readback of its output;
+/// `null` with `stageTimes: false`, which waits for nothing but the images.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct StageTimes {
-    pub latent_ms: f64,
+    pub latent_ms: Option<f64>,
     /// With inpainting, the encoder's time too: the runtime times them as one stage.
-    pub decoder_ms: f64,
-    pub flow_ms: f64,
+    pub decoder_ms: Option<f64>,
+    pub flow_ms: Option<f64>,
+    /// The stages' sum; with `stageTimes: false`, the whole call's time up to its images' readback
+    /// (the RGBA8 conversion included).
     pub total_ms: f64,
 }
 
-impl From<lediflow_core::pipeline::StageTimes> for StageTimes {
-    fn from(t: lediflow_core::pipeline::StageTimes) -> Self {
-        let total_ms = t.total_ms();
-        let lediflow_core::pipeline::StageTimes { latent_ms, decoder_ms, flow_ms } = t;
-        Self { latent_ms, decoder_ms, flow_ms, total_ms }
+impl StageTimes {
+    fn of(t: lediflow_core::pipeline::StageTimes, staged: bool, whole_call_ms: f64) -> Self {
+        if staged {
+            let stage = Some;
+            Self {
+                latent_ms: stage(t.latent_ms),
+                decoder_ms: stage(t.decoder_ms),
+                flow_ms: stage(t.flow_ms),
+                total_ms: t.total_ms(),
+            }
+        } else {
+            Self { latent_ms: None, decoder_ms: None, flow_ms: None, total_ms: whole_call_ms }
+        }
     }
 }
 
@@ -159,21 +170,35 @@ pub fn dispatches_so_far() -> u64 {
 }
 
 impl GenerateOutput {
-    /// Converts the images to RGBA8 (`shaders/to_rgba8.wgsl` on WebGPU); `dispatches_before` is
-    /// [`dispatches_so_far`] when the call began.
-    pub async fn render(generated: Generated, backend: Backend, dispatches_before: u64) -> Result<Self, WebError> {
-        let [count, _, side, _] = generated.images.dims();
-        let pixels = to_rgba8_packed(generated.images).await.map_err(|e| WebError::from_backend(e.0))?;
+    /// Converts the images to RGBA8 (`shaders/to_rgba8.wgsl` on WebGPU); `call` is when the call
+    /// began: [`dispatches_so_far`] and the clock's time.
+    pub async fn render(generated: Generated, backend: Backend, call: CallStart<'_>) -> Result<Self, WebError> {
+        let Generated { images, nfe, times, staged } = generated;
+        let [count, _, side, _] = images.dims();
+        let pixels = to_rgba8_packed(images).await.map_err(|e| WebError::from_backend(e.0))?;
         Ok(Self {
             width: side,
             height: side,
             count,
             pixels,
-            nfe: generated.nfe.into(),
-            times: generated.times.into(),
+            nfe: nfe.into(),
+            times: StageTimes::of(times, staged, call.clock.now_ms() - call.ms),
             backend,
-            dispatches: dispatches_so_far() - dispatches_before,
+            dispatches: dispatches_so_far() - call.dispatches,
         })
+    }
+}
+
+/// Where a call began, for its cost: our kernels' dispatches and the clock's time then.
+pub struct CallStart<'a> {
+    pub clock: &'a dyn Clock,
+    pub ms: f64,
+    pub dispatches: u64,
+}
+
+impl<'a> CallStart<'a> {
+    pub fn now(clock: &'a dyn Clock) -> Self {
+        Self { clock, ms: clock.now_ms(), dispatches: dispatches_so_far() }
     }
 }
 
@@ -242,12 +267,17 @@ mod tests {
     #[test]
     fn a_rendered_result_is_rgba8_with_camel_case_metadata() {
         let images = Tensor::<4>::from_data(TensorData::new(vec![1.0f32; 2 * 3 * 2 * 2], [2, 3, 2, 2]), &cpu());
-        let generated = Generated {
-            images,
+        let generated = |staged| Generated {
+            images: images.clone(),
             nfe: lediflow_core::pipeline::Nfe { latent: 16, decoder: 1, encoder: 0, flow: 4 },
             times: lediflow_core::pipeline::StageTimes { latent_ms: 1.0, decoder_ms: 2.0, flow_ms: 4.0 },
+            staged,
         };
-        let output = pollster::block_on(GenerateOutput::render(generated, Backend::Cpu, dispatches_so_far())).unwrap();
+        let clock = TickingClock::default();
+        let render = |staged| {
+            pollster::block_on(GenerateOutput::render(generated(staged), Backend::Cpu, CallStart::now(&clock)))
+        };
+        let output = render(true).unwrap();
         assert_eq!((output.width, output.height, output.count, output.pixels.len()), (2, 2, 2, 2 * 2 * 2 * 4));
         assert!(output.pixels.iter().all(|&p| p == 255));
         let value = serde_json::to_value(&output).unwrap();
@@ -255,6 +285,21 @@ mod tests {
         assert_eq!(value["times"], json!({"latentMs": 1.0, "decoderMs": 2.0, "flowMs": 4.0, "totalMs": 7.0}));
         assert_eq!(value["nfe"], json!({"latent": 16, "decoder": 1, "encoder": 0, "flow": 4}));
         assert_eq!(value["backend"], "cpu");
+        // Stages not timed (`stageTimes: false`): unknown, and the total is the whole call's.
+        let value = serde_json::to_value(render(false).unwrap()).unwrap();
+        assert_eq!(value["times"], json!({"latentMs": null, "decoderMs": null, "flowMs": null, "totalMs": 10.0}));
+    }
+
+    /// 10 ms later at every reading.
+    #[derive(Default)]
+    struct TickingClock(std::cell::Cell<f64>);
+
+    impl Clock for TickingClock {
+        fn now_ms(&self) -> f64 {
+            let now = self.0.get();
+            self.0.set(now + 10.0);
+            now
+        }
     }
 
     #[test]

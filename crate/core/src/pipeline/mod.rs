@@ -22,7 +22,7 @@ use crate::model::config::LeDiFlowConfig;
 use crate::model::networks::LeDiFlowModel;
 use crate::model::prior::{PriorTemperature, prior_draw};
 use crate::noise::{Stream, gaussian_batch, slerp};
-use flow::{Flow, integrate, settle};
+use flow::{Flow, integrate, settle, settle_if};
 use known::row_fill;
 
 /// A millisecond clock: `Instant` natively, `performance.now()` on the web.
@@ -57,7 +57,9 @@ impl StageTimes {
 pub struct Generated {
     pub images: Tensor<4>,
     pub nfe: Nfe,
+    /// Zero where the stages were not timed ([`SampleOptions::stage_times`] off: `staged` false).
     pub times: StageTimes,
+    pub staged: bool,
 }
 
 /// The stages of [`Pipeline::reconstruct`].
@@ -142,14 +144,16 @@ impl<'a> Pipeline<'a> {
         )
         .await?;
         let z = latent.x;
-        settle(&z).await?;
+        settle_if(options.stage_times, &z).await?;
         let after_latent = clock.now_ms();
         let (mu, sigma) = self.decode(z);
-        settle(&sigma).await?;
+        settle_if(options.stage_times, &sigma).await?;
         nfe.latent = latent.nfe;
         nfe.decoder = 1;
-        times.latent_ms = after_latent - start;
-        times.decoder_ms = clock.now_ms() - after_latent;
+        if options.stage_times {
+            times.latent_ms = after_latent - start;
+            times.decoder_ms = clock.now_ms() - after_latent;
+        }
         Ok((mu, sigma))
     }
 
@@ -266,6 +270,7 @@ impl<'a> Pipeline<'a> {
         &self,
         image: &Tensor<4>,
         mask: &Tensor<4>,
+        options: &SampleOptions,
         clock: &dyn Clock,
         nfe: &mut Nfe,
         times: &mut StageTimes,
@@ -275,10 +280,12 @@ impl<'a> Pipeline<'a> {
         let filled = image.clone().mask_where(unknown, row_fill(image, mask));
         let (z, _) = self.model.encoder.forward(filled);
         let (mu, sigma) = self.decode(z);
-        settle(&sigma).await?;
+        settle_if(options.stage_times, &sigma).await?;
         nfe.encoder = 1;
         nfe.decoder = 1;
-        times.decoder_ms = clock.now_ms() - start;
+        if options.stage_times {
+            times.decoder_ms = clock.now_ms() - start;
+        }
         Ok((mu, sigma))
     }
 
@@ -310,7 +317,7 @@ impl<'a> Pipeline<'a> {
         }
         let (mut nfe, mut times) = (Nfe::default(), StageTimes::default());
         let eps = self.pixel_noise(seeds);
-        let prior = self.encoded_prior(&image, &mask, clock, &mut nfe, &mut times);
+        let prior = self.encoded_prior(&image, &mask, options, clock, &mut nfe, &mut times);
         let flow = self.flow_start(eps, options, prior).await?;
         flow.keeping(image, mask).run(options, clock, observer, nfe, times).await
     }

@@ -62,6 +62,12 @@ pub struct SampleOptions {
     /// Overrides the model's prior temperature s in x0 = μ + s·σ·ε, in [0, 10].
     #[cfg_attr(feature = "typescript", ts(optional = nullable))]
     pub prior_std_scale: Option<f64>,
+    /// Time each stage (latent sampler, decoder or encoder, flow) by waiting for it to finish: a
+    /// readback after each (default on). Off, nothing waits between the stages, so a GPU goes on
+    /// computing while the host encodes the next one, and the call's only wait is for its images:
+    /// the result's stage times are then unknown (a live preview at batch 1, where each wait
+    /// leaves the GPU idle).
+    pub stage_times: bool,
 }
 
 impl Default for SampleOptions {
@@ -75,6 +81,7 @@ impl Default for SampleOptions {
             latent_solver: Solver::Heun,
             latent_steps: 8,
             prior_std_scale: None,
+            stage_times: true,
         }
     }
 }
@@ -200,7 +207,7 @@ mod tests {
 
     #[test]
     fn fields_are_camel_case_and_names_any_case() {
-        let o = options(r#"{"solver": "Euler", "steps": 8, "method": "baseline", "latentSolver": "rk4", "latentSteps": 2, "priorStdScale": 0.5}"#)
+        let o = options(r#"{"solver": "Euler", "steps": 8, "method": "baseline", "latentSolver": "rk4", "latentSteps": 2, "priorStdScale": 0.5, "stageTimes": false}"#)
             .unwrap();
         let expected = SampleOptions {
             method: Method::Baseline,
@@ -209,6 +216,7 @@ mod tests {
             latent_solver: Solver::Rk4,
             latent_steps: 2,
             prior_std_scale: Some(0.5),
+            stage_times: false,
         };
         assert_eq!(o, expected);
         let round_trip: SampleOptions = serde_json::from_value(serde_json::to_value(&o).unwrap()).unwrap();

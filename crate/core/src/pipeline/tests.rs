@@ -41,6 +41,20 @@ fn reports_exact_nfe_per_network() {
     assert_eq!(out.nfe, Nfe { latent: 0, decoder: 0, encoder: 0, flow: 12 });
 }
 
+#[test]
+fn untimed_stages_give_the_same_images_and_no_stage_times() {
+    let (config, model) = perturbed_tiny(2);
+    let pipeline = Pipeline::new(&model, &config, cpu());
+    let clock = SystemClock::default();
+    let timed = run(pipeline.sample(&[4, 5], &SampleOptions::default(), &clock, &mut NoPreview)).expect("sample");
+    let options = SampleOptions { stage_times: false, ..Default::default() };
+    let untimed = run(pipeline.sample(&[4, 5], &options, &clock, &mut NoPreview)).expect("sample");
+    assert!(timed.staged && timed.times.latent_ms > 0.0 && timed.times.flow_ms > 0.0, "{:?}", timed.times);
+    assert!(!untimed.staged);
+    assert_eq!(untimed.times, StageTimes::default(), "no stage was timed");
+    assert_eq!((untimed.nfe, rgb(untimed.images)), (timed.nfe, rgb(timed.images)));
+}
+
 struct CountingObserver(Vec<usize>);
 
 impl StepObserver for CountingObserver {
