@@ -41,6 +41,10 @@ run() { echo; echo "== $*"; timeout "${STEP_SECONDS:-150}" "$@" 2>&1 | grep -v '
       run ./node ../bench/webgpu-node/bench.mjs --pkg "$pkg" $models --batch $batch --repeats 7 \
         --configs "${CONFIGS:-lediflow:heun:2,baseline:heun:2,baseline:heun:32}" --json "dawn/$(label "$pkg")-batch$batch.json" \
         --save "pixels-$(label "$pkg")-batch$batch"
+      # UNTIMED=1: the same calls with `stageTimes: false` (one readback per call, issue 22).
+      [ "${UNTIMED:-0}" = 1 ] && run ./node ../bench/webgpu-node/bench.mjs --pkg "$pkg" $models --batch $batch --repeats 7 \
+        --configs "${CONFIGS:-lediflow:heun:2,baseline:heun:2,baseline:heun:32}" --json "dawn/$(label "$pkg")-batch$batch-untimed.json" \
+        --stage-times off
     done
     # Every other build's pixels against web/pkg's, same seeds (0 = the same image bytes).
     python3 - pixels-pkg-batch$batch-*.rgba <<'PY'

@@ -4,7 +4,10 @@
 //
 //   node bench/webgpu-node/bench.mjs --model models/landscapes-64.ldf --model models/baseline-64.ldf \
 //     [--pkg web/pkg/webgpu] [--batch 16] [--repeats 5] [--configs lediflow:heun:2,baseline:heun:32] [--json out.json]
-//     [--dequantize gpu|burn|host] [--dawn <Dawn toggle>]... [--save PREFIX]
+//     [--dequantize gpu|burn|host] [--dawn <Dawn toggle>]... [--save PREFIX] [--stage-times on|off]
+//
+// `--stage-times off` samples with `stageTimes: false`: one readback per call, for the images,
+// instead of one after each stage as well (issue 22).
 //
 // `--save PREFIX` writes each configuration's last images, RGBA8 one after another, to
 // PREFIX-METHOD-SOLVER-STEPS.rgba: to compare two builds' pixels (scripts/gpu-webgpu.sh does).
@@ -17,7 +20,7 @@ import { installDawn, loadBrowserBuild } from './dawn.mjs';
 import { median, phase } from './timing.mjs';
 
 function parseArgs(argv) {
-  const args = { model: [], pkg: 'web/pkg/webgpu', batch: 16, repeats: 5, configs: 'lediflow:heun:2,baseline:heun:32', dawn: [], json: '', dequantize: 'host', loads: 1, save: '' };
+  const args = { model: [], pkg: 'web/pkg/webgpu', batch: 16, repeats: 5, configs: 'lediflow:heun:2,baseline:heun:32', dawn: [], json: '', dequantize: 'host', loads: 1, save: '', 'stage-times': 'on' };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '');
     const value = argv[i + 1];
@@ -27,6 +30,7 @@ function parseArgs(argv) {
     else throw new Error(`unknown option --${key}`);
   }
   if (args.model.length === 0) throw new Error('give at least one --model');
+  if (!['on', 'off'].includes(args['stage-times'])) throw new Error(`--stage-times is on or off, not ${args['stage-times']}`);
   return args;
 }
 
@@ -35,7 +39,7 @@ const args = parseArgs(process.argv.slice(2));
 installDawn(args.dawn);
 // Counts the WebGPU calls of each sample, as the web worker does (web/src/calls.ts): wrapped
 // before the wasm starts WebGPU, one addition per call.
-const calls = { dispatches: 0, submits: 0, bindGroups: 0 };
+const calls = { dispatches: 0, submits: 0, bindGroups: 0, readbacks: 0 };
 const count = (cls, method, key) => {
   const proto = globalThis[cls]?.prototype;
   const original = proto?.[method];
@@ -44,6 +48,7 @@ const count = (cls, method, key) => {
 count('GPUComputePassEncoder', 'dispatchWorkgroups', 'dispatches');
 count('GPUQueue', 'submit', 'submits');
 count('GPUDevice', 'createBindGroup', 'bindGroups');
+count('GPUBuffer', 'mapAsync', 'readbacks');
 const wasm = await loadBrowserBuild(args.pkg);
 
 phase('requesting an adapter');
@@ -82,7 +87,7 @@ let firstCallMs = null;
 for (const spec of args.configs === 'none' ? [] : args.configs.split(',')) {
   // method:solver:steps, optionally :latentSolver:latentSteps (the defaults otherwise).
   const [method, solver, steps, latentSolver, latentSteps] = spec.split(':');
-  const options = { seed: 0, count: args.batch, method, solver, steps: Number(steps) };
+  const options = { seed: 0, count: args.batch, method, solver, steps: Number(steps), stageTimes: args['stage-times'] === 'on' };
   if (latentSolver) Object.assign(options, { latentSolver, latentSteps: Number(latentSteps) });
   const times = [];
   let last;
