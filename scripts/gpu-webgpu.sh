@@ -12,7 +12,7 @@
 # Output: $OUT/webgpu.md (everything printed) and $OUT/dawn-json.tgz (bench.mjs --json per build
 # and batch).
 #   usage: [SKIP_LOAD=1] [CONFIGS=lediflow:heun:2,...] [NATIVE='--solver midpoint --steps 2;...']
-#          [NATIVE_BACKENDS='wgpu wgsl cuda'] scripts/gpu-webgpu.sh
+#          [NATIVE_BACKENDS='wgpu wgsl cuda'] [UNTIMED=1] scripts/gpu-webgpu.sh
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/gpu-prelude.sh"
