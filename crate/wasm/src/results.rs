@@ -124,17 +124,15 @@ pub struct StageTimes {
 }
 
 impl StageTimes {
-    fn of(t: lediflow_core::pipeline::StageTimes, staged: bool, whole_call_ms: f64) -> Self {
-        if staged {
-            let stage = Some;
-            Self {
-                latent_ms: stage(t.latent_ms),
-                decoder_ms: stage(t.decoder_ms),
-                flow_ms: stage(t.flow_ms),
+    fn of(times: Option<lediflow_core::pipeline::StageTimes>, whole_call_ms: f64) -> Self {
+        match times {
+            Some(t) => Self {
+                latent_ms: Some(t.latent_ms),
+                decoder_ms: Some(t.decoder_ms),
+                flow_ms: Some(t.flow_ms),
                 total_ms: t.total_ms(),
-            }
-        } else {
-            Self { latent_ms: None, decoder_ms: None, flow_ms: None, total_ms: whole_call_ms }
+            },
+            None => Self { latent_ms: None, decoder_ms: None, flow_ms: None, total_ms: whole_call_ms },
         }
     }
 }
@@ -173,7 +171,7 @@ impl GenerateOutput {
     /// Converts the images to RGBA8 (`shaders/to_rgba8.wgsl` on WebGPU); `call` is when the call
     /// began: [`dispatches_so_far`] and the clock's time.
     pub async fn render(generated: Generated, backend: Backend, call: CallStart<'_>) -> Result<Self, WebError> {
-        let Generated { images, nfe, times, staged } = generated;
+        let Generated { images, nfe, times } = generated;
         let [count, _, side, _] = images.dims();
         let pixels = to_rgba8_packed(images).await.map_err(|e| WebError::from_backend(e.0))?;
         Ok(Self {
@@ -182,7 +180,7 @@ impl GenerateOutput {
             count,
             pixels,
             nfe: nfe.into(),
-            times: StageTimes::of(times, staged, call.clock.now_ms() - call.ms),
+            times: StageTimes::of(times, call.clock.now_ms() - call.ms),
             backend,
             dispatches: dispatches_so_far() - call.dispatches,
         })
@@ -267,11 +265,14 @@ mod tests {
     #[test]
     fn a_rendered_result_is_rgba8_with_camel_case_metadata() {
         let images = Tensor::<4>::from_data(TensorData::new(vec![1.0f32; 2 * 3 * 2 * 2], [2, 3, 2, 2]), &cpu());
-        let generated = |staged| Generated {
+        let generated = |staged: bool| Generated {
             images: images.clone(),
             nfe: lediflow_core::pipeline::Nfe { latent: 16, decoder: 1, encoder: 0, flow: 4 },
-            times: lediflow_core::pipeline::StageTimes { latent_ms: 1.0, decoder_ms: 2.0, flow_ms: 4.0 },
-            staged,
+            times: staged.then_some(lediflow_core::pipeline::StageTimes {
+                latent_ms: 1.0,
+                decoder_ms: 2.0,
+                flow_ms: 4.0,
+            }),
         };
         let clock = TickingClock::default();
         let render = |staged| {

@@ -57,9 +57,8 @@ impl StageTimes {
 pub struct Generated {
     pub images: Tensor<4>,
     pub nfe: Nfe,
-    /// Zero where the stages were not timed ([`SampleOptions::stage_times`] off: `staged` false).
-    pub times: StageTimes,
-    pub staged: bool,
+    /// `None` where the stages were not timed ([`SampleOptions::stage_times`] off).
+    pub times: Option<StageTimes>,
 }
 
 /// The stages of [`Pipeline::reconstruct`].
@@ -150,10 +149,8 @@ impl<'a> Pipeline<'a> {
         settle_if(options.stage_times, &sigma).await?;
         nfe.latent = latent.nfe;
         nfe.decoder = 1;
-        if options.stage_times {
-            times.latent_ms = after_latent - start;
-            times.decoder_ms = clock.now_ms() - after_latent;
-        }
+        times.latent_ms = after_latent - start;
+        times.decoder_ms = clock.now_ms() - after_latent;
         Ok((mu, sigma))
     }
 
@@ -283,9 +280,7 @@ impl<'a> Pipeline<'a> {
         settle_if(options.stage_times, &sigma).await?;
         nfe.encoder = 1;
         nfe.decoder = 1;
-        if options.stage_times {
-            times.decoder_ms = clock.now_ms() - start;
-        }
+        times.decoder_ms = clock.now_ms() - start;
         Ok((mu, sigma))
     }
 

@@ -80,6 +80,8 @@ pub fn run(args: SampleArgs) -> CliResult {
     let images = pollster::block_on(to_rgb8(out.images))?;
     let grid = crate::data::make_grid(&images, config.image_size as u32, grid_columns(images.len()), 2);
     grid.save(&args.out).map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
+    // The default options time every stage.
+    let times = out.times.unwrap_or_default();
     println!(
         "wrote {} ({} × {}px, {} {} steps): NFE latent {} + decoder {} + flow {}; {:.1} ms ({:.1} latent, {:.1} decoder, {:.1} flow)",
         args.out.display(),
@@ -90,10 +92,10 @@ pub fn run(args: SampleArgs) -> CliResult {
         out.nfe.latent,
         out.nfe.decoder,
         out.nfe.flow,
-        out.times.total_ms(),
-        out.times.latent_ms,
-        out.times.decoder_ms,
-        out.times.flow_ms
+        times.total_ms(),
+        times.latent_ms,
+        times.decoder_ms,
+        times.flow_ms
     );
     Ok(())
 }
