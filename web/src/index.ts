@@ -36,8 +36,9 @@ export type * from './types.js';
  * assets: each file needs its own literal `new URL(…, import.meta.url)`, since a bundler renames
  * what it emits and the manifest's `file` then names nothing). The baseline is not named here but
  * in `lediflow/baseline` (baseline.ts), and the 128-px models in `lediflow/landscapes-128`
- * (landscapes128.ts), so that a bundler emits their files only for apps that import them. A name the shipped manifest lists but this table lacks is fetched relative to the
- * manifest, which works wherever `models/` is served as it is.
+ * (landscapes128.ts), so that a bundler emits their files only for apps that import them. A name
+ * the shipped manifest lists but this table lacks is fetched relative to the manifest, which
+ * works wherever `models/` is served as it is.
  */
 const SHIPPED_MODELS = new Map<string, URL>([['landscapes-64', new URL('../../models/landscapes-64.ldf', import.meta.url)]]);
 const SHIPPED_MANIFEST = new URL('../../models/manifest.json', import.meta.url);
