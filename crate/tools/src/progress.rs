@@ -1,9 +1,8 @@
 //! Progress bars for anything that takes more than a second (the CLI and the trainer).
 
-use burn::tensor::Tensor;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use lediflow_core::pipeline::{PipelineError, StepObserver};
+use lediflow_core::pipeline::{PipelineError, StepObserver, StepState};
 
 pub fn bar(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
@@ -19,7 +18,7 @@ pub fn bar(len: u64, what: &str) -> ProgressBar {
 pub struct StepBar(pub ProgressBar);
 
 impl StepObserver for StepBar {
-    async fn on_step(&mut self, _: usize, _: usize, _: &Tensor<4>) -> Result<(), PipelineError> {
+    async fn on_step(&mut self, _: usize, _: usize, _: &StepState<'_>) -> Result<(), PipelineError> {
         self.0.inc(1);
         Ok(())
     }

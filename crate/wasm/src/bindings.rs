@@ -15,7 +15,7 @@ use super::{WebError, check_file_hash};
 use lediflow_core::kernels::to_rgba8_packed;
 use lediflow_core::model::{LeDiFlowConfig, LeDiFlowModel};
 use lediflow_core::model_io::ModelLoader;
-use lediflow_core::pipeline::{Clock, Method, NoPreview, Pipeline, PipelineError, StepObserver, from_rgb8};
+use lediflow_core::pipeline::{Clock, Method, NoPreview, Pipeline, PipelineError, StepObserver, StepState, from_rgb8};
 use lediflow_format::{FileHasher, Network};
 
 // The types the attributes below name: generated from the Rust types (`typescript.rs`).
@@ -102,8 +102,8 @@ struct JsPreview {
 }
 
 impl StepObserver for JsPreview {
-    async fn on_step(&mut self, step: usize, steps: usize, x: &Tensor<4>) -> Result<(), PipelineError> {
-        let pixels = to_rgba8_packed(x.clone()).await.map_err(|e| PipelineError::Backend(e.0))?;
+    async fn on_step(&mut self, step: usize, steps: usize, x: &StepState<'_>) -> Result<(), PipelineError> {
+        let pixels = to_rgba8_packed(x.images()).await.map_err(|e| PipelineError::Backend(e.0))?;
         let array = Uint8Array::from(pixels.as_slice());
         self.callback
             .call3(&JsValue::NULL, &((step + 1) as u32).into(), &(steps as u32).into(), &array)

@@ -13,7 +13,7 @@ pub fn composite_reference(known: &[f32], generated: &[f32], keep: &[f32], [n, c
         .collect()
 }
 
-/// `known` where `keep` (`[N, 1, H, W]`, 0/1) is set, `generated` elsewhere. The WGSL kernel
+/// `known` where `keep` (`[N, 1, H, W]` or `known`'s shape, 0/1) is set, `generated` elsewhere. The WGSL kernel
 /// where it runs, burn's `mask_where` otherwise; both copy the kept values bit for bit.
 pub fn composite(known: Tensor<4>, generated: Tensor<4>, keep: Tensor<4>) -> Tensor<4> {
     #[cfg(feature = "kernels")]
@@ -42,7 +42,13 @@ mod gpu {
 
     pub fn composite(known: Tensor<4>, generated: Tensor<4>, keep: Tensor<4>) -> Option<Tensor<4>> {
         let [n, c, h, w] = known.dims();
-        if generated.dims() != [n, c, h, w] || keep.dims() != [n, 1, h, w] {
+        // A full-shape `keep` is one plane of all the values per image, with one channel.
+        let (plane, channels) = match keep.dims() {
+            dims if dims == [n, 1, h, w] => (h * w, c),
+            dims if dims == [n, c, h, w] => (c * h * w, 1),
+            _ => return None,
+        };
+        if generated.dims() != [n, c, h, w] {
             return None;
         }
         let (k, g, m) = (cube(known)?, cube(generated)?, cube(keep)?);
@@ -58,7 +64,12 @@ mod gpu {
             entry: "main",
             workgroup: Dim3::new_1d(256),
         };
-        launch(kernel, CubeCount::Static(x, y, 1), &[&k, &g, &m, &out], [total as u32, (h * w) as u32, c as u32, 0]);
+        launch(
+            kernel,
+            CubeCount::Static(x, y, 1),
+            &[&k, &g, &m, &out],
+            [total as u32, plane as u32, channels as u32, 0],
+        );
         Some(Tensor::<4>::from_primitive::<Cube>(out))
     }
 }

@@ -65,6 +65,28 @@ pub fn unpatchify(x: Tensor<4>, p: usize, channels: usize) -> Tensor<4> {
     x.reshape([b, h, w, p, p, channels]).permute([0, 5, 1, 3, 2, 4]).reshape([b, channels, h * p, w * p])
 }
 
+/// A velocity network's patch tokens: `[B, C, R, R]` images ↔ `[B, R/p, R/p, p·p·C]` tokens, the
+/// layout its first and last layers work in. An ODE solve is element-wise in its state, so it
+/// may keep the state as tokens and lay out images only at its ends: at batch 1 in the browser
+/// every copy is a dispatch of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TokenLayout {
+    pub patch: usize,
+    pub channels: usize,
+}
+
+impl TokenLayout {
+    /// Images → tokens ([`patchify`]).
+    pub fn tokens(&self, images: Tensor<4>) -> Tensor<4> {
+        patchify(images, self.patch)
+    }
+
+    /// Tokens → images ([`unpatchify`]).
+    pub fn images(&self, tokens: Tensor<4>) -> Tensor<4> {
+        unpatchify(tokens, self.patch, self.channels)
+    }
+}
+
 /// `[B, H, W, C]` → `[B, H/2, W/2, 4C]` (2×2 token merge before the Linear).
 fn merge_2x2(x: Tensor<4>) -> Tensor<4> {
     let [b, h, w, c] = x.dims();
@@ -228,7 +250,14 @@ impl Backbone {
     /// [`Backbone::forward`] with every image at time `t`, as the samplers evaluate it. A prepared
     /// backbone takes the condition from its [`ConditionCache`]; the velocity is the same.
     pub fn forward_at(&self, x: Tensor<4>, t: f64) -> Tensor<4> {
-        let device = x.device();
+        unpatchify(self.tokens_at(patchify(x, self.p_in), t), self.p_out, self.out_channels)
+    }
+
+    /// [`Backbone::forward_at`] on patch tokens (`[B, R/p, R/p, p·p·C]`, [`TokenLayout::tokens`]),
+    /// giving the velocity's tokens: a solve that keeps its state as tokens lays out no pixels
+    /// between evaluations. Needs the same patch and channels in and out ([`Backbone::token_layout`]).
+    pub fn tokens_at(&self, tokens: Tensor<4>, t: f64) -> Tensor<4> {
+        let device = tokens.device();
         let times = |n: usize| Tensor::<1>::from_data(TensorData::new(vec![t as f32; n], [n]), &device);
         match (&self.mapping, &self.conditions) {
             (Some(mapping), Some(cache)) if precision::current() == precision::Precision::F32 => {
@@ -237,14 +266,23 @@ impl Backbone {
                     let modulations = self.modulations_of(Some(&cond));
                     (cond, modulations)
                 });
-                self.forward_conditioned(x, Conditioning { cond: Some(&cond), modulations: modulations.as_ref() })
+                self.through(tokens, Conditioning { cond: Some(&cond), modulations: modulations.as_ref() })
             }
-            (Some(_), _) => {
-                let batch = x.dims()[0];
-                self.forward(x, Some(times(batch)))
+            (Some(mapping), _) => {
+                let cond = mapping.forward(times(tokens.dims()[0]));
+                let modulations = self.modulations_of(Some(&cond));
+                self.through(tokens, Conditioning { cond: Some(&cond), modulations: modulations.as_ref() })
             }
-            (None, _) => self.forward(x, None),
+            (None, _) => self.through(tokens, Conditioning { cond: None, modulations: None }),
         }
+    }
+
+    /// How this backbone's input and output are laid out as tokens, where they are laid out alike
+    /// (the velocity networks: the same patch size and channels in and out); `None` otherwise.
+    pub fn token_layout(&self) -> Option<TokenLayout> {
+        let in_channels = self.patch_in.weight.dims()[0] / (self.p_in * self.p_in);
+        (self.p_in == self.p_out && in_channels == self.out_channels)
+            .then_some(TokenLayout { patch: self.p_in, channels: self.out_channels })
     }
 
     /// The block norms' modulations of `cond` in one matmul where prepared (f32, our WGSL).
@@ -258,7 +296,12 @@ impl Backbone {
     }
 
     fn forward_conditioned(&self, x: Tensor<4>, cond: Conditioning) -> Tensor<4> {
-        let mut x = precision::linear(&self.patch_in, patchify(x, self.p_in));
+        unpatchify(self.through(patchify(x, self.p_in), cond), self.p_out, self.out_channels)
+    }
+
+    /// Patch tokens in (`[B, R/p_in, R/p_in, p_in²·C_in]`), patch tokens out.
+    fn through(&self, tokens: Tensor<4>, cond: Conditioning) -> Tensor<4> {
+        let mut x = precision::linear(&self.patch_in, tokens);
         let mut skips = Vec::with_capacity(self.down.len());
         for (level, merge) in self.down.iter().zip(&self.merges) {
             x = level.forward(x, cond);
@@ -274,10 +317,9 @@ impl Backbone {
             x = self.up[i].forward(x, cond);
         }
         // The norm folded into the projection where our WGSL runs (one dispatch fewer).
-        let x = match self.out_norm.linear(&x, &self.patch_out, crate::kernels::Epilogue::Plain) {
+        match self.out_norm.linear(&x, &self.patch_out, crate::kernels::Epilogue::Plain) {
             Some(y) => y,
             None => precision::linear(&self.patch_out, self.out_norm.forward(x)),
-        };
-        unpatchify(x, self.p_out, self.out_channels)
+        }
     }
 }

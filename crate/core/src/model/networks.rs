@@ -4,7 +4,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 use super::config::{BackboneConfig, LeDiFlowConfig};
-use super::hourglass::Backbone;
+use super::hourglass::{Backbone, TokenLayout};
 
 /// θE: image → mean and log-variance of q(z|y).
 #[derive(Module, Debug)]
@@ -86,6 +86,16 @@ impl VelocityNet {
     /// network computes each time's condition once ([`super::hourglass::ConditionCache`]).
     pub fn forward_at(&self, x: Tensor<4>, t: f64) -> Tensor<4> {
         self.backbone.forward_at(x, t)
+    }
+
+    /// [`VelocityNet::forward_at`] on patch tokens ([`Backbone::tokens_at`]).
+    pub fn tokens_at(&self, tokens: Tensor<4>, t: f64) -> Tensor<4> {
+        self.backbone.tokens_at(tokens, t)
+    }
+
+    /// The token layout a solve may keep its state in ([`Backbone::token_layout`]).
+    pub fn token_layout(&self) -> Option<TokenLayout> {
+        self.backbone.token_layout()
     }
 }
 

@@ -5,19 +5,37 @@ use burn::tensor::Tensor;
 
 use super::known::KnownPixels;
 use super::{Clock, Generated, Nfe, PipelineError, SampleOptions, StageTimes};
+use crate::model::hourglass::TokenLayout;
 use crate::model::networks::VelocityNet;
 use crate::solvers::{Observer, Solution, Solver, solve, uniform_grid};
 
+/// The flow's state after a solver step, in the layout the solve keeps it in.
+pub struct StepState<'a> {
+    state: &'a Tensor<4>,
+    layout: Option<TokenLayout>,
+}
+
+impl StepState<'_> {
+    /// The state as images, `[B, C, R, R]`: a copy when the solve keeps tokens, which only an
+    /// observer that looks at the images pays for.
+    pub fn images(&self) -> Tensor<4> {
+        match self.layout {
+            Some(layout) => layout.images(self.state.clone()),
+            None => self.state.clone(),
+        }
+    }
+}
+
 /// Receives the flow state after every solver step, e.g. to render a progressive preview.
 pub trait StepObserver {
-    fn on_step(&mut self, step: usize, steps: usize, x: &Tensor<4>) -> impl Future<Output = Result<(), PipelineError>>;
+    fn on_step(&mut self, step: usize, steps: usize, x: &StepState) -> impl Future<Output = Result<(), PipelineError>>;
 }
 
 /// Observes nothing.
 pub struct NoPreview;
 
 impl StepObserver for NoPreview {
-    async fn on_step(&mut self, _: usize, _: usize, _: &Tensor<4>) -> Result<(), PipelineError> {
+    async fn on_step(&mut self, _: usize, _: usize, _: &StepState<'_>) -> Result<(), PipelineError> {
         Ok(())
     }
 }
@@ -44,6 +62,7 @@ struct PipelineSteps<'a, O> {
     known: Option<&'a KnownPixels>,
     observer: &'a mut O,
     steps: usize,
+    layout: Option<TokenLayout>,
 }
 
 impl<O: StepObserver> Observer<Tensor<4>> for PipelineSteps<'_, O> {
@@ -53,12 +72,15 @@ impl<O: StepObserver> Observer<Tensor<4>> for PipelineSteps<'_, O> {
             Some(known) => known.at(x, t),
             None => x,
         };
-        self.observer.on_step(step, self.steps, &x).await?;
+        self.observer.on_step(step, self.steps, &StepState { state: &x, layout: self.layout }).await?;
         Ok(x)
     }
 }
 
-/// Integrates `net` from `x0` over a uniform grid of `steps`.
+/// Integrates `net` from `x0` over a uniform grid of `steps`. Where the network's input and
+/// output are laid out alike as patch tokens, the solve keeps its state (and the known pixels) as
+/// tokens and lays out images only at its end: every solver operation is element-wise, so the
+/// result is the same, without two copies per network evaluation.
 pub(super) async fn integrate(
     net: &VelocityNet,
     solver: Solver,
@@ -67,10 +89,18 @@ pub(super) async fn integrate(
     known: Option<&KnownPixels>,
     observer: &mut impl StepObserver,
 ) -> Result<Solution<Tensor<4>>, PipelineError> {
-    // Every image at the grid's times: a prepared network reuses each time's condition.
-    let mut velocity = |x: &Tensor<4>, t: f64| net.forward_at(x.clone(), t);
     let grid = uniform_grid(steps);
-    solve(solver, &mut velocity, x0, &grid, &mut PipelineSteps { known, observer, steps }).await
+    let Some(layout) = net.token_layout() else {
+        // Every image at the grid's times: a prepared network reuses each time's condition.
+        let mut velocity = |x: &Tensor<4>, t: f64| net.forward_at(x.clone(), t);
+        let mut steps_seen = PipelineSteps { known, observer, steps, layout: None };
+        return solve(solver, &mut velocity, x0, &grid, &mut steps_seen).await;
+    };
+    let known = known.map(|known| known.as_tokens(&layout));
+    let mut velocity = |x: &Tensor<4>, t: f64| net.tokens_at(x.clone(), t);
+    let mut steps_seen = PipelineSteps { known: known.as_ref(), observer, steps, layout: Some(layout) };
+    let solution = solve(solver, &mut velocity, layout.tokens(x0), &grid, &mut steps_seen).await?;
+    Ok(Solution { x: layout.images(solution.x), ..solution })
 }
 
 /// The flow ODE of one pipeline call: its network, where it starts, and the pixels it keeps.

@@ -4,6 +4,7 @@
 use burn::tensor::Tensor;
 
 use crate::kernels::composite;
+use crate::model::hourglass::TokenLayout;
 
 /// What the encoder sees where pixels are unknown: the mean of the known pixels of the same
 /// row (of the whole image where a row has none). A flat global mean made the decoder's prior,
@@ -32,6 +33,17 @@ impl KnownPixels {
     pub fn at(&self, x: Tensor<4>, t: f64) -> Tensor<4> {
         let on_path = self.x0.clone().mul_scalar(1.0 - t) + self.image.clone().mul_scalar(t);
         composite(on_path, x, self.mask.clone())
+    }
+
+    /// The same pixels as patch tokens, for a solve that keeps its state as tokens; the mask
+    /// spread over every channel first, as the composite broadcasts it.
+    pub fn as_tokens(&self, layout: &TokenLayout) -> KnownPixels {
+        let mask = self.mask.clone().expand(self.image.dims());
+        KnownPixels {
+            x0: layout.tokens(self.x0.clone()),
+            image: layout.tokens(self.image.clone()),
+            mask: layout.tokens(mask),
+        }
     }
 
     /// The flow's result with the known pixels bit-exact, whatever rounding the path took.

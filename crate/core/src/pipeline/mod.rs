@@ -12,7 +12,7 @@ mod known;
 mod options;
 
 pub use error::PipelineError;
-pub use flow::{NoPreview, StepObserver};
+pub use flow::{NoPreview, StepObserver, StepState};
 pub use image::{from_rgb8, to_rgb8, to_rgba8};
 pub use options::{Limits, Method, SampleOptions};
 

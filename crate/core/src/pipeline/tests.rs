@@ -57,8 +57,8 @@ fn untimed_stages_give_the_same_images_and_no_stage_times() {
 struct CountingObserver(Vec<usize>);
 
 impl StepObserver for CountingObserver {
-    async fn on_step(&mut self, step: usize, _: usize, x: &Tensor<4>) -> Result<(), PipelineError> {
-        x.clone().into_data_async().await.map_err(PipelineError::backend)?;
+    async fn on_step(&mut self, step: usize, _: usize, x: &StepState<'_>) -> Result<(), PipelineError> {
+        x.images().into_data_async().await.map_err(PipelineError::backend)?;
         self.0.push(step);
         Ok(())
     }
@@ -202,8 +202,8 @@ fn unknown_pixels_are_filled_with_their_rows_known_mean() {
 struct RecordingObserver(Vec<Vec<f32>>);
 
 impl StepObserver for RecordingObserver {
-    async fn on_step(&mut self, _: usize, _: usize, x: &Tensor<4>) -> Result<(), PipelineError> {
-        let data = x.clone().into_data_async().await.map_err(PipelineError::backend)?;
+    async fn on_step(&mut self, _: usize, _: usize, x: &StepState<'_>) -> Result<(), PipelineError> {
+        let data = x.images().into_data_async().await.map_err(PipelineError::backend)?;
         self.0.push(data.try_to_vec::<f32>().map_err(|e| PipelineError::Backend(format!("{e:?}")))?);
         Ok(())
     }
@@ -232,5 +232,32 @@ fn the_inpainting_preview_sees_the_known_pixels_already_put_back() {
         if mask[i % (side * side)] == 1.0 {
             assert_eq!(seen.to_bits(), want.to_bits(), "known value {i} in the last preview");
         }
+    }
+}
+
+#[test]
+fn a_solve_kept_as_patch_tokens_ends_on_the_images_of_a_solve_in_pixels() {
+    let (config, model) = perturbed_tiny(9);
+    let device = cpu();
+    let r = config.latent_side(config.image_size);
+    let cases = [
+        (&model.latent, [2, config.latent_channels, r, r]),
+        (&model.flow, [2, 3, config.image_size, config.image_size]),
+    ];
+    for (net, shape) in cases {
+        let layout = net.token_layout().expect("a velocity network lays out its input and output alike");
+        let n = shape.iter().product::<usize>();
+        let x0: Vec<f32> = (0..n).map(|i| ((i * 7919 % 113) as f32 - 56.0) / 37.0).collect();
+        let x0 = Tensor::<4>::from_data(TensorData::new(x0, shape), &device);
+        let solution =
+            run(super::flow::integrate(net, crate::solvers::Solver::Heun, 3, x0.clone(), None, &mut NoPreview))
+                .expect("solve");
+        let mut velocity = |x: &Tensor<4>, t: f64| net.forward_at(x.clone(), t);
+        let grid = crate::solvers::uniform_grid(3);
+        let in_pixels = crate::solvers::heun(&mut velocity, x0.clone(), &grid, &mut |_, _, x| x);
+        let bits = |x: Tensor<4>| x.into_data().iter::<f32>().map(f32::to_bits).collect::<Vec<_>>();
+        assert_eq!(solution.x.dims(), shape, "laid out as images again (patch {})", layout.patch);
+        assert_eq!(bits(solution.x), bits(in_pixels.x), "patch {}", layout.patch);
+        assert_eq!(solution.nfe, in_pixels.nfe);
     }
 }
