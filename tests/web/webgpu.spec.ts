@@ -88,6 +88,9 @@ test('WebGPU (SwiftShader) warms up at load, runs the tiny model and matches the
   // The solvers' state update, x + s1·k1 + s2·k2 in one dispatch (shaders/solver_update.wgsl,
   // crate/core/src/kernels/solver_update.rs): one, two and three terms, and a second grid axis.
   expect(errors.solverUpdate).toBeLessThan(1e-6);
+  // The inpainting composite (shaders/composite.wgsl): a select, so exact, with a per-pixel mask
+  // and with a per-value one (a solve kept as patch tokens carries its mask that way).
+  expect(errors.composite).toBe(0);
 });
 
 /**

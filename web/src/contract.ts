@@ -294,7 +294,7 @@ export type GenerateOutput = { width: number, height: number, count: number, pix
  * `checkKernels()`'s answer: the largest relative error of each of our WGSL kernels that the
  * networks run, against its host reference on this device.
  */
-export type KernelErrors = { matmul: number, rowNorm: number, dequantize: number, attention: number, fourier: number, solverUpdate: number };
+export type KernelErrors = { matmul: number, rowNorm: number, dequantize: number, attention: number, fourier: number, solverUpdate: number, composite: number };
 
 /**
  * `kernelDispatches()`'s answer: how many times each of our WGSL kernels has been dispatched

@@ -277,6 +277,7 @@ impl Generator {
                 attention: lediflow_core::kernels::check_attention(device).await.map_err(fail)? as f64,
                 fourier: lediflow_core::kernels::check_fourier(device).await.map_err(fail)? as f64,
                 solver_update: lediflow_core::kernels::check_solver_update(device).await.map_err(fail)? as f64,
+                composite: lediflow_core::kernels::check_composite(device).await.map_err(fail)? as f64,
             };
             to_js(&errors)
         })

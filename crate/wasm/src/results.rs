@@ -212,6 +212,7 @@ pub struct KernelErrors {
     pub attention: f64,
     pub fourier: f64,
     pub solver_update: f64,
+    pub composite: f64,
 }
 
 /// `kernelDispatches()`'s answer: how many times each of our WGSL kernels has been dispatched

@@ -2,15 +2,42 @@
 
 use burn::tensor::{Bool, Tensor};
 
-/// The host reference on flat NCHW values, `keep` being `[N, 1, H, W]`.
+/// The host reference on flat NCHW values, `keep` being `[N, 1, H, W]` or the values' shape.
 pub fn composite_reference(known: &[f32], generated: &[f32], keep: &[f32], [n, c, h, w]: [usize; 4]) -> Vec<f32> {
     let plane = h * w;
+    let full = keep.len() == n * c * plane;
     (0..n * c * plane)
         .map(|i| {
-            let image = i / (c * plane);
-            if keep[image * plane + i % plane] > 0.5 { known[i] } else { generated[i] }
+            let kept = if full { keep[i] } else { keep[i / (c * plane) * plane + i % plane] };
+            if kept > 0.5 { known[i] } else { generated[i] }
         })
         .collect()
+}
+
+/// Runs our WGSL composite with a mask of each shape it takes (`[N, 1, H, W]`, broadcast over
+/// the channels, and the values' own shape) against [`composite_reference`]: the largest
+/// relative error, 0 for a correct select.
+pub async fn check_against_reference(device: &burn::tensor::Device) -> Result<f32, super::KernelError> {
+    use burn::tensor::TensorData;
+    let shape = [2, 3, 5, 7];
+    let n: usize = shape.iter().product();
+    let (known, generated) = (super::check_values(n, 1), super::check_values(n, 2));
+    let tensor = |v: &[f32], s: [usize; 4]| Tensor::<4>::from_data(TensorData::new(v.to_vec(), s), device);
+    let mut worst = 0f32;
+    for keep_shape in [[2, 1, 5, 7], shape] {
+        let size = keep_shape.iter().product::<usize>();
+        // Aperiodic over a plane and an image (period 113), so that a mask read at the wrong place shows.
+        let keep: Vec<f32> = super::check_values(size, 3).iter().map(|&v| (v > 0.0) as u8 as f32).collect();
+        let (k, g, m) = (tensor(&known, shape), tensor(&generated, shape), tensor(&keep, keep_shape));
+        #[cfg(feature = "kernels")]
+        let got = gpu::composite(k, g, m)
+            .ok_or_else(|| super::KernelError("our WGSL composite does not run on this device".into()))?;
+        #[cfg(not(feature = "kernels"))]
+        let got = composite(k, g, m);
+        let want = composite_reference(&known, &generated, &keep, shape);
+        worst = worst.max(super::worst_relative_error(got, &want).await?);
+    }
+    Ok(worst)
 }
 
 /// `known` where `keep` (`[N, 1, H, W]` or `known`'s shape, 0/1) is set, `generated` elsewhere. The WGSL kernel
@@ -95,5 +122,16 @@ mod tests {
             out.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
             reference.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn a_full_shape_mask_selects_each_value_on_its_own() {
+        let device = crate::testing::cpu();
+        assert_eq!(pollster::block_on(check_against_reference(&device)), Ok(0.0));
+        // The reference reads a full-shape mask per value, not per pixel: channel 1 of pixel 0 alone.
+        let mut keep = vec![0.0; 12];
+        keep[4] = 1.0;
+        let got = composite_reference(&[1.0; 12], &[0.0; 12], &keep, [1, 3, 2, 2]);
+        assert_eq!(got, [0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
     }
 }

@@ -18,7 +18,7 @@ mod wgsl;
 pub use attention::{
     AttentionShape, MAX_D_HEAD, attention, attention_reference, check_against_reference as check_attention,
 };
-pub use composite::{composite, composite_reference};
+pub use composite::{check_against_reference as check_composite, composite, composite_reference};
 pub use dequantize::{Codes, check_against_reference as check_dequantize, dequantize_on_device};
 pub use fourier::{check_against_reference as check_fourier, fourier_features, fourier_reference};
 pub use matmul::{
