@@ -9,10 +9,11 @@
 #   webgpu-node.tgz    bench/webgpu-node/node_modules with Dawn for linux-x64 only
 #   pkg.tgz            web/pkg, the browser build (its WebGPU module, pkg/webgpu, is timed)
 #   pkg-NAME.tgz       (any number, optional) other browser builds, timed on Dawn beside web/pkg
-# Output: $OUT/webgpu.md (everything printed) and $OUT/dawn-json.tgz (bench.mjs --json per build
-# and batch).
+# Output: $OUT/webgpu$TAG.md (everything printed) and $OUT/dawn-json$TAG.tgz (bench.mjs --json per
+# build and batch). MODELS (bench.mjs's --model arguments; the 64-px pair by default) picks the
+# files timed, e.g. MODELS='--model ../models/landscapes-128.ldf' TAG=-128.
 #   usage: [SKIP_LOAD=1] [CONFIGS=lediflow:heun:2,...] [NATIVE='--solver midpoint --steps 2;...']
-#          [NATIVE_BACKENDS='wgpu wgsl cuda'] [UNTIMED=1] scripts/gpu-webgpu.sh
+#          [NATIVE_BACKENDS='wgpu wgsl cuda'] [UNTIMED=1] [MODELS='--model …'] [TAG=-name] scripts/gpu-webgpu.sh
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/gpu-prelude.sh"
@@ -26,8 +27,8 @@ for packed in ../carry/pkg-*.tgz; do
   if [ -d "../web/$name/webgpu" ]; then pkgs="$pkgs ../web/$name/webgpu"; else pkgs="$pkgs ../web/$name"; fi
 done
 # $OUT takes at most 8 files: the JSON of every Dawn run comes back in one tgz.
-mkdir -p dawn
-models="--model ../models/landscapes-64.ldf --model ../models/baseline-64.ldf"
+rm -rf dawn pixels-*.rgba && mkdir -p dawn
+models=${MODELS:-"--model ../models/landscapes-64.ldf --model ../models/baseline-64.ldf"}
 # The name a build's results carry: pkg for web/pkg, NAME for carry/pkg-NAME.tgz.
 label() { case "$1" in ../web/pkg/webgpu) echo pkg ;; */webgpu) basename "$(dirname "$1")" ;; *) basename "$1" ;; esac; }
 run() { echo; echo "== $*"; timeout "${STEP_SECONDS:-150}" "$@" 2>&1 | grep -v '^\s*$' | tail -40; }
@@ -72,6 +73,6 @@ PY
       done
     done
   done
-} | tee "$OUT/webgpu.md"
-tar czf "$OUT/dawn-json.tgz" dawn
+} | tee "$OUT/webgpu${TAG:-}.md"
+tar czf "$OUT/dawn-json${TAG:-}.tgz" dawn && rm -rf dawn
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm --format=csv,noheader
