@@ -228,6 +228,7 @@ pub struct KernelDispatches {
     pub attention: u64,
     pub fourier: u64,
     pub solver_update: u64,
+    pub copy: u64,
 }
 
 impl KernelDispatches {
@@ -243,6 +244,7 @@ impl KernelDispatches {
                 Shader::Attention => &mut counts.attention,
                 Shader::Fourier => &mut counts.fourier,
                 Shader::SolverUpdate => &mut counts.solver_update,
+                Shader::Copy => &mut counts.copy,
             } = n;
         }
         counts
