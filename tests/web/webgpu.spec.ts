@@ -168,6 +168,36 @@ for (const model of ['tiny', 'shipped'] as const) {
   });
 }
 
+for (const model of ['tiny', 'shipped'] as const) {
+  test(`recorded network evaluations replay: the same image from far fewer bind groups (${model} model)`, async ({ page }) => {
+    test.skip(model === 'shipped' && process.env.LEDIFLOW_MEASURE_SHIPPED !== '1', 'set LEDIFLOW_MEASURE_SHIPPED=1 to count the shipped model');
+    test.setTimeout(model === 'shipped' ? 1_200_000 : 300_000);
+    await openDemo(page, model === 'tiny' ? tinyPage : { autorun: '0', warmup: '0', backend: 'webgpu' });
+    await expectReady(page);
+    const worker = await generatorWorker(page);
+    const call = { seed: 3, stageTimes: false };
+    await countedSample(page, call);
+    const usual = await countedSample(page, call);
+    // The first call with recordings on records each (time, shape) evaluation once; the next
+    // replays them all (crate/core/src/model/replayed.rs).
+    await worker.evaluate(() => (self as any).lediflowRecordEvaluations(true));
+    const recording = await countedSample(page, call);
+    const replayed = await countedSample(page, call);
+    const again = await countedSample(page, call);
+    console.log(`[measure] ${model} model, default LeDiFlow sample, batch 1, stageTimes off: usual WebGPU ${JSON.stringify(usual.webgpu)} in ${usual.times.totalMs} ms; recording call ${JSON.stringify(recording.webgpu)} in ${recording.times.totalMs} ms; replayed ${JSON.stringify(replayed.webgpu)} in ${replayed.times.totalMs} ms, then ${again.times.totalMs} ms; our WGSL kernels ${usual.dispatches} → ${replayed.dispatches}`);
+    expect(recording.pixels, 'the recording call draws the same image').toBe(usual.pixels);
+    expect(replayed.pixels, 'replays draw the same image').toBe(usual.pixels);
+    // Every replayed dispatch reuses the bind group recorded with it; each evaluation adds two
+    // copies (its input in, its output out), which are launched as usual.
+    expect(replayed.webgpu.bindGroups).toBeLessThan(usual.webgpu.bindGroups / 2);
+    expect(replayed.dispatches, 'our kernels counted as replayed').toBe(usual.dispatches + 2 * (replayed.nfe.latent + replayed.nfe.flow));
+    await worker.evaluate(() => (self as any).lediflowRecordEvaluations(false));
+    const off = await countedSample(page, call);
+    expect(off.pixels).toBe(usual.pixels);
+    expect(off.webgpu.bindGroups, 'off again').toBe(usual.webgpu.bindGroups);
+  });
+}
+
 test('shaders/dequantize.wgsl gives the bits of its host reference (int8, int4 with padded rows)', async ({ page }) => {
   await openDemo(page, tinyPage);
   await expectReady(page);

@@ -300,4 +300,4 @@ export type KernelErrors = { matmul: number, rowNorm: number, dequantize: number
  * `kernelDispatches()`'s answer: how many times each of our WGSL kernels has been dispatched
  * by this wasm instance (all 0 on the CPU).
  */
-export type KernelDispatches = { matmul: number, rowNorm: number, dequantize: number, toRgba8: number, composite: number, attention: number, fourier: number, solverUpdate: number };
+export type KernelDispatches = { matmul: number, rowNorm: number, dequantize: number, toRgba8: number, composite: number, attention: number, fourier: number, solverUpdate: number, copy: number };

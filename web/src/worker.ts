@@ -268,6 +268,8 @@ async function initialise(request: InitRequest & { id: number }): Promise<InitRe
   Object.defineProperty(self, 'lediflowCheckKernels', { value: () => created.checkKernels(), configurable: true });
   // How often each of our WGSL kernels was dispatched (the tests' proof that they ran).
   Object.defineProperty(self, 'lediflowKernelDispatches', { value: () => created.kernelDispatches(), configurable: true });
+  // Network evaluations recorded once and replayed after (the browser tests' switch to count them).
+  Object.defineProperty(self, 'lediflowRecordEvaluations', { value: (on: boolean) => created.recordEvaluations(on), configurable: true });
   const onProgress = progressPoster(request.id);
   const model = await loadWeights(created, request.source, onProgress);
   imageSize = model.imageSize;

@@ -290,6 +290,20 @@ impl Generator {
         to_js(&KernelDispatches::so_far()).map_err(thrown)
     }
 
+    /// Diagnostics: from now on the loaded samplers' networks record each (time, shape) evaluation
+    /// once and replay it after, re-encoding the recorded dispatches instead of launching them
+    /// (cubecl's software graph, `lediflow_core::model::replayed`); `false` turns it off. Off by
+    /// default; nothing is recorded on the CPU. The images are the same.
+    #[wasm_bindgen(js_name = recordEvaluations)]
+    pub fn record_evaluations(&self, on: bool) -> Result<(), JsValue> {
+        let current = self.inner.model().map_err(thrown)?;
+        let mut model = current.model.clone();
+        model.record_evaluations(on);
+        let next = Loaded { config: current.config.clone(), model, networks: current.networks.clone() };
+        *self.inner.loaded.borrow_mut() = Some(Rc::new(next));
+        Ok(())
+    }
+
     /// Why `'auto'` fell back to the CPU, if it did.
     #[wasm_bindgen(getter, js_name = fallbackReason)]
     pub fn fallback_reason(&self) -> Option<String> {

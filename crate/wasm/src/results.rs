@@ -229,6 +229,7 @@ pub struct KernelDispatches {
     pub attention: u64,
     pub fourier: u64,
     pub solver_update: u64,
+    pub copy: u64,
 }
 
 impl KernelDispatches {
@@ -244,6 +245,7 @@ impl KernelDispatches {
                 Shader::Attention => &mut counts.attention,
                 Shader::Fourier => &mut counts.fourier,
                 Shader::SolverUpdate => &mut counts.solver_update,
+                Shader::Copy => &mut counts.copy,
             } = n;
         }
         counts

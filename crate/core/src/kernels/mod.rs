@@ -9,6 +9,8 @@ mod composite;
 mod dequantize;
 mod fourier;
 mod matmul;
+#[cfg(feature = "kernels")]
+mod replay;
 mod row_norm;
 mod solver_update;
 mod to_rgba8;
@@ -25,6 +27,8 @@ pub use matmul::{
     Epilogue, Operand, Plan, Tile, check_against_reference as check_matmul, geglu_reference, gelu_reference, linear,
     linear_geglu, linear_residual, matmul, matmul_reference, set_cpu_device,
 };
+#[cfg(feature = "kernels")]
+pub use replay::Captured;
 pub use row_norm::{
     RowNorm, check_against_reference as check_row_norm, row_norm, row_norm_columns, row_norm_reference,
 };
@@ -56,10 +60,11 @@ pub enum Shader {
     Attention,
     Fourier,
     SolverUpdate,
+    Copy,
 }
 
 impl Shader {
-    pub const ALL: [Shader; 8] = [
+    pub const ALL: [Shader; 9] = [
         Shader::Matmul,
         Shader::RowNorm,
         Shader::Dequantize,
@@ -68,6 +73,7 @@ impl Shader {
         Shader::Attention,
         Shader::Fourier,
         Shader::SolverUpdate,
+        Shader::Copy,
     ];
 
     /// The name the JavaScript diagnostics use (`kernelDispatches()`).
@@ -81,6 +87,7 @@ impl Shader {
             Shader::Attention => "attention",
             Shader::Fourier => "fourier",
             Shader::SolverUpdate => "solverUpdate",
+            Shader::Copy => "copy",
         }
     }
 }

@@ -12,6 +12,7 @@ use super::feedforward::FeedForwardBlock;
 use super::mapping::MappingNetwork;
 use super::norm::{AdaRmsNorm, Conditioning, RmsNorm, linear, zero_linear};
 use super::precision;
+use super::replayed::Recordings;
 
 #[derive(Module, Debug)]
 pub struct Block {
@@ -126,6 +127,10 @@ pub struct Backbone {
     /// inference ([`Backbone::forward_at`]).
     #[module(skip)]
     pub conditions: Option<ConditionCache>,
+    /// Each (time, shape) evaluation recorded once and replayed after, where
+    /// [`Backbone::record_evaluations`] turned it on.
+    #[module(skip)]
+    pub recordings: Option<Recordings>,
 }
 
 /// What a prepared backbone's time conditioning gave at each time it was evaluated at: the
@@ -196,6 +201,7 @@ impl Backbone {
             widths: levels.iter().map(|l| l.width).collect(),
             modulations: None,
             conditions: None,
+            recordings: None,
         }
     }
 
@@ -212,8 +218,10 @@ impl Backbone {
     /// any earlier preparation. Call it again after the weights change.
     pub fn prepare_modulations(&mut self) {
         self.modulations = None;
-        // Conditions cached before are stale once the weights or their layout change.
+        // Conditions cached before are stale once the weights or their layout change, and so
+        // are recordings, which read the old buffers.
         self.conditions = Some(ConditionCache::default());
+        self.recordings = None;
         let mut weights = Vec::new();
         let mut column = 0;
         let mut batched = self.mapping.is_some();
@@ -237,6 +245,13 @@ impl Backbone {
         self.modulations = Some(Tensor::cat(weights, 1));
     }
 
+    /// For a prepared backbone ([`Backbone::prepare_modulations`]), on burn's wgpu runtime:
+    /// [`Backbone::tokens_at`] (and so [`Backbone::forward_at`]) records each (time, input shape) evaluation once and replays it
+    /// after (`model::replayed`); the velocity is the same. Off again with `on` false.
+    pub fn record_evaluations(&mut self, on: bool) {
+        self.recordings = (on && self.conditions.is_some()).then(Recordings::default);
+    }
+
     /// `x`: `[B, C_in, R, R]`; `t`: `[B]` times when the network is time-conditioned.
     pub fn forward(&self, x: Tensor<4>, t: Option<Tensor<1>>) -> Tensor<4> {
         let cond = match (&self.mapping, t) {
@@ -256,7 +271,19 @@ impl Backbone {
     /// [`Backbone::forward_at`] on patch tokens (`[B, R/p, R/p, p·p·C]`, [`TokenLayout::tokens`]),
     /// giving the velocity's tokens: a solve that keeps its state as tokens lays out no pixels
     /// between evaluations. Needs the same patch and channels in and out ([`Backbone::token_layout`]).
+    /// Where [`Backbone::record_evaluations`] turned recording on, each (time, shape) evaluation
+    /// is recorded once and replayed after.
     pub fn tokens_at(&self, tokens: Tensor<4>, t: f64) -> Tensor<4> {
+        match &self.recordings {
+            Some(recordings) if precision::current() == precision::Precision::F32 => {
+                recordings.eval(&tokens, t, |tokens| self.evaluate_tokens_at(tokens, t))
+            }
+            _ => self.evaluate_tokens_at(tokens, t),
+        }
+    }
+
+    /// [`Backbone::tokens_at`] evaluated as usual.
+    fn evaluate_tokens_at(&self, tokens: Tensor<4>, t: f64) -> Tensor<4> {
         let device = tokens.device();
         let times = |n: usize| Tensor::<1>::from_data(TensorData::new(vec![t as f32; n], [n]), &device);
         match (&self.mapping, &self.conditions) {

@@ -12,6 +12,7 @@ pub mod networks;
 pub mod norm;
 pub mod precision;
 pub mod prior;
+pub mod replayed;
 pub mod rope;
 pub mod validate;
 

@@ -145,4 +145,13 @@ impl LeDiFlowModel {
             backbone.prepare_modulations();
         }
     }
+
+    /// After [`LeDiFlowModel::prepare_for_inference`]: the samplers' networks (latent sampler,
+    /// flow, baseline) record each (time, shape) evaluation once and replay it after, where burn's
+    /// wgpu runtime runs our WGSL (`model::replayed`); off again with `on` false.
+    pub fn record_evaluations(&mut self, on: bool) {
+        for backbone in [&mut self.latent.backbone, &mut self.flow.backbone, &mut self.baseline.backbone] {
+            backbone.record_evaluations(on);
+        }
+    }
 }
