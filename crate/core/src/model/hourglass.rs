@@ -270,7 +270,8 @@ impl Backbone {
 
     /// [`Backbone::forward_at`] on patch tokens (`[B, R/p, R/p, p·p·C]`, [`TokenLayout::tokens`]),
     /// giving the velocity's tokens: a solve that keeps its state as tokens lays out no pixels
-    /// between evaluations. Needs the same patch and channels in and out ([`Backbone::token_layout`]).
+    /// between evaluations; the velocity networks give tokens of their input's layout
+    /// ([`Backbone::input_tokens`]).
     /// Where [`Backbone::record_evaluations`] turned recording on, each (time, shape) evaluation
     /// is recorded once and replayed after.
     pub fn tokens_at(&self, tokens: Tensor<4>, t: f64) -> Tensor<4> {
@@ -304,12 +305,10 @@ impl Backbone {
         }
     }
 
-    /// How this backbone's input and output are laid out as tokens, where they are laid out alike
-    /// (the velocity networks: the same patch size and channels in and out); `None` otherwise.
-    pub fn token_layout(&self) -> Option<TokenLayout> {
-        let in_channels = self.patch_in.weight.dims()[0] / (self.p_in * self.p_in);
-        (self.p_in == self.p_out && in_channels == self.out_channels)
-            .then_some(TokenLayout { patch: self.p_in, channels: self.out_channels })
+    /// How this backbone's input is laid out as tokens ([`Backbone::tokens_at`]'s input).
+    pub fn input_tokens(&self) -> TokenLayout {
+        let channels = self.patch_in.weight.dims()[0] / (self.p_in * self.p_in);
+        TokenLayout { patch: self.p_in, channels }
     }
 
     /// The block norms' modulations of `cond` in one matmul where prepared (f32, our WGSL).

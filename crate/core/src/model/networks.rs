@@ -93,9 +93,11 @@ impl VelocityNet {
         self.backbone.tokens_at(tokens, t)
     }
 
-    /// The token layout a solve may keep its state in ([`Backbone::token_layout`]).
-    pub fn token_layout(&self) -> Option<TokenLayout> {
-        self.backbone.token_layout()
+    /// The token layout of both its input and its velocity, which a solve keeps its state in: a
+    /// validated configuration gives a velocity network the same patch size and channels in and
+    /// out (`LeDiFlowConfig::validate`), since a velocity has the shape of its input.
+    pub fn token_layout(&self) -> TokenLayout {
+        self.backbone.input_tokens()
     }
 }
 

@@ -11,18 +11,15 @@ use crate::solvers::{Observer, Solution, Solver, solve, uniform_grid};
 
 /// The flow's state after a solver step, in the layout the solve keeps it in.
 pub struct StepState<'a> {
-    state: &'a Tensor<4>,
-    layout: Option<TokenLayout>,
+    tokens: &'a Tensor<4>,
+    layout: TokenLayout,
 }
 
 impl StepState<'_> {
-    /// The state as images, `[B, C, R, R]`: a copy when the solve keeps tokens, which only an
-    /// observer that looks at the images pays for.
+    /// The state as images, `[B, C, R, R]`: a copy, which only an observer that looks at the
+    /// images pays for.
     pub fn images(&self) -> Tensor<4> {
-        match self.layout {
-            Some(layout) => layout.images(self.state.clone()),
-            None => self.state.clone(),
-        }
+        self.layout.images(self.tokens.clone())
     }
 }
 
@@ -62,7 +59,7 @@ struct PipelineSteps<'a, O> {
     known: Option<&'a KnownPixels>,
     observer: &'a mut O,
     steps: usize,
-    layout: Option<TokenLayout>,
+    layout: TokenLayout,
 }
 
 impl<O: StepObserver> Observer<Tensor<4>> for PipelineSteps<'_, O> {
@@ -72,15 +69,14 @@ impl<O: StepObserver> Observer<Tensor<4>> for PipelineSteps<'_, O> {
             Some(known) => known.at(x, t),
             None => x,
         };
-        self.observer.on_step(step, self.steps, &StepState { state: &x, layout: self.layout }).await?;
+        self.observer.on_step(step, self.steps, &StepState { tokens: &x, layout: self.layout }).await?;
         Ok(x)
     }
 }
 
-/// Integrates `net` from `x0` over a uniform grid of `steps`. Where the network's input and
-/// output are laid out alike as patch tokens, the solve keeps its state (and the known pixels) as
-/// tokens and lays out images only at its end: every solver operation is element-wise, so the
-/// result is the same, without two copies per network evaluation.
+/// Integrates `net` from `x0` over a uniform grid of `steps`. The solve keeps its state (and the
+/// known pixels) as the network's patch tokens and lays out images only at its end: every solver
+/// operation is element-wise, so the result is the same, without two copies per evaluation.
 pub(super) async fn integrate(
     net: &VelocityNet,
     solver: Solver,
@@ -89,16 +85,12 @@ pub(super) async fn integrate(
     known: Option<&KnownPixels>,
     observer: &mut impl StepObserver,
 ) -> Result<Solution<Tensor<4>>, PipelineError> {
-    let grid = uniform_grid(steps);
-    let Some(layout) = net.token_layout() else {
-        // Every image at the grid's times: a prepared network reuses each time's condition.
-        let mut velocity = |x: &Tensor<4>, t: f64| net.forward_at(x.clone(), t);
-        let mut steps_seen = PipelineSteps { known, observer, steps, layout: None };
-        return solve(solver, &mut velocity, x0, &grid, &mut steps_seen).await;
-    };
+    let layout = net.token_layout();
     let known = known.map(|known| known.as_tokens(&layout));
+    // Every image at the grid's times: a prepared network reuses each time's condition.
     let mut velocity = |x: &Tensor<4>, t: f64| net.tokens_at(x.clone(), t);
-    let mut steps_seen = PipelineSteps { known: known.as_ref(), observer, steps, layout: Some(layout) };
+    let mut steps_seen = PipelineSteps { known: known.as_ref(), observer, steps, layout };
+    let grid = uniform_grid(steps);
     let solution = solve(solver, &mut velocity, layout.tokens(x0), &grid, &mut steps_seen).await?;
     Ok(Solution { x: layout.images(solution.x), ..solution })
 }
