@@ -1,4 +1,4 @@
-//! The flow stage every pipeline ends with: one solve of a velocity network over a uniform grid,
+//! The flow stage every pipeline ends with: one solve of a velocity network over a time grid,
 //! observed after every step, timed up to a completed readback.
 
 use burn::tensor::Tensor;
@@ -74,13 +74,13 @@ impl<O: StepObserver> Observer<Tensor<4>> for PipelineSteps<'_, O> {
     }
 }
 
-/// Integrates `net` from `x0` over a uniform grid of `steps`. The solve keeps its state (and the
+/// Integrates `net` from `x0` over `grid`. The solve keeps its state (and the
 /// known pixels) as the network's patch tokens and lays out images only at its end: every solver
 /// operation is element-wise, so the result is the same, without two copies per evaluation.
 pub(super) async fn integrate(
     net: &VelocityNet,
     solver: Solver,
-    steps: usize,
+    grid: &[f64],
     x0: Tensor<4>,
     known: Option<&KnownPixels>,
     observer: &mut impl StepObserver,
@@ -89,9 +89,9 @@ pub(super) async fn integrate(
     let known = known.map(|known| known.as_tokens(&layout));
     // Every image at the grid's times: a prepared network reuses each time's condition.
     let mut velocity = |x: &Tensor<4>, t: f64| net.tokens_at(x.clone(), t);
+    let steps = grid.len().saturating_sub(1);
     let mut steps_seen = PipelineSteps { known: known.as_ref(), observer, steps, layout };
-    let grid = uniform_grid(steps);
-    let solution = solve(solver, &mut velocity, layout.tokens(x0), &grid, &mut steps_seen).await?;
+    let solution = solve(solver, &mut velocity, layout.tokens(x0), grid, &mut steps_seen).await?;
     Ok(Solution { x: layout.images(solution.x), ..solution })
 }
 
@@ -127,8 +127,8 @@ impl<'n> Flow<'n> {
             Some(known) => known.at(self.x0, 0.0),
             None => self.x0,
         };
-        let solution =
-            integrate(self.net, options.solver, options.steps, x_start, self.known.as_ref(), observer).await?;
+        let grid = uniform_grid(options.steps);
+        let solution = integrate(self.net, options.solver, &grid, x_start, self.known.as_ref(), observer).await?;
         let images = match self.known {
             Some(known) => known.finish(solution.x),
             None => solution.x,

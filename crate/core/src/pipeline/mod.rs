@@ -22,6 +22,7 @@ use crate::model::config::LeDiFlowConfig;
 use crate::model::networks::LeDiFlowModel;
 use crate::model::prior::{PriorTemperature, prior_draw};
 use crate::noise::{Stream, gaussian_batch, slerp};
+use crate::solvers::power_grid;
 use flow::{Flow, integrate, settle, settle_if};
 use known::row_fill;
 
@@ -133,15 +134,9 @@ impl<'a> Pipeline<'a> {
         times: &mut StageTimes,
     ) -> Result<(Tensor<4>, Tensor<4>), PipelineError> {
         let start = clock.now_ms();
-        let latent = integrate(
-            &self.model.latent,
-            options.latent_solver,
-            options.latent_steps,
-            eps_latent,
-            None,
-            &mut NoPreview,
-        )
-        .await?;
+        let grid = power_grid(options.latent_steps, options.latent_time_power);
+        let latent =
+            integrate(&self.model.latent, options.latent_solver, &grid, eps_latent, None, &mut NoPreview).await?;
         let z = latent.x;
         settle_if(options.stage_times, &z).await?;
         let after_latent = clock.now_ms();

@@ -249,15 +249,39 @@ fn a_solve_kept_as_patch_tokens_ends_on_the_images_of_a_solve_in_pixels() {
         let n = shape.iter().product::<usize>();
         let x0: Vec<f32> = (0..n).map(|i| ((i * 7919 % 113) as f32 - 56.0) / 37.0).collect();
         let x0 = Tensor::<4>::from_data(TensorData::new(x0, shape), &device);
+        let grid = crate::solvers::uniform_grid(3);
         let solution =
-            run(super::flow::integrate(net, crate::solvers::Solver::Heun, 3, x0.clone(), None, &mut NoPreview))
+            run(super::flow::integrate(net, crate::solvers::Solver::Heun, &grid, x0.clone(), None, &mut NoPreview))
                 .expect("solve");
         let mut velocity = |x: &Tensor<4>, t: f64| net.forward_at(x.clone(), t);
-        let grid = crate::solvers::uniform_grid(3);
         let in_pixels = crate::solvers::heun(&mut velocity, x0.clone(), &grid, &mut |_, _, x| x);
         let bits = |x: Tensor<4>| x.into_data().iter::<f32>().map(f32::to_bits).collect::<Vec<_>>();
         assert_eq!(solution.x.dims(), shape, "laid out as images again (patch {})", layout.patch);
         assert_eq!(bits(solution.x), bits(in_pixels.x), "patch {}", layout.patch);
         assert_eq!(solution.nfe, in_pixels.nfe);
     }
+}
+
+#[test]
+fn the_latent_sampler_runs_on_the_time_grid_the_options_ask_for() {
+    let (config, model) = perturbed_tiny(10);
+    let device = cpu();
+    let pipeline = Pipeline::new(&model, &config, device.clone());
+    let clock = SystemClock::default();
+    let solver = crate::solvers::Solver::Midpoint;
+    let options =
+        SampleOptions { latent_solver: solver, latent_steps: 3, latent_time_power: 2.0, ..Default::default() };
+    let mu = run(pipeline.prior_mean(&[3, 4], &options, &clock)).expect("prior mean");
+    // The same by hand: the seeds' latent noise through a midpoint solve at 0, 1/9, 4/9, 1.
+    let shape = pipeline.latent_shape(2);
+    let noise = gaussian_batch(&[3, 4], Stream::Latent, Pipeline::per_image(shape));
+    let mut velocity = |x: &Tensor<4>, t: f64| model.latent.forward_at(x.clone(), t);
+    let grid = [0.0, 1.0 / 9.0, 4.0 / 9.0, 1.0];
+    let z = crate::solvers::midpoint(&mut velocity, pipeline.tensor(noise, shape), &grid, &mut |_, _, x| x).x;
+    let by_hand = pipeline.decode(z).0;
+    let bits = |x: Tensor<4>| x.into_data().iter::<f32>().map(f32::to_bits).collect::<Vec<_>>();
+    assert_eq!(bits(mu.clone()), bits(by_hand));
+    let uniform = SampleOptions { latent_time_power: 1.0, ..options };
+    let mu_uniform = run(pipeline.prior_mean(&[3, 4], &uniform, &clock)).expect("prior mean");
+    assert_ne!(bits(mu), bits(mu_uniform), "the grid changes the latents");
 }

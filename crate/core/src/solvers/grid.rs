@@ -5,6 +5,16 @@ pub fn uniform_grid(steps: usize) -> Vec<f64> {
     (0..=steps).map(|i| i as f64 / steps as f64).collect()
 }
 
+/// `steps + 1` times `(i / steps)^power` from 0 to 1: above 1 the steps start short and grow
+/// (the latent sampler's ODE bends most near its noise end; BENCHMARKS.md, "The latent sampler's
+/// time grid"); 1 is [`uniform_grid`], to the bit.
+pub fn power_grid(steps: usize, power: f64) -> Vec<f64> {
+    if power == 1.0 {
+        return uniform_grid(steps);
+    }
+    (0..=steps).map(|i| (i as f64 / steps as f64).powf(power)).collect()
+}
+
 /// A grid must start at 0, end at 1 and increase strictly.
 pub fn validate_grid(grid: &[f64]) -> Result<(), String> {
     if grid.len() < 2 {

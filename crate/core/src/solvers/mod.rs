@@ -10,7 +10,7 @@ mod grid;
 mod solve;
 mod state;
 
-pub use grid::{uniform_grid, validate_grid};
+pub use grid::{power_grid, uniform_grid, validate_grid};
 pub use solve::{Observer, solve};
 pub use state::OdeState;
 

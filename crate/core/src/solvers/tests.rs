@@ -116,6 +116,28 @@ fn tensor_state_matches_scalar_state() {
 }
 
 #[test]
+fn a_power_grid_runs_from_0_to_1_and_is_the_uniform_grid_at_power_1() {
+    let grid = power_grid(4, 2.0);
+    assert_eq!(grid, vec![0.0, 1.0 / 16.0, 0.25, 9.0 / 16.0, 1.0]);
+    assert!(validate_grid(&grid).is_ok());
+    assert!(validate_grid(&power_grid(7, 0.5)).is_ok());
+    let bits = |g: Vec<f64>| g.into_iter().map(f64::to_bits).collect::<Vec<_>>();
+    assert_eq!(bits(power_grid(6, 1.0)), bits(uniform_grid(6)));
+}
+
+/// dx/dt = 1 / (t + 0.05): the field changes fastest at t = 0, as the latent sampler's does.
+#[test]
+fn a_power_grid_solves_a_field_that_bends_near_0_more_closely() {
+    let field = |_: &f64, t: f64| 1.0 / (t + 0.05);
+    let exact = (1.05f64 / 0.05).ln();
+    let error = |grid: Vec<f64>| {
+        (Solver::Midpoint.solve(&mut |x: &f64, t| field(x, t), 0.0, &grid, &mut |_, _, x| x).x - exact).abs()
+    };
+    let (uniform, power) = (error(uniform_grid(4)), error(power_grid(4, 2.0)));
+    assert!(power < uniform / 2.0, "power 2: {power}, uniform: {uniform}");
+}
+
+#[test]
 fn grids_are_validated() {
     assert!(validate_grid(&uniform_grid(3)).is_ok());
     assert!(validate_grid(&[0.0]).is_err());

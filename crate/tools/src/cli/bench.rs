@@ -36,6 +36,10 @@ pub struct BenchArgs {
     /// The latent sampler's steps to time LeDiFlow at, comma-separated; the baseline has none.
     #[arg(long, value_delimiter = ',', default_values_t = [SampleOptions::default().latent_steps], value_parser = super::ranges::count(1, super::ranges::MAX_STEPS))]
     pub latent_steps: Vec<usize>,
+    /// The latent sampler's time grid, t_i = (i / steps)^p (1: uniform; BENCHMARKS.md, "The
+    /// latent sampler's time grid").
+    #[arg(long, default_value_t = SampleOptions::default().latent_time_power, value_parser = super::ranges::latent_time_power)]
+    pub latent_time_power: f64,
 }
 
 pub fn run(args: BenchArgs) -> CliResult {
@@ -67,6 +71,7 @@ pub fn run(args: BenchArgs) -> CliResult {
                     steps,
                     latent_solver: args.latent_solver,
                     latent_steps,
+                    latent_time_power: args.latent_time_power,
                     ..defaults
                 };
                 let mut times = Vec::new();

@@ -57,6 +57,10 @@ pub struct EvalArgs {
     /// The latent sampler's steps in every LeDiFlow configuration (the product's default).
     #[arg(long, default_value_t = SampleOptions::default().latent_steps, value_parser = clap::value_parser!(u16).range(1..=1000).map(usize::from))]
     pub latent_steps: usize,
+    /// The latent sampler's time grid, t_i = (i / steps)^p (1: uniform; BENCHMARKS.md, "The
+    /// latent sampler's time grid").
+    #[arg(long, default_value_t = SampleOptions::default().latent_time_power, value_parser = super::ranges::latent_time_power)]
+    pub latent_time_power: f64,
     /// Where the report, CSV and plots go.
     #[arg(long, default_value = "eval-out")]
     pub out: PathBuf,
@@ -85,8 +89,15 @@ pub fn run(args: EvalArgs) -> CliResult {
     let partial_path = args.out.join("partial.json");
     let model_name = args.model.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" + ");
     let key = format!(
-        "{model_name} n={} first_seed={} reference={} batch={} backend={:?} latent={}x{}",
-        args.n, args.first_seed, args.reference, args.batch, args.backend, args.latent_solver, args.latent_steps
+        "{model_name} n={} first_seed={} reference={} batch={} backend={:?} latent={}x{}^{}",
+        args.n,
+        args.first_seed,
+        args.reference,
+        args.batch,
+        args.backend,
+        args.latent_solver,
+        args.latent_steps,
+        args.latent_time_power
     );
     let done: Vec<ConfigRow> = std::fs::read_to_string(&partial_path)
         .ok()
@@ -117,6 +128,7 @@ pub fn run(args: EvalArgs) -> CliResult {
         probe_steps: args.probe_steps.clone(),
         latent_solver: args.latent_solver,
         latent_steps: args.latent_steps,
+        latent_time_power: args.latent_time_power,
         progress: true,
         done,
     };

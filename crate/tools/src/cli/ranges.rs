@@ -39,6 +39,12 @@ fn finite_in(text: &str, min: f64, max: f64, min_open: bool) -> Result<f64, Stri
     }
 }
 
+/// The latent sampler's time-grid power ([`lediflow_core::pipeline::SampleOptions::LATENT_TIME_POWERS`]).
+pub fn latent_time_power(text: &str) -> Result<f64, String> {
+    let range = lediflow_core::pipeline::SampleOptions::LATENT_TIME_POWERS;
+    finite_in(text, *range.start(), *range.end(), false)
+}
+
 /// Seconds a step may stall: 0 (wait forever) up to a week.
 pub fn step_timeout(text: &str) -> Result<f64, String> {
     finite_in(text, 0.0, 7.0 * 24.0 * 3600.0, false)
@@ -73,6 +79,9 @@ mod tests {
             ("sample --n 0", "--n"),
             ("sample --steps 0", "--steps"),
             ("sample --latent-steps 100000", "--latent-steps"),
+            ("sample --latent-time-power 0.1", "--latent-time-power"),
+            ("eval --model m --latent-time-power NaN", "--latent-time-power"),
+            ("bench --model m --latent-time-power 5", "--latent-time-power"),
             ("train --run r --batch 0", "--batch"),
             ("train --run r --step-timeout 1e30", "--step-timeout"),
             ("train --run r --step-timeout NaN", "--step-timeout"),
@@ -109,6 +118,9 @@ mod tests {
         for args in [
             "sample",
             "sample --seed 9007199254740991 --n 1024",
+            "sample --latent-solver midpoint --latent-steps 4 --latent-time-power 1.25",
+            "sample --latent-time-power 0.5",
+            "sample --latent-time-power 4",
             "train --run r",
             "train --run r --step-timeout 0 --batch 1",
             "dataset preview --n 1024",

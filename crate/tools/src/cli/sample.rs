@@ -34,6 +34,13 @@ pub struct SampleArgs {
     /// Solver steps of the latent sampler.
     #[arg(long, default_value_t = SampleOptions::default().latent_steps, value_parser = super::ranges::count(1, super::ranges::MAX_STEPS))]
     pub latent_steps: usize,
+    /// The latent sampler's solver.
+    #[arg(long, default_value_t = SampleOptions::default().latent_solver)]
+    pub latent_solver: Solver,
+    /// The latent sampler's time grid, t_i = (i / steps)^p (1: uniform; BENCHMARKS.md, "The
+    /// latent sampler's time grid").
+    #[arg(long, default_value_t = SampleOptions::default().latent_time_power, value_parser = super::ranges::latent_time_power)]
+    pub latent_time_power: f64,
     #[arg(long, default_value = "grid.png")]
     pub out: PathBuf,
     /// Also write the images as raw RGBA8 bytes, image after image (the browser tests'
@@ -64,7 +71,9 @@ pub fn run(args: SampleArgs) -> CliResult {
         method: args.method,
         solver: args.solver,
         steps: args.steps,
+        latent_solver: args.latent_solver,
         latent_steps: args.latent_steps,
+        latent_time_power: args.latent_time_power,
         ..SampleOptions::default()
     };
     let seeds: Vec<u64> = (args.seed..args.seed + args.n as u64).collect();

@@ -53,6 +53,8 @@ pub struct EvalRequest {
     /// defaults unless a run measures what fewer latent evaluations cost).
     pub latent_solver: Solver,
     pub latent_steps: usize,
+    /// The latent sampler's time-grid power (`SampleOptions::latent_time_power`).
+    pub latent_time_power: f64,
     pub progress: bool,
     /// Rows of an interrupted run of the same request: their configurations are not redone.
     pub done: Vec<ConfigRow>,
@@ -321,6 +323,7 @@ fn config_row(
         steps,
         latent_solver: request.latent_solver,
         latent_steps: request.latent_steps,
+        latent_time_power: request.latent_time_power,
         ..SampleOptions::default()
     };
     let (images, nfe, ms) = sample_all(pipeline, &options, request.first_seed, request.n, request.batch)?;

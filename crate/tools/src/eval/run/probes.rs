@@ -37,6 +37,7 @@ pub(super) fn stage_probes(
     let options = SampleOptions {
         latent_solver: request.latent_solver,
         latent_steps: request.latent_steps,
+        latent_time_power: request.latent_time_power,
         ..SampleOptions::default()
     };
     // `reconstruct` also runs the flow; only its μ is read here, so one Euler step.
