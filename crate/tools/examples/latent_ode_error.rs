@@ -20,6 +20,13 @@ const CONFIGURATIONS: [(Solver, usize, &[f64]); 5] = [
     (Solver::Heun, 4, &[1.0, 1.25]),
 ];
 
+const FLOW_CONFIGURATIONS: [(Solver, usize, &[f64]); 4] = [
+    (Solver::Midpoint, 1, &[1.0]),
+    (Solver::Midpoint, 2, &[0.25, 0.322, 0.415, 0.515, 0.737, 1.0, 1.32]),
+    (Solver::Heun, 2, &[0.515, 1.0]),
+    (Solver::Midpoint, 4, &[0.5, 0.737, 1.0]),
+];
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let path = args.first().map_or("models/landscapes-64.ldf", String::as_str);
@@ -33,25 +40,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let loaded = load_file(std::path::Path::new(path), &device)?;
     let mut model = loaded.model;
     model.prepare_for_inference();
-    let net = &model.latent;
-    let layout = net.token_layout();
-    let r = loaded.config.latent_side(loaded.config.image_size);
-    let shape = [n, loaded.config.latent_channels, r, r];
     let seeds: Vec<u64> = (first..first + n as u64).collect();
-    let noise = gaussian_batch(&seeds, Stream::Latent, shape[1..].iter().product());
-    let x0 = layout.tokens(Tensor::<4>::from_data(TensorData::new(noise, shape), &device));
+    let flow = args.get(3).is_some_and(|a| a == "flow");
+    let (net, x0) = if flow {
+        let pipeline = lediflow_core::pipeline::Pipeline::new(&model, &loaded.config, device.clone());
+        let options = lediflow_core::pipeline::SampleOptions::default();
+        let clock = lediflow_core::pipeline::SystemClock::default();
+        let x0 = pollster::block_on(pipeline.prior_sample(&seeds, &options, &clock))?;
+        (&model.flow, x0)
+    } else {
+        let r = loaded.config.latent_side(loaded.config.image_size);
+        let shape = [n, loaded.config.latent_channels, r, r];
+        let noise = gaussian_batch(&seeds, Stream::Latent, shape[1..].iter().product());
+        (&model.latent, Tensor::<4>::from_data(TensorData::new(noise, shape), &device))
+    };
+    let layout = net.token_layout();
+    let x0 = layout.tokens(x0);
 
     let mut velocity = |x: &Tensor<4>, t: f64| net.tokens_at(x.clone(), t);
     let mut solve = |solver: Solver, grid: &[f64]| {
         grid.windows(2).fold(x0.clone(), |x, pair| solver.step(&mut velocity, x, pair[0], pair[1]))
     };
     let started = std::time::Instant::now();
-    let reference = solve(Solver::Rk4, &uniform_grid(32));
+    let reference = solve(Solver::Rk4, &uniform_grid(if flow { 12 } else { 32 }));
     let scale = reference.clone().square().mean().into_scalar::<f32>().sqrt();
-    println!("{n} seeds from {first}; reference RK4 × 32, RMS {scale:.4}");
+    println!("{n} seeds from {first}; reference RK4 × {}, RMS {scale:.4}", if flow { 12 } else { 32 });
     println!("| solver | steps | NFE | power | median | p90 | RMS |");
     println!("|---|---|---|---|---|---|---|");
-    for (solver, steps, powers) in CONFIGURATIONS {
+    let configurations: &[(Solver, usize, &[f64])] = if flow { &FLOW_CONFIGURATIONS } else { &CONFIGURATIONS };
+    for &(solver, steps, powers) in configurations {
         for &power in powers {
             let x = solve(solver, &power_grid(steps, power));
             let per_seed: Vec<f32> = (x - reference.clone())

@@ -7,7 +7,7 @@ use super::known::KnownPixels;
 use super::{Clock, Generated, Nfe, PipelineError, SampleOptions, StageTimes};
 use crate::model::hourglass::TokenLayout;
 use crate::model::networks::VelocityNet;
-use crate::solvers::{Observer, Solution, Solver, solve, uniform_grid};
+use crate::solvers::{Observer, Solution, Solver, power_grid, solve};
 
 /// The flow's state after a solver step, in the layout the solve keeps it in.
 pub struct StepState<'a> {
@@ -127,7 +127,7 @@ impl<'n> Flow<'n> {
             Some(known) => known.at(self.x0, 0.0),
             None => self.x0,
         };
-        let grid = uniform_grid(options.steps);
+        let grid = power_grid(options.steps, options.time_power);
         let solution = integrate(self.net, options.solver, &grid, x_start, self.known.as_ref(), observer).await?;
         let images = match self.known {
             Some(known) => known.finish(solution.x),

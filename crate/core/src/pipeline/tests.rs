@@ -285,3 +285,23 @@ fn the_latent_sampler_runs_on_the_time_grid_the_options_ask_for() {
     let mu_uniform = run(pipeline.prior_mean(&[3, 4], &uniform, &clock)).expect("prior mean");
     assert_ne!(bits(mu), bits(mu_uniform), "the grid changes the latents");
 }
+
+#[test]
+fn the_flow_runs_on_the_time_grid_the_options_ask_for() {
+    let (config, model) = perturbed_tiny(11);
+    let pipeline = Pipeline::new(&model, &config, cpu());
+    let clock = SystemClock::default();
+    let solver = crate::solvers::Solver::Euler;
+    let options = SampleOptions { solver, steps: 2, time_power: 0.5, ..Default::default() };
+    let sampled = run(pipeline.sample(&[7], &options, &clock, &mut NoPreview)).expect("sample").images;
+    // The same by hand: the prior draw through Euler steps at 0, √½, 1.
+    let x0 = run(pipeline.prior_sample(&[7], &options, &clock)).expect("prior draw");
+    let mut velocity = |x: &Tensor<4>, t: f64| model.flow.forward_at(x.clone(), t);
+    let grid = [0.0, 0.5f64.sqrt(), 1.0];
+    let by_hand = crate::solvers::euler(&mut velocity, x0, &grid, &mut |_, _, x| x).x;
+    let bits = |x: Tensor<4>| x.into_data().iter::<f32>().map(f32::to_bits).collect::<Vec<_>>();
+    assert_eq!(bits(sampled.clone()), bits(by_hand));
+    let uniform = SampleOptions { time_power: 1.0, ..options };
+    let sampled_uniform = run(pipeline.sample(&[7], &uniform, &clock, &mut NoPreview)).expect("sample").images;
+    assert_ne!(bits(sampled), bits(sampled_uniform), "the grid changes the images");
+}

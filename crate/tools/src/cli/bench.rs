@@ -38,8 +38,12 @@ pub struct BenchArgs {
     pub latent_steps: Vec<usize>,
     /// The latent sampler's time grid, t_i = (i / steps)^p (1: uniform; BENCHMARKS.md, "The
     /// latent sampler's time grid").
-    #[arg(long, default_value_t = SampleOptions::default().latent_time_power, value_parser = super::ranges::latent_time_power)]
+    #[arg(long, default_value_t = SampleOptions::default().latent_time_power, value_parser = super::ranges::time_power)]
     pub latent_time_power: f64,
+    /// The flow ODE's time grid, t_i = (i / steps)^p (1: uniform; below 1 the last steps are
+    /// shorter).
+    #[arg(long, default_value_t = SampleOptions::default().time_power, value_parser = super::ranges::time_power)]
+    pub time_power: f64,
 }
 
 pub fn run(args: BenchArgs) -> CliResult {
@@ -72,6 +76,7 @@ pub fn run(args: BenchArgs) -> CliResult {
                     latent_solver: args.latent_solver,
                     latent_steps,
                     latent_time_power: args.latent_time_power,
+                    time_power: args.time_power,
                     ..defaults
                 };
                 let mut times = Vec::new();

@@ -59,8 +59,12 @@ pub struct EvalArgs {
     pub latent_steps: usize,
     /// The latent sampler's time grid, t_i = (i / steps)^p (1: uniform; BENCHMARKS.md, "The
     /// latent sampler's time grid").
-    #[arg(long, default_value_t = SampleOptions::default().latent_time_power, value_parser = super::ranges::latent_time_power)]
+    #[arg(long, default_value_t = SampleOptions::default().latent_time_power, value_parser = super::ranges::time_power)]
     pub latent_time_power: f64,
+    /// The flow ODE's time grid, t_i = (i / steps)^p (1: uniform; below 1 the last steps are
+    /// shorter).
+    #[arg(long, default_value_t = SampleOptions::default().time_power, value_parser = super::ranges::time_power)]
+    pub time_power: f64,
     /// Where the report, CSV and plots go.
     #[arg(long, default_value = "eval-out")]
     pub out: PathBuf,
@@ -89,7 +93,7 @@ pub fn run(args: EvalArgs) -> CliResult {
     let partial_path = args.out.join("partial.json");
     let model_name = args.model.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" + ");
     let key = format!(
-        "{model_name} n={} first_seed={} reference={} batch={} backend={:?} latent={}x{}^{}",
+        "{model_name} n={} first_seed={} reference={} batch={} backend={:?} latent={}x{}^{} time_power={}",
         args.n,
         args.first_seed,
         args.reference,
@@ -97,7 +101,8 @@ pub fn run(args: EvalArgs) -> CliResult {
         args.backend,
         args.latent_solver,
         args.latent_steps,
-        args.latent_time_power
+        args.latent_time_power,
+        args.time_power
     );
     let done: Vec<ConfigRow> = std::fs::read_to_string(&partial_path)
         .ok()
@@ -129,6 +134,7 @@ pub fn run(args: EvalArgs) -> CliResult {
         latent_solver: args.latent_solver,
         latent_steps: args.latent_steps,
         latent_time_power: args.latent_time_power,
+        time_power: args.time_power,
         progress: true,
         done,
     };

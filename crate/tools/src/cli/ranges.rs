@@ -39,9 +39,9 @@ fn finite_in(text: &str, min: f64, max: f64, min_open: bool) -> Result<f64, Stri
     }
 }
 
-/// The latent sampler's time-grid power ([`lediflow_core::pipeline::SampleOptions::LATENT_TIME_POWERS`]).
-pub fn latent_time_power(text: &str) -> Result<f64, String> {
-    let range = lediflow_core::pipeline::SampleOptions::LATENT_TIME_POWERS;
+/// A time grid's power ([`lediflow_core::pipeline::SampleOptions::TIME_POWERS`]).
+pub fn time_power(text: &str) -> Result<f64, String> {
+    let range = lediflow_core::pipeline::SampleOptions::TIME_POWERS;
     finite_in(text, *range.start(), *range.end(), false)
 }
 
@@ -80,6 +80,8 @@ mod tests {
             ("sample --steps 0", "--steps"),
             ("sample --latent-steps 100000", "--latent-steps"),
             ("sample --latent-time-power 0.1", "--latent-time-power"),
+            ("sample --time-power 0", "--time-power"),
+            ("eval --model m --time-power inf", "--time-power"),
             ("eval --model m --latent-time-power NaN", "--latent-time-power"),
             ("bench --model m --latent-time-power 5", "--latent-time-power"),
             ("train --run r --batch 0", "--batch"),
@@ -119,8 +121,8 @@ mod tests {
             "sample",
             "sample --seed 9007199254740991 --n 1024",
             "sample --latent-solver midpoint --latent-steps 4 --latent-time-power 1.25",
-            "sample --latent-time-power 0.5",
-            "sample --latent-time-power 4",
+            "sample --latent-time-power 0.25 --time-power 0.25",
+            "sample --latent-time-power 4 --time-power 4",
             "train --run r",
             "train --run r --step-timeout 0 --batch 1",
             "dataset preview --n 1024",

@@ -39,8 +39,12 @@ pub struct SampleArgs {
     pub latent_solver: Solver,
     /// The latent sampler's time grid, t_i = (i / steps)^p (1: uniform; BENCHMARKS.md, "The
     /// latent sampler's time grid").
-    #[arg(long, default_value_t = SampleOptions::default().latent_time_power, value_parser = super::ranges::latent_time_power)]
+    #[arg(long, default_value_t = SampleOptions::default().latent_time_power, value_parser = super::ranges::time_power)]
     pub latent_time_power: f64,
+    /// The flow ODE's time grid, t_i = (i / steps)^p (1: uniform; below 1 the last steps are
+    /// shorter).
+    #[arg(long, default_value_t = SampleOptions::default().time_power, value_parser = super::ranges::time_power)]
+    pub time_power: f64,
     #[arg(long, default_value = "grid.png")]
     pub out: PathBuf,
     /// Also write the images as raw RGBA8 bytes, image after image (the browser tests'
@@ -74,6 +78,7 @@ pub fn run(args: SampleArgs) -> CliResult {
         latent_solver: args.latent_solver,
         latent_steps: args.latent_steps,
         latent_time_power: args.latent_time_power,
+        time_power: args.time_power,
         ..SampleOptions::default()
     };
     let seeds: Vec<u64> = (args.seed..args.seed + args.n as u64).collect();

@@ -55,6 +55,8 @@ pub struct EvalRequest {
     pub latent_steps: usize,
     /// The latent sampler's time-grid power (`SampleOptions::latent_time_power`).
     pub latent_time_power: f64,
+    /// The flow ODE's time-grid power in every configuration (`SampleOptions::time_power`).
+    pub time_power: f64,
     pub progress: bool,
     /// Rows of an interrupted run of the same request: their configurations are not redone.
     pub done: Vec<ConfigRow>,
@@ -324,6 +326,7 @@ fn config_row(
         latent_solver: request.latent_solver,
         latent_steps: request.latent_steps,
         latent_time_power: request.latent_time_power,
+        time_power: request.time_power,
         ..SampleOptions::default()
     };
     let (images, nfe, ms) = sample_all(pipeline, &options, request.first_seed, request.n, request.batch)?;
