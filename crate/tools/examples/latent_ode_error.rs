@@ -5,7 +5,10 @@
 //! error falls (BENCHMARKS.md, "The wide latent sampler": SWD 74 → 33 → 25 at 8, 16, 32 latent
 //! NFE), so it ranks grids on the CPU before `lediflow eval` scores the few worth a GPU.
 //!
-//!   cargo run --release --example latent_ode_error -- models/landscapes-64.ldf 64 [first seed]
+//! With `flow` after the first seed it measures the flow ODE instead, from each seed's prior draw
+//! (the default latent chain), against RK4 × 12.
+//!
+//!   cargo run --release --example latent_ode_error -- models/landscapes-64.ldf 64 [first seed [flow]]
 
 use burn::tensor::{Device, Tensor, TensorData};
 use lediflow_core::model_io::load_file;
