@@ -165,6 +165,17 @@ for (const model of ['tiny', 'shipped'] as const) {
     expect(perLatent).toBeGreaterThan(0);
     expect(perFlow).toBeGreaterThan(0);
     expect(webgpu.dispatches).toBeLessThanOrEqual(MAX_DISPATCHES[model]);
+    // The 8-NFE latent chain on its power grid (BENCHMARKS.md, "The latent sampler's time
+    // grid"): as many dispatches as on the uniform grid once its times' conditions are cached,
+    // and another image.
+    const midpoint4 = { seed: 3, latentSolver: 'midpoint', latentSteps: 4 };
+    const uniformGrid = await countedSample(page, midpoint4);
+    await countedSample(page, { ...midpoint4, latentTimePower: 1.25 });
+    const powerGrid = await countedSample(page, { ...midpoint4, latentTimePower: 1.25 });
+    console.log(`[measure] ${model} model, latent midpoint × 4 at p = 1.25: WebGPU ${JSON.stringify(powerGrid.webgpu)}, nfe ${JSON.stringify(powerGrid.nfe)}`);
+    expect(powerGrid.nfe.latent).toBe(8);
+    expect(powerGrid.webgpu.dispatches).toBe(uniformGrid.webgpu.dispatches);
+    expect(powerGrid.pixels, 'the grid reaches the latent solve').not.toBe(uniformGrid.pixels);
   });
 }
 
