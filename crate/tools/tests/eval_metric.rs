@@ -241,6 +241,8 @@ fn lediflow_eval_runs_at_128_pixels_and_refuses_an_evaluation_network_of_another
             "1",
             "--latent-steps",
             "1",
+            "--latent-time-power",
+            "1.5",
             "--out",
             &out_arg,
         ])
@@ -250,6 +252,8 @@ fn lediflow_eval_runs_at_128_pixels_and_refuses_an_evaluation_network_of_another
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).expect("report.json")).expect("json");
     let rows = report["rows"].as_array().expect("rows");
     assert_eq!(rows.len(), 2, "lediflow and baseline, euler × 1: {rows:?}");
+    let solves = report["solves"].as_str().expect("solves");
+    assert!(solves.contains("heun × 1 on the time grid (i/n)^1.5"), "{solves}");
     for row in rows {
         assert!(row["scores"]["fd"].as_f64().is_some_and(f64::is_finite), "{row}");
     }

@@ -107,6 +107,7 @@ pub fn markdown(report: &EvalReport) -> String {
         report.mmd_bandwidth,
         report.seconds
     ));
+    line(format!("Solves: {}.\n", report.solves));
     line("Noise floor and data checks (lower FD/MMD/SWD is better):\n".into());
     line(score_table_header("set"));
     probe_rows(&report.data).for_each(&mut line);
@@ -336,6 +337,7 @@ mod tests {
             reference: 20,
             batch: 5,
             mmd_bandwidth: 1.0,
+            solves: "LeDiFlow's latent sampler midpoint × 4 on the time grid (i/n)^1.25".into(),
             data: vec![],
             rows,
             stages: vec![],
@@ -375,6 +377,7 @@ mod tests {
         let md = markdown(&r);
         assert!(md.contains("| lediflow | heun | 2 |") && md.contains("4.00×"), "{md}");
         assert!(md.contains("(seeds 2000..2010)"), "the seeds sampled, not 0..n: {md}");
+        assert!(md.contains("Solves: LeDiFlow's latent sampler midpoint × 4 on the time grid (i/n)^1.25."), "{md}");
         assert_eq!(csv(&r).lines().count(), 4);
         let dir = tempfile::tempdir().expect("tempdir");
         let written = write_all(&r, dir.path()).expect("write");

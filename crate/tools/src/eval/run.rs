@@ -143,6 +143,9 @@ pub struct EvalReport {
     pub reference: usize,
     pub batch: usize,
     pub mmd_bandwidth: f64,
+    /// How the rows' images were solved besides their flow solver and steps: the latent
+    /// sampler's solver, steps and time grid, and the flow's time grid.
+    pub solves: String,
     /// Noise floor and data checks: fresh held-out vs reference, training split vs reference.
     pub data: Vec<ProbeRow>,
     pub rows: Vec<ConfigRow>,
@@ -276,6 +279,10 @@ pub fn evaluate(
         reference: request.reference,
         batch: request.batch,
         mmd_bandwidth: reference.sigma,
+        solves: format!(
+            "LeDiFlow's latent sampler {} × {} on the time grid (i/n)^{}; every flow on (i/n)^{}",
+            request.latent_solver, request.latent_steps, request.latent_time_power, request.time_power
+        ),
         data,
         rows,
         stages,
