@@ -30,20 +30,11 @@ pub struct BenchArgs {
     /// Timed calls per configuration (after one untimed warm-up call); the median is reported.
     #[arg(long, default_value_t = 5, value_parser = super::ranges::count(1, 1000))]
     pub repeats: usize,
-    /// The latent sampler's solver for LeDiFlow; the baseline has none.
-    #[arg(long, default_value_t = SampleOptions::default().latent_solver)]
-    pub latent_solver: Solver,
     /// The latent sampler's steps to time LeDiFlow at, comma-separated; the baseline has none.
     #[arg(long, value_delimiter = ',', default_values_t = [SampleOptions::default().latent_steps], value_parser = super::ranges::count(1, super::ranges::MAX_STEPS))]
     pub latent_steps: Vec<usize>,
-    /// The latent sampler's time grid, t_i = (i / steps)^p (1: uniform; BENCHMARKS.md, "The
-    /// latent sampler's time grid").
-    #[arg(long, default_value_t = SampleOptions::default().latent_time_power, value_parser = super::ranges::time_power)]
-    pub latent_time_power: f64,
-    /// The flow ODE's time grid, t_i = (i / steps)^p (1: uniform; below 1 the last steps are
-    /// shorter).
-    #[arg(long, default_value_t = SampleOptions::default().time_power, value_parser = super::ranges::time_power)]
-    pub time_power: f64,
+    #[command(flatten)]
+    pub solve: super::solve_args::SolveArgs,
 }
 
 pub fn run(args: BenchArgs) -> CliResult {
@@ -69,16 +60,7 @@ pub fn run(args: BenchArgs) -> CliResult {
             for &steps in &args.steps {
                 let defaults = SampleOptions::default();
                 let latent_steps = if latent_steps == 0 { defaults.latent_steps } else { latent_steps };
-                let options = SampleOptions {
-                    method,
-                    solver,
-                    steps,
-                    latent_solver: args.latent_solver,
-                    latent_steps,
-                    latent_time_power: args.latent_time_power,
-                    time_power: args.time_power,
-                    ..defaults
-                };
+                let options = args.solve.apply(SampleOptions { method, solver, steps, latent_steps, ..defaults });
                 let mut times = Vec::new();
                 let mut nfe = Default::default();
                 for call in 0..=args.repeats {

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use clap::builder::TypedValueParser;
 
 use super::{Backend, CliResult};
 use crate::eval::features::{EvalTrainRequest, load, train_eval_net};
@@ -51,20 +50,11 @@ pub struct EvalArgs {
     /// Steps of the inpainting and interpolation probes (Heun).
     #[arg(long, value_delimiter = ',', default_value = "2,16", value_parser = super::ranges::count(1, super::ranges::MAX_STEPS))]
     pub probe_steps: Vec<usize>,
-    /// The latent sampler's solver in every LeDiFlow configuration.
-    #[arg(long, default_value_t = SampleOptions::default().latent_solver)]
-    pub latent_solver: Solver,
     /// The latent sampler's steps in every LeDiFlow configuration (the product's default).
-    #[arg(long, default_value_t = SampleOptions::default().latent_steps, value_parser = clap::value_parser!(u16).range(1..=1000).map(usize::from))]
+    #[arg(long, default_value_t = SampleOptions::default().latent_steps, value_parser = super::ranges::count(1, super::ranges::MAX_STEPS))]
     pub latent_steps: usize,
-    /// The latent sampler's time grid, t_i = (i / steps)^p (1: uniform; BENCHMARKS.md, "The
-    /// latent sampler's time grid").
-    #[arg(long, default_value_t = SampleOptions::default().latent_time_power, value_parser = super::ranges::time_power)]
-    pub latent_time_power: f64,
-    /// The flow ODE's time grid, t_i = (i / steps)^p (1: uniform; below 1 the last steps are
-    /// shorter).
-    #[arg(long, default_value_t = SampleOptions::default().time_power, value_parser = super::ranges::time_power)]
-    pub time_power: f64,
+    #[command(flatten)]
+    pub solve: super::solve_args::SolveArgs,
     /// Where the report, CSV and plots go.
     #[arg(long, default_value = "eval-out")]
     pub out: PathBuf,
@@ -99,10 +89,10 @@ pub fn run(args: EvalArgs) -> CliResult {
         args.reference,
         args.batch,
         args.backend,
-        args.latent_solver,
+        args.solve.latent_solver,
         args.latent_steps,
-        args.latent_time_power,
-        args.time_power
+        args.solve.latent_time_power,
+        args.solve.time_power
     );
     let done: Vec<ConfigRow> = std::fs::read_to_string(&partial_path)
         .ok()
@@ -131,10 +121,10 @@ pub fn run(args: EvalArgs) -> CliResult {
         inpaint_images: args.inpaint,
         interpolation_pairs: args.interpolation_pairs,
         probe_steps: args.probe_steps.clone(),
-        latent_solver: args.latent_solver,
+        latent_solver: args.solve.latent_solver,
         latent_steps: args.latent_steps,
-        latent_time_power: args.latent_time_power,
-        time_power: args.time_power,
+        latent_time_power: args.solve.latent_time_power,
+        time_power: args.solve.time_power,
         progress: true,
         done,
     };

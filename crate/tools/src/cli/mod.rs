@@ -11,6 +11,7 @@ mod info;
 mod model_file;
 mod ranges;
 mod sample;
+mod solve_args;
 mod train;
 
 use clap::{Parser, Subcommand};

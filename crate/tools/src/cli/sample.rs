@@ -34,17 +34,8 @@ pub struct SampleArgs {
     /// Solver steps of the latent sampler.
     #[arg(long, default_value_t = SampleOptions::default().latent_steps, value_parser = super::ranges::count(1, super::ranges::MAX_STEPS))]
     pub latent_steps: usize,
-    /// The latent sampler's solver.
-    #[arg(long, default_value_t = SampleOptions::default().latent_solver)]
-    pub latent_solver: Solver,
-    /// The latent sampler's time grid, t_i = (i / steps)^p (1: uniform; BENCHMARKS.md, "The
-    /// latent sampler's time grid").
-    #[arg(long, default_value_t = SampleOptions::default().latent_time_power, value_parser = super::ranges::time_power)]
-    pub latent_time_power: f64,
-    /// The flow ODE's time grid, t_i = (i / steps)^p (1: uniform; below 1 the last steps are
-    /// shorter).
-    #[arg(long, default_value_t = SampleOptions::default().time_power, value_parser = super::ranges::time_power)]
-    pub time_power: f64,
+    #[command(flatten)]
+    pub solve: super::solve_args::SolveArgs,
     #[arg(long, default_value = "grid.png")]
     pub out: PathBuf,
     /// Also write the images as raw RGBA8 bytes, image after image (the browser tests'
@@ -71,16 +62,13 @@ pub fn run(args: SampleArgs) -> CliResult {
             (config, model)
         }
     };
-    let options = SampleOptions {
+    let options = args.solve.apply(SampleOptions {
         method: args.method,
         solver: args.solver,
         steps: args.steps,
-        latent_solver: args.latent_solver,
         latent_steps: args.latent_steps,
-        latent_time_power: args.latent_time_power,
-        time_power: args.time_power,
         ..SampleOptions::default()
-    };
+    });
     let seeds: Vec<u64> = (args.seed..args.seed + args.n as u64).collect();
     let pipeline = Pipeline::new(&model, &config, device);
     let progress = bar(args.steps as u64, "sampling");
