@@ -4,6 +4,10 @@
 //   residual: out = residual[z, m, n] + (a . b + bias), the pre-norm blocks' skip connection;
 //   GEGLU:    b holds [A | G] (n = 2 * half columns), out[z, m, j] = A_j * gelu(G_j), j < half,
 //             with burn's gelu step by step (x * (erf(x / sqrt 2) + 1) / 2, cubecl's erf);
+//   split:    the hourglass's token split (a two-dimensional product, rows = tokens of a grid
+//             `width` wide, n = 4C): row r's output columns q * C + c (q = 2 dy + dx) go to token
+//             (2 * (r / width) + dy, 2 * (r % width) + dx), channel c, of the grid twice as fine,
+//             lerped with the skip there: out = skip + (y - skip) * fac, fac = factor[0];
 // and one prologue, a pre-norm folded in so that it costs no dispatch of its own:
 //   RMS norm: out = (1 / rms_m) * sum_k a[m, k] * f[m, k] * b[k, n] (+ bias, then the epilogue),
 //             rms_m = sqrt(sum_k a[m, k]^2 / K + eps), f[m, k] = added + factor[(m / group) * stride
@@ -27,20 +31,23 @@
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
-// Read only with the residual epilogue (else bound to `a`'s buffer), contiguous like `out`.
+// Read only with the residual and split epilogues (else bound to `a`'s buffer), contiguous like
+// `out` (the split's skip: in the finer grid's layout, as `out` is written).
 @group(0) @binding(3) var<storage, read> residual: array<f32>;
-// Read only by the norm prologue with a factor (else bound to `a`'s buffer).
+// Read only by the norm prologue with a factor, and by the split epilogue (its lerp factor)
+// (else bound to `a`'s buffer).
 @group(0) @binding(4) var<storage, read> factor: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 // [0] m, n, k, batch2;  [1] a's strides: batch1, batch2, row (m), column (k);
-// [2] b's strides: batch1, batch2, row (k), column (n);  [3] has_bias, has_residual, half (GEGLU
-// with `half` output columns; 0: off), the factor's `added` (f32 bits); [4] this dispatch's first
-// workgroup (x, y, z), the norm's eps (f32 bits); [5] the norm prologue (1: on, 3: on with a
-// factor; 0: off), the factor's group, stride and offset.
+// [2] b's strides: batch1, batch2, row (k), column (n);  [3] has_bias, the residual epilogue (1)
+// or the split (2) (0: neither), half (GEGLU with `half` output columns; 0: off), the factor's
+// `added` (f32 bits); [4] this dispatch's first workgroup (x, y, z), the norm's eps (f32 bits);
+// [5] the norm prologue (1: on, 3: on with a factor; 0: off), the factor's group, stride and
+// offset; [6] the split's token grid width (0 without the split), three unused words.
 // A stride of 0 broadcasts that operand over the batch axis.
 // A grid past the 65,535 workgroups a dispatch may have on an axis is split into several
 // dispatches (`Plan::launches`), each offset by [4]; one dispatch has offset 0.
-@group(0) @binding(6) var<uniform> info: array<vec4<u32>, 6>;
+@group(0) @binding(6) var<uniform> info: array<vec4<u32>, 7>;
 
 const TILE_K: u32 = 16u;
 // tile_a[k * 16 + i]: rows 4i..4i+3 of the block, column k. tile_b[k * 16 + j]: row k, columns 4j..4j+3.
@@ -354,6 +361,13 @@ fn store(base: u32, row: u32, col: u32, v: vec4<f32>) {
         return;
     }
     let n = info[0].y;
+    if (info[3].y == 2u) {
+        store_split(row, col, n, v.x);
+        store_split(row, col + 1u, n, v.y);
+        store_split(row, col + 2u, n, v.z);
+        store_split(row, col + 3u, n, v.w);
+        return;
+    }
     store_one(base, row * n, col, n, v.x);
     store_one(base, row * n, col + 1u, n, v.y);
     store_one(base, row * n, col + 2u, n, v.z);
@@ -373,11 +387,25 @@ fn store_geglu(base: u32, row: u32, col: u32, v: vec4<f32>) {
 fn store_one(base: u32, row_start: u32, col: u32, n: u32, v: f32) {
     if (col < n) {
         let i = base + row_start + col;
-        if (info[3].y != 0u) {
+        if (info[3].y == 1u) {
             out[i] = residual[i] + v;
         } else {
             out[i] = v;
         }
+    }
+}
+
+// Element (row, col) of the product, split into the finer grid and lerped with the skip there, in
+// the order the model spells it: skip + (up - skip) * fac.
+fn store_split(row: u32, col: u32, n: u32, v: f32) {
+    if (col < n) {
+        let channels = n / 4u;
+        let width = info[6].x;
+        let q = col / channels;
+        let token = (2u * (row / width) + q / 2u) * 2u * width + 2u * (row % width) + q % 2u;
+        let i = token * channels + col % channels;
+        let skip = residual[i];
+        out[i] = skip + (v - skip) * factor[0];
     }
 }
 

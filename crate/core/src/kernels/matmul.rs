@@ -155,8 +155,8 @@ impl Plan {
         })
     }
 
-    /// The 24 words of the shader's `info` uniform for the dispatch that starts at `offset`.
-    pub fn info(&self, has_bias: bool, epilogue: Epilogue, norm: Option<&Prologue>, offset: [u32; 3]) -> [u32; 24] {
+    /// The 28 words of the shader's `info` uniform for the dispatch that starts at `offset`.
+    pub fn info(&self, has_bias: bool, epilogue: Epilogue, norm: Option<&Prologue>, offset: [u32; 3]) -> [u32; 28] {
         let [a, b] = [self.a, self.b];
         let (eps, added, mode, [group, stride, first]) = match norm {
             None => (0.0, 0.0, 0, [0; 3]),
@@ -179,7 +179,11 @@ impl Plan {
             b[2],
             b[3],
             has_bias as u32,
-            (epilogue == Epilogue::Residual) as u32,
+            match epilogue {
+                Epilogue::Residual => 1,
+                Epilogue::Split { .. } => 2,
+                _ => 0,
+            },
             if epilogue == Epilogue::Geglu { self.n / 2 } else { 0 },
             f32::to_bits(added),
             offset[0],
@@ -190,6 +194,10 @@ impl Plan {
             group,
             stride,
             first,
+            if let Epilogue::Split { width } = epilogue { width } else { 0 },
+            0,
+            0,
+            0,
         ]
     }
 
@@ -247,6 +255,18 @@ pub enum Epilogue {
     Residual,
     /// `y = [a | g]` (an even number of columns): stores `a · gelu(g)`, half as many columns.
     Geglu,
+    /// The hourglass's token split: `y`'s rows are the tokens of a grid `width` wide, each of its
+    /// `4C` columns one of four finer tokens' channels (the 2 × 2 patch, rows first), stored in the
+    /// grid twice as fine and lerped with the skip there: `skip + (y − skip) · fac`
+    /// ([`split_lerp_reference`]).
+    Split { width: u32 },
+}
+
+impl Epilogue {
+    /// Whether it reads a tensor of the output's shape (the residual binding).
+    pub fn reads_residual(self) -> bool {
+        matches!(self, Epilogue::Residual | Epilogue::Split { .. })
+    }
 }
 
 /// An RMS norm of `a`'s rows folded into the matmul (the pre-norm before a linear layer, so that
@@ -287,6 +307,28 @@ impl Factor {
     fn at(&self, factor: &[f32], row: usize, col: usize) -> f32 {
         self.added + factor[(row / self.group as usize) * self.stride as usize + self.offset as usize + col]
     }
+}
+
+/// The split epilogue's host reference: `y` `[B·H·W, 4C]` (rows = tokens of a `width`-wide grid),
+/// split into the `[B, 2H, 2W, C]` grid as the hourglass's `split_2x2` lays it out, and lerped with
+/// `skip` (laid out as the output) by `fac`.
+pub fn split_lerp_reference(y: &[f32], channels: usize, width: usize, skip: &[f32], fac: f32) -> Vec<f32> {
+    let rows = y.len() / (4 * channels);
+    let mut out = vec![0.0; y.len()];
+    for row in 0..rows {
+        let (coarse_row, coarse_col) = (row / width, row % width);
+        for dy in 0..2 {
+            for dx in 0..2 {
+                let token = (2 * coarse_row + dy) * 2 * width + 2 * coarse_col + dx;
+                for c in 0..channels {
+                    let i = token * channels + c;
+                    let up = y[row * 4 * channels + (2 * dy + dx) * channels + c];
+                    out[i] = skip[i] + (up - skip[i]) * fac;
+                }
+            }
+        }
+    }
+    out
 }
 
 /// burn's `gelu` as its wgpu backend computes it, step by step: `x · (erf(x / √2) + 1) / 2`, with
@@ -421,6 +463,24 @@ pub fn linear_geglu<const D: usize>(x: &Tensor<D>, weight: &Tensor<2>, bias: Opt
         return gpu::linear(x.clone(), weight.clone(), bias.cloned(), None, Epilogue::Geglu, None);
     }
     let _ = (x, weight, bias);
+    None
+}
+
+/// The hourglass's up-path token split, `skip + (split_2x2(linear(x)) − skip) · fac`, in one
+/// dispatch of our WGSL where it runs ([`Epilogue::Split`]): `x` `[B, H, W, D]`, `weight` `[D,
+/// 4C]`, `skip` `[B, 2H, 2W, C]`, `fac` `[1]`. `None` elsewhere, so that the caller spells it in burn.
+pub fn linear_split_lerp(
+    x: &Tensor<4>,
+    weight: &Tensor<2>,
+    bias: Option<&Tensor<1>>,
+    skip: &Tensor<4>,
+    fac: &Tensor<1>,
+) -> Option<Tensor<4>> {
+    #[cfg(feature = "kernels")]
+    if super::network_kernels_run(&x.device()) {
+        return gpu::linear_split(x.clone(), weight.clone(), bias.cloned(), skip.clone(), fac.clone());
+    }
+    let _ = (x, weight, bias, skip, fac);
     None
 }
 
@@ -588,6 +648,7 @@ async fn check_cases(device: &burn::tensor::Device, tile: Tile) -> Result<f32, s
             Epilogue::Plain => product.clone(),
             Epilogue::Residual => skip.iter().zip(&product).map(|(r, y)| r + y).collect(),
             Epilogue::Geglu => geglu_reference(&product, 65),
+            Epilogue::Split { .. } => return Err(refuse()),
         };
         worst = worst.max(error(y, &want).await?);
     }
@@ -632,6 +693,7 @@ async fn check_cases(device: &burn::tensor::Device, tile: Tile) -> Result<f32, s
             Epilogue::Plain => product,
             Epilogue::Residual => skip.iter().zip(&product).map(|(r, y)| r + y).collect(),
             Epilogue::Geglu => geglu_reference(&product, d_out / 2),
+            Epilogue::Split { .. } => return Err(refuse()),
         };
         worst = worst.max(error(y, &want).await?);
     }
@@ -651,6 +713,32 @@ async fn check_cases(device: &burn::tensor::Device, tile: Tile) -> Result<f32, s
         let got = y.reshape([1, 1, rows, want.len() / rows]);
         worst = worst.max(error(got, &want).await?);
     }
+    // The hourglass's token split: 2 images of a 3 × 5 grid (30 rows: a block of 64 rows spans
+    // both), 9 channels per finer token (36 columns: an invocation's four columns straddle two
+    // finer tokens), a bias, the skip lerped in by 0.375.
+    let (images, grid_h, grid_w, d_in, channels, fac) = (2, 3, 5, 19, 9, 0.375f32);
+    let rows = images * grid_h * grid_w;
+    let (x, w, bias) = (data(rows * d_in, 24), data(d_in * 4 * channels, 25), data(4 * channels, 26));
+    let skip = data(rows * 4 * channels, 27);
+    let plan = Plan::new(
+        Operand::contiguous(&[rows, d_in]).ok_or_else(refuse)?,
+        Operand::contiguous(&[d_in, 4 * channels]).ok_or_else(refuse)?,
+    )
+    .ok_or_else(refuse)?;
+    let want = split_lerp_reference(&matmul_reference(&plan, &x, &w, Some(&bias)), channels, grid_w, &skip, fac);
+    let before = super::dispatches()[super::Shader::Matmul as usize].1;
+    let y = linear_split_lerp(
+        &tensor(&x, vec![images, grid_h, grid_w, d_in]),
+        &Tensor::<2>::from_data(TensorData::new(w, [d_in, 4 * channels]), device),
+        Some(&Tensor::<1>::from_data(TensorData::new(bias, [4 * channels]), device)),
+        &tensor(&skip, vec![images, 2 * grid_h, 2 * grid_w, channels]),
+        &Tensor::<1>::from_data(TensorData::new(vec![fac], [1]), device),
+    )
+    .ok_or_else(|| super::KernelError("the split epilogue does not run on this device".into()))?;
+    if super::dispatches()[super::Shader::Matmul as usize].1 - before != 1 {
+        return Err(super::KernelError("the split epilogue took more than one dispatch".into()));
+    }
+    worst = worst.max(error(y, &want).await?);
     super::take_refusal()?;
     Ok(worst)
 }
@@ -688,7 +776,7 @@ fn split<const D: usize>(
     #[cfg(feature = "kernels")]
     {
         let norm = norm.map(|(eps, values, offset, added)| gpu::Norm { eps, factor: Some((values, offset, added)) });
-        gpu::matmul_split(a, b, bias, residual, epilogue, norm, limit)
+        gpu::matmul_split(a, b, bias, residual, epilogue, norm, None, limit)
     }
     #[cfg(not(feature = "kernels"))]
     {
@@ -741,7 +829,7 @@ mod gpu {
             let d_out = r.dims()[D - 1];
             r.reshape([rows, d_out])
         });
-        let y = matmul_split(flat, weight, bias, residual, epilogue, norm, super::MAX_WORKGROUPS)?;
+        let y = matmul_split(flat, weight, bias, residual, epilogue, norm, None, super::MAX_WORKGROUPS)?;
         let mut out = dims;
         out[D - 1] = y.dims()[1];
         Some(y.reshape(out))
@@ -828,12 +916,46 @@ mod gpu {
         residual: Option<Tensor<D>>,
         epilogue: Epilogue,
     ) -> Option<Tensor<D>> {
-        matmul_split(a, b, bias, residual, epilogue, None, super::MAX_WORKGROUPS)
+        matmul_split(a, b, bias, residual, epilogue, None, None, super::MAX_WORKGROUPS)
+    }
+
+    /// The hourglass's up-path token split in one dispatch ([`Epilogue::Split`]): `x` `[B, H, W,
+    /// D]` through `weight` `[D, 4C]` (and `bias`), split into `[B, 2H, 2W, C]` and lerped with
+    /// `skip` (that shape) by `fac` (`[1]`). `None` where the shapes do not fit that or the shader
+    /// does not take them.
+    pub fn linear_split(
+        x: Tensor<4>,
+        weight: Tensor<2>,
+        bias: Option<Tensor<1>>,
+        skip: Tensor<4>,
+        fac: Tensor<1>,
+    ) -> Option<Tensor<4>> {
+        let [b, h, w, d_in] = x.dims();
+        let [skip_b, skip_h, skip_w, c] = skip.dims();
+        if [skip_b, skip_h, skip_w] != [b, 2 * h, 2 * w] || weight.dims() != [d_in, 4 * c] || fac.dims() != [1] {
+            return None;
+        }
+        let rows = b * h * w;
+        let epilogue = Epilogue::Split { width: u32::try_from(w).ok()? };
+        let skip = skip.reshape([rows, 4 * c]);
+        let y = matmul_split(
+            x.reshape([rows, d_in]),
+            weight,
+            bias,
+            Some(skip),
+            epilogue,
+            None,
+            Some(fac),
+            super::MAX_WORKGROUPS,
+        )?;
+        Some(y.reshape([b, 2 * h, 2 * w, c]))
     }
 
     /// [`matmul`] with the norm of `a`'s rows folded in where given (two-dimensional products
     /// only), in dispatches of at most `limit` workgroups per axis: the checks split small grids
-    /// with a small limit, so that the split runs on every device.
+    /// with a small limit, so that the split runs on every device. `lerp`: the split epilogue's
+    /// factor (`[1]`), given with [`Epilogue::Split`] only.
+    #[allow(clippy::too_many_arguments)]
     pub fn matmul_split<const D: usize>(
         a: Tensor<D>,
         b: Tensor<D>,
@@ -841,6 +963,7 @@ mod gpu {
         residual: Option<Tensor<D>>,
         epilogue: Epilogue,
         norm: Option<Norm>,
+        lerp: Option<Tensor<1>>,
         limit: u32,
     ) -> Option<Tensor<D>> {
         let (da, db) = (a.dims(), b.dims());
@@ -853,8 +976,9 @@ mod gpu {
             Epilogue::Geglu => return None,
             _ => db[D - 1],
         };
-        if residual.is_some() != (epilogue == Epilogue::Residual)
+        if residual.is_some() != epilogue.reads_residual()
             || residual.as_ref().is_some_and(|r| r.dims() != out_dims)
+            || lerp.is_some() != matches!(epilogue, Epilogue::Split { .. })
         {
             return None;
         }
@@ -870,6 +994,13 @@ mod gpu {
             return None;
         }
         let plan = operand(&ca).zip(operand(&cb)).and_then(|(oa, ob)| Plan::new(oa, ob))?;
+        // The split: a matrix of whole grid rows, four finer tokens' channels in each row of the
+        // product; its factor takes the norm's binding, so the two do not go together.
+        if let Epilogue::Split { width } = epilogue
+            && (D != 2 || norm.is_some() || width == 0 || plan.m % width != 0 || plan.n % 4 != 0)
+        {
+            return None;
+        }
         // The norm: over all of a row's k values (k > 0), for one matrix of rows.
         let (prologue, cfactor) = match norm {
             None => (None, None),
@@ -903,7 +1034,11 @@ mod gpu {
         // Unused bindings still need a buffer: `a`'s, never read.
         let bias_buffer = cbias.as_ref().unwrap_or(&ca);
         let residual_buffer = cresidual.as_ref().unwrap_or(&ca);
-        let factor_buffer = cfactor.as_ref().unwrap_or(&ca);
+        let clerp = match lerp {
+            Some(fac) => Some(cube(fac)?),
+            None => None,
+        };
+        let factor_buffer = cfactor.as_ref().or(clerp.as_ref()).unwrap_or(&ca);
         for launch in plan.launches(epilogue, tile, limit) {
             let [x, y, z] = launch.count;
             launch_words(

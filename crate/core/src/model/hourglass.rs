@@ -54,6 +54,27 @@ pub struct TokenSplit {
     pub fac: Param<Tensor<1>>,
 }
 
+impl TokenSplit {
+    /// `x` `[B, H, W, D]` to the finer grid `[B, 2H, 2W, C]` of `skip`, mixed with it. One
+    /// dispatch where our WGSL runs (`kernels::linear_split_lerp`), in f32.
+    pub fn forward(&self, x: Tensor<4>, skip: Tensor<4>) -> Tensor<4> {
+        let fac = self.fac.val();
+        if precision::current() == precision::Precision::F32
+            && let Some(y) = crate::kernels::linear_split_lerp(
+                &x,
+                &self.proj.weight.val(),
+                self.proj.bias.as_ref().map(|b| b.val()).as_ref(),
+                &skip,
+                &fac,
+            )
+        {
+            return y;
+        }
+        let up = split_2x2(precision::linear(&self.proj, x), skip.dims()[3]);
+        skip.clone() + (up - skip) * fac.reshape([1, 1, 1, 1])
+    }
+}
+
 /// `[B, C, H, W]` → `[B, H/p, W/p, p·p·C]`, each token holding one patch (rows, columns, channels).
 pub fn patchify(x: Tensor<4>, p: usize) -> Tensor<4> {
     let [b, c, h, w] = x.dims();
@@ -95,7 +116,7 @@ fn merge_2x2(x: Tensor<4>) -> Tensor<4> {
 }
 
 /// Inverse of [`merge_2x2`].
-fn split_2x2(x: Tensor<4>, c: usize) -> Tensor<4> {
+pub(crate) fn split_2x2(x: Tensor<4>, c: usize) -> Tensor<4> {
     let [b, h, w, _] = x.dims();
     x.reshape([b, h, w, 2, 2, c]).permute([0, 1, 3, 2, 4, 5]).reshape([b, 2 * h, 2 * w, c])
 }
@@ -336,10 +357,7 @@ impl Backbone {
         }
         x = self.mid.forward(x, cond);
         for (i, skip) in skips.into_iter().enumerate().rev() {
-            let split = &self.splits[i];
-            let up = split_2x2(precision::linear(&split.proj, x), self.widths[i]);
-            let fac = split.fac.val().reshape([1, 1, 1, 1]);
-            x = skip.clone() + (up - skip) * fac;
+            x = self.splits[i].forward(x, skip);
             x = self.up[i].forward(x, cond);
         }
         // The norm folded into the projection where our WGSL runs (one dispatch fewer).
@@ -347,5 +365,45 @@ impl Backbone {
             Some(y) => y,
             None => precision::linear(&self.patch_out, self.out_norm.forward(x)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::TensorData;
+
+    use super::*;
+    use crate::kernels::{Operand, Plan, check_values, matmul_reference, split_lerp_reference};
+    use crate::testing::cpu;
+
+    /// The split epilogue's host reference (what the browser's shader is checked against) is the
+    /// model's token split as burn computes it: a 2 × 3 grid of 2 images, 5 channels per finer token.
+    #[test]
+    fn the_split_epilogues_reference_is_the_models_token_split() {
+        let device = cpu();
+        let (images, grid_h, grid_w, d_in, channels, fac) = (2, 2, 3, 7, 5, 0.3f32);
+        let rows = images * grid_h * grid_w;
+        let (x, w, bias) =
+            (check_values(rows * d_in, 1), check_values(d_in * 4 * channels, 2), check_values(4 * channels, 3));
+        let skip = check_values(rows * 4 * channels, 4);
+        let mut proj = linear(d_in, 4 * channels, &device);
+        proj.weight = Param::from_tensor(Tensor::from_data(TensorData::new(w.clone(), [d_in, 4 * channels]), &device));
+        proj.bias = Some(Param::from_tensor(Tensor::from_data(TensorData::new(bias.clone(), [4 * channels]), &device)));
+        let split =
+            TokenSplit { proj, fac: Param::from_tensor(Tensor::from_data(TensorData::new(vec![fac], [1]), &device)) };
+        let x_t = Tensor::<4>::from_data(TensorData::new(x.clone(), [images, grid_h, grid_w, d_in]), &device);
+        let skip_t =
+            Tensor::<4>::from_data(TensorData::new(skip.clone(), [images, 2 * grid_h, 2 * grid_w, channels]), &device);
+        let got = split.forward(x_t, skip_t);
+        assert_eq!(got.dims(), [images, 2 * grid_h, 2 * grid_w, channels]);
+        let got = got.into_data().try_to_vec::<f32>().expect("f32");
+        let plan = Plan::new(
+            Operand::contiguous(&[rows, d_in]).expect("operand"),
+            Operand::contiguous(&[d_in, 4 * channels]).expect("operand"),
+        )
+        .expect("plan");
+        let want = split_lerp_reference(&matmul_reference(&plan, &x, &w, Some(&bias)), channels, grid_w, &skip, fac);
+        let worst = got.iter().zip(&want).map(|(g, w)| (g - w).abs() / (1.0 + w.abs())).fold(0f32, f32::max);
+        assert!(worst < 1e-5, "largest relative difference {worst}");
     }
 }
