@@ -13,7 +13,8 @@
 # build and batch). MODELS (bench.mjs's --model arguments; the 64-px pair by default) picks the
 # files timed, e.g. MODELS='--model ../models/landscapes-128.ldf' TAG=-128.
 #   usage: [SKIP_LOAD=1] [CONFIGS=lediflow:heun:2,...] [NATIVE='--solver midpoint --steps 2;...']
-#          [NATIVE_BACKENDS='wgpu wgsl cuda'] [UNTIMED=1] [MODELS='--model …'] [TAG=-name] scripts/gpu-webgpu.sh
+#          [NATIVE_BACKENDS='wgpu wgsl cuda'] [UNTIMED=1] [REPLAY=1] [MODELS='--model …'] [TAG=-name] scripts/gpu-webgpu.sh
+# A configuration is bench.mjs's method:solver:steps[:latentSolver:latentSteps[:latentTimePower]].
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/gpu-prelude.sh"
@@ -46,6 +47,11 @@ run() { echo; echo "== $*"; timeout "${STEP_SECONDS:-150}" "$@" 2>&1 | grep -v '
       [ "${UNTIMED:-0}" = 1 ] && run ./node ../bench/webgpu-node/bench.mjs --pkg "$pkg" $models --batch $batch --repeats 7 \
         --configs "${CONFIGS:-lediflow:heun:2,baseline:heun:2,baseline:heun:32}" --json "dawn/$(label "$pkg")-batch$batch-untimed.json" \
         --stage-times off
+      # REPLAY=1: the same calls untimed with the generator's recorded evaluations replayed
+      # (`recordEvaluations(true)`, cubecl's software graph).
+      [ "${REPLAY:-0}" = 1 ] && run ./node ../bench/webgpu-node/bench.mjs --pkg "$pkg" $models --batch $batch --repeats 7 \
+        --configs "${CONFIGS:-lediflow:heun:2,baseline:heun:2,baseline:heun:32}" --json "dawn/$(label "$pkg")-batch$batch-replay.json" \
+        --stage-times off --replay on
     done
     # Every other build's pixels against web/pkg's, same seeds (0 = the same image bytes).
     python3 - pixels-pkg-batch$batch-*.rgba <<'PY'

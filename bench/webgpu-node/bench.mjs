@@ -5,6 +5,13 @@
 //   node bench/webgpu-node/bench.mjs --model models/landscapes-64.ldf --model models/baseline-64.ldf \
 //     [--pkg web/pkg/webgpu] [--batch 16] [--repeats 5] [--configs lediflow:heun:2,baseline:heun:32] [--json out.json]
 //     [--dequantize gpu|burn|host] [--dawn <Dawn toggle>]... [--save PREFIX] [--stage-times on|off]
+//     [--replay on|off]
+//
+// A configuration is method:solver:steps, optionally :latentSolver:latentSteps[:latentTimePower]
+// (the API's defaults otherwise), e.g. lediflow:midpoint:2:midpoint:4:1.25.
+//
+// `--replay on` turns on the generator's recorded evaluations (`recordEvaluations(true)`: each
+// network evaluation recorded once, then replayed) before the first call.
 //
 // `--stage-times off` samples with `stageTimes: false`: one readback per call, for the images,
 // instead of one after each stage as well (issue 22).
@@ -20,7 +27,7 @@ import { installDawn, loadBrowserBuild } from './dawn.mjs';
 import { median, phase } from './timing.mjs';
 
 function parseArgs(argv) {
-  const args = { model: [], pkg: 'web/pkg/webgpu', batch: 16, repeats: 5, configs: 'lediflow:heun:2,baseline:heun:32', dawn: [], json: '', dequantize: 'host', loads: 1, save: '', 'stage-times': 'on' };
+  const args = { model: [], pkg: 'web/pkg/webgpu', batch: 16, repeats: 5, configs: 'lediflow:heun:2,baseline:heun:32', dawn: [], json: '', dequantize: 'host', loads: 1, save: '', 'stage-times': 'on', replay: 'off' };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '');
     const value = argv[i + 1];
@@ -30,7 +37,9 @@ function parseArgs(argv) {
     else throw new Error(`unknown option --${key}`);
   }
   if (args.model.length === 0) throw new Error('give at least one --model');
-  if (!['on', 'off'].includes(args['stage-times'])) throw new Error(`--stage-times is on or off, not ${args['stage-times']}`);
+  for (const key of ['stage-times', 'replay']) {
+    if (!['on', 'off'].includes(args[key])) throw new Error(`--${key} is on or off, not ${args[key]}`);
+  }
   return args;
 }
 
@@ -81,14 +90,15 @@ for (const file of args.model) {
   }
   loads.push({ file, bytes: bytes.length, ms: median(times), runs: times, dequantized: loaded.dequantized ?? null });
 }
+if (args.replay === 'on') generator.recordEvaluations(true);
 
 const rows = [];
 let firstCallMs = null;
 for (const spec of args.configs === 'none' ? [] : args.configs.split(',')) {
-  // method:solver:steps, optionally :latentSolver:latentSteps (the defaults otherwise).
-  const [method, solver, steps, latentSolver, latentSteps] = spec.split(':');
+  const [method, solver, steps, latentSolver, latentSteps, latentTimePower] = spec.split(':');
   const options = { seed: 0, count: args.batch, method, solver, steps: Number(steps), stageTimes: args['stage-times'] === 'on' };
   if (latentSolver) Object.assign(options, { latentSolver, latentSteps: Number(latentSteps) });
+  if (latentTimePower) options.latentTimePower = Number(latentTimePower);
   const times = [];
   let last;
   for (let call = 0; call <= args.repeats; call++) {
@@ -101,9 +111,9 @@ for (const spec of args.configs === 'none' ? [] : args.configs.split(',')) {
     if (call === 0 && firstCallMs === null) firstCallMs = ms;
     if (call > 0) times.push(ms / args.batch);
   }
-  if (args.save) writeFileSync(`${args.save}-${method}-${solver}-${steps}.rgba`, last.pixels);
+  if (args.save) writeFileSync(`${args.save}-${spec.replaceAll(':', '-')}.rgba`, last.pixels);
   const ms = median(times);
-  rows.push({ method, solver, steps: Number(steps), latent: latentSolver ? `${latentSolver} × ${latentSteps}` : 'default', nfe: last.nfe, msPerImage: ms, imagesPerSecond: 1000 / ms, dispatches: last.dispatches, webgpu: last.webgpu, stageTimes: last.times });
+  rows.push({ method, solver, steps: Number(steps), latent: latentSolver ? `${latentSolver} × ${latentSteps}${latentTimePower ? ` p ${latentTimePower}` : ''}` : 'default', nfe: last.nfe, msPerImage: ms, imagesPerSecond: 1000 / ms, dispatches: last.dispatches, webgpu: last.webgpu, stageTimes: last.times });
 }
 
 const result = {
@@ -116,9 +126,10 @@ const result = {
   firstCallMs,
   batch: args.batch,
   repeats: args.repeats,
+  replay: args.replay,
   rows,
 };
-console.log(`Dawn in Node: ${JSON.stringify(result.adapter)} (burn: ${generator.adapterName}), batch ${args.batch}, median of ${args.repeats} calls`);
+console.log(`Dawn in Node: ${JSON.stringify(result.adapter)} (burn: ${generator.adapterName}), batch ${args.batch}, median of ${args.repeats} calls, replay ${args.replay}`);
 for (const l of loads) console.log(`load ${l.file}: ${l.bytes} bytes in ${l.ms.toFixed(1)} ms, dequantized ${JSON.stringify(l.dequantized)}`);
 console.log(`create ${createMs.toFixed(1)} ms; first call (shader compilation) ${firstCallMs?.toFixed(1)} ms; dequantize ${args.dequantize}`);
 console.log('| method | solver | steps | latent | NFE latent | NFE decoder | NFE flow | ms / image | images / s | WebGPU dispatches / submits per call | last call\'s stage times (ms) |');
