@@ -1,6 +1,6 @@
 // Batched f32 matmul with strided operands and an optional bias row:
 //   out[z, m, n] = sum_k a[z, m, k] * b[z, k, n] (+ bias[n]),   z = (z1, z2) in [0, batch1) x [0, batch2)
-// and two epilogues, each saving the browser a dispatch or more (it is bound by dispatches):
+// and three epilogues, each saving the browser a dispatch or more (it is bound by dispatches):
 //   residual: out = residual[z, m, n] + (a . b + bias), the pre-norm blocks' skip connection;
 //   GEGLU:    b holds [A | G] (n = 2 * half columns), out[z, m, j] = A_j * gelu(G_j), j < half,
 //             with burn's gelu step by step (x * (erf(x / sqrt 2) + 1) / 2, cubecl's erf);
@@ -8,7 +8,9 @@
 //             `width` wide, n = 4C): row r's output columns q * C + c (q = 2 dy + dx) go to token
 //             (2 * (r / width) + dy, 2 * (r % width) + dx), channel c, of the grid twice as fine,
 //             lerped with the skip there: out = skip + (y - skip) * fac, fac = factor[0];
-// and one prologue, a pre-norm folded in so that it costs no dispatch of its own:
+// and two prologues, each costing no dispatch of its own:
+//   merge:    `a` read as the hourglass's 2 x 2 token merge of a contiguous [B, 2H, 2W, C] grid:
+//             a[r, q * C + c] = grid token (2 * (r / width) + q / 2, 2 * (r % width) + q % 2), channel c;
 //   RMS norm: out = (1 / rms_m) * sum_k a[m, k] * f[m, k] * b[k, n] (+ bias, then the epilogue),
 //             rms_m = sqrt(sum_k a[m, k]^2 / K + eps), f[m, k] = added + factor[(m / group) * stride
 //             + offset + k] (an AdaRMSNorm's 1 + modulation of row m's image, or an RmsNorm's
@@ -43,7 +45,8 @@
 // or the split (2) (0: neither), half (GEGLU with `half` output columns; 0: off), the factor's
 // `added` (f32 bits); [4] this dispatch's first workgroup (x, y, z), the norm's eps (f32 bits);
 // [5] the norm prologue (1: on, 3: on with a factor; 0: off), the factor's group, stride and
-// offset; [6] the split's token grid width (0 without the split), three unused words.
+// offset; [6] the split's token grid width (0 without the split), the merge's (0 without it: `a`
+// read through its strides), two unused words.
 // A stride of 0 broadcasts that operand over the batch axis.
 // A grid past the 65,535 workgroups a dispatch may have on an axis is split into several
 // dispatches (`Plan::launches`), each offset by [4]; one dispatch has offset 0.
@@ -58,6 +61,14 @@ fn load_a(base: u32, row: u32, col: u32) -> f32 {
     let dims = info[0];
     let s = info[1];
     if (row < dims.x && col < dims.z) {
+        let width = info[6].y;
+        if (width != 0u) {
+            // The token merge: `a` is the finer grid, row `row`'s four tokens side by side.
+            let channels = dims.z / 4u;
+            let q = col / channels;
+            let token = (2u * (row / width) + q / 2u) * 2u * width + 2u * (row % width) + q % 2u;
+            return a[base + token * channels + col % channels];
+        }
         return a[base + row * s.z + col * s.w];
     }
     return 0.0;

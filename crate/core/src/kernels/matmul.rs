@@ -53,6 +53,9 @@ pub struct Plan {
     pub a: [u32; 4],
     /// Strides of `b` along batch1, batch2, k, n (0 where it broadcasts).
     pub b: [u32; 4],
+    /// 0, or `a` read as the hourglass's 2 × 2 token merge ([`Plan::merged`]): the width of the
+    /// merged (coarser) token grid.
+    pub merge: u32,
 }
 
 /// The block of `out` one workgroup of [`Tile::Wide`] computes (64 × 64).
@@ -152,7 +155,21 @@ impl Plan {
             batch: [fits(batch[0])?, fits(batch[1])?],
             a: to_u32(a_strides),
             b: to_u32(b_strides),
+            merge: 0,
         })
+    }
+
+    /// This plan with `a` read through the hourglass's 2 × 2 token merge: `a`'s buffer holds a
+    /// contiguous `[B, 2H, 2W, C]` grid, and the product's row `r`, column `q·C + c` (`q = 2dy +
+    /// dx`) reads its token `(2(r / width) + dy, 2(r % width) + dx)`, channel `c`, where `width =
+    /// W` (the merged grid's width) and `m = B·H·W`, `k = 4C` ([`merge_reference`]). `None` where
+    /// the plan is not one contiguous matrix of whole merged rows.
+    pub fn merged(self, width: u32) -> Option<Plan> {
+        let contiguous = self.batch == [1, 1] && self.a[2] == self.k && self.a[3] == 1;
+        if !contiguous || width == 0 || self.m % width != 0 || self.k == 0 || self.k % 4 != 0 {
+            return None;
+        }
+        Some(Plan { merge: width, ..self })
     }
 
     /// The 28 words of the shader's `info` uniform for the dispatch that starts at `offset`.
@@ -195,7 +212,7 @@ impl Plan {
             stride,
             first,
             if let Epilogue::Split { width } = epilogue { width } else { 0 },
-            0,
+            self.merge,
             0,
             0,
         ]
@@ -325,6 +342,22 @@ pub fn split_lerp_reference(y: &[f32], channels: usize, width: usize, skip: &[f3
                     let up = y[row * 4 * channels + (2 * dy + dx) * channels + c];
                     out[i] = skip[i] + (up - skip[i]) * fac;
                 }
+            }
+        }
+    }
+    out
+}
+
+/// The merge prologue's host reference: `x` a `[B, 2H, 2W, C]` grid (`width = W`), gathered into
+/// the `[B·H·W, 4C]` matrix the hourglass's `merge_2x2` makes of it ([`Plan::merged`]).
+pub fn merge_reference(x: &[f32], channels: usize, width: usize) -> Vec<f32> {
+    let rows = x.len() / (4 * channels);
+    let mut out = vec![0.0; x.len()];
+    for row in 0..rows {
+        for q in 0..4 {
+            let token = (2 * (row / width) + q / 2) * 2 * width + 2 * (row % width) + q % 2;
+            for c in 0..channels {
+                out[row * 4 * channels + q * channels + c] = x[token * channels + c];
             }
         }
     }
@@ -481,6 +514,18 @@ pub fn linear_split_lerp(
         return gpu::linear_split(x.clone(), weight.clone(), bias.cloned(), skip.clone(), fac.clone());
     }
     let _ = (x, weight, bias, skip, fac);
+    None
+}
+
+/// The hourglass's down-path token merge and its Linear, `linear(merge_2x2(x))`, in one dispatch of
+/// our WGSL where it runs ([`Plan::merged`]): `x` `[B, 2H, 2W, C]`, `weight` `[4C, D]`; the result
+/// `[B, H, W, D]`. `None` elsewhere, so that the caller spells it in burn.
+pub fn linear_merged(x: &Tensor<4>, weight: &Tensor<2>, bias: Option<&Tensor<1>>) -> Option<Tensor<4>> {
+    #[cfg(feature = "kernels")]
+    if super::network_kernels_run(&x.device()) {
+        return gpu::linear_merged(x.clone(), weight.clone(), bias.cloned());
+    }
+    let _ = (x, weight, bias);
     None
 }
 
@@ -739,6 +784,28 @@ async fn check_cases(device: &burn::tensor::Device, tile: Tile) -> Result<f32, s
         return Err(super::KernelError("the split epilogue took more than one dispatch".into()));
     }
     worst = worst.max(error(y, &want).await?);
+    // The hourglass's token merge, read in place: 2 images of a 6 × 10 grid merged to 3 × 5 (30
+    // rows), 9 channels per finer token (k = 36: a step of 16 values of k straddles tokens), a bias.
+    let (images, grid_h, grid_w, channels, d_out) = (2, 3, 5, 9, 13);
+    let rows = images * grid_h * grid_w;
+    let (x, w, bias) = (data(rows * 4 * channels, 28), data(4 * channels * d_out, 29), data(d_out, 30));
+    let plan = Plan::new(
+        Operand::contiguous(&[rows, 4 * channels]).ok_or_else(refuse)?,
+        Operand::contiguous(&[4 * channels, d_out]).ok_or_else(refuse)?,
+    )
+    .ok_or_else(refuse)?;
+    let want = matmul_reference(&plan, &merge_reference(&x, channels, grid_w), &w, Some(&bias));
+    let before = super::dispatches()[super::Shader::Matmul as usize].1;
+    let y = linear_merged(
+        &tensor(&x, vec![images, 2 * grid_h, 2 * grid_w, channels]),
+        &Tensor::<2>::from_data(TensorData::new(w, [4 * channels, d_out]), device),
+        Some(&Tensor::<1>::from_data(TensorData::new(bias, [d_out]), device)),
+    )
+    .ok_or_else(|| super::KernelError("the merge prologue does not run on this device".into()))?;
+    if super::dispatches()[super::Shader::Matmul as usize].1 - before != 1 {
+        return Err(super::KernelError("the merged matmul took more than one dispatch".into()));
+    }
+    worst = worst.max(error(y, &want).await?);
     super::take_refusal()?;
     Ok(worst)
 }
@@ -776,7 +843,7 @@ fn split<const D: usize>(
     #[cfg(feature = "kernels")]
     {
         let norm = norm.map(|(eps, values, offset, added)| gpu::Norm { eps, factor: Some((values, offset, added)) });
-        gpu::matmul_split(a, b, bias, residual, epilogue, norm, None, limit)
+        gpu::matmul_split(a, b, bias, residual, epilogue, norm, None, 0, limit)
     }
     #[cfg(not(feature = "kernels"))]
     {
@@ -829,7 +896,7 @@ mod gpu {
             let d_out = r.dims()[D - 1];
             r.reshape([rows, d_out])
         });
-        let y = matmul_split(flat, weight, bias, residual, epilogue, norm, None, super::MAX_WORKGROUPS)?;
+        let y = matmul_split(flat, weight, bias, residual, epilogue, norm, None, 0, super::MAX_WORKGROUPS)?;
         let mut out = dims;
         out[D - 1] = y.dims()[1];
         Some(y.reshape(out))
@@ -916,7 +983,7 @@ mod gpu {
         residual: Option<Tensor<D>>,
         epilogue: Epilogue,
     ) -> Option<Tensor<D>> {
-        matmul_split(a, b, bias, residual, epilogue, None, None, super::MAX_WORKGROUPS)
+        matmul_split(a, b, bias, residual, epilogue, None, None, 0, super::MAX_WORKGROUPS)
     }
 
     /// The hourglass's up-path token split in one dispatch ([`Epilogue::Split`]): `x` `[B, H, W,
@@ -946,15 +1013,43 @@ mod gpu {
             epilogue,
             None,
             Some(fac),
+            0,
             super::MAX_WORKGROUPS,
         )?;
         Some(y.reshape([b, 2 * h, 2 * w, c]))
     }
 
+    /// The hourglass's down-path token merge and its Linear in one dispatch ([`Plan::merged`]):
+    /// `x` `[B, 2H, 2W, C]` through `weight` `[4C, D]` (and `bias`) to `[B, H, W, D]`. `None` where
+    /// the shapes do not fit that or the shader does not take them.
+    pub fn linear_merged(x: Tensor<4>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Option<Tensor<4>> {
+        let [b, h2, w2, c] = x.dims();
+        let (h, w) = (h2 / 2, w2 / 2);
+        let d_out = weight.dims()[1];
+        if h2 % 2 != 0 || w2 % 2 != 0 || weight.dims()[0] != 4 * c {
+            return None;
+        }
+        let rows = b * h * w;
+        let width = u32::try_from(w).ok()?;
+        let y = matmul_split(
+            x.reshape([rows, 4 * c]),
+            weight,
+            bias,
+            None,
+            Epilogue::Plain,
+            None,
+            None,
+            width,
+            super::MAX_WORKGROUPS,
+        )?;
+        Some(y.reshape([b, h, w, d_out]))
+    }
+
     /// [`matmul`] with the norm of `a`'s rows folded in where given (two-dimensional products
     /// only), in dispatches of at most `limit` workgroups per axis: the checks split small grids
     /// with a small limit, so that the split runs on every device. `lerp`: the split epilogue's
-    /// factor (`[1]`), given with [`Epilogue::Split`] only.
+    /// factor (`[1]`), given with [`Epilogue::Split`] only. `merge`: 0, or `a` read through the
+    /// token merge of a grid that wide ([`Plan::merged`]; no norm with it).
     #[allow(clippy::too_many_arguments)]
     pub fn matmul_split<const D: usize>(
         a: Tensor<D>,
@@ -964,6 +1059,7 @@ mod gpu {
         epilogue: Epilogue,
         norm: Option<Norm>,
         lerp: Option<Tensor<1>>,
+        merge: u32,
         limit: u32,
     ) -> Option<Tensor<D>> {
         let (da, db) = (a.dims(), b.dims());
@@ -993,7 +1089,13 @@ mod gpu {
         if !plain(&ca) || !plain(&cb) || !cbias.as_ref().is_none_or(plain) {
             return None;
         }
-        let plan = operand(&ca).zip(operand(&cb)).and_then(|(oa, ob)| Plan::new(oa, ob))?;
+        let mut plan = operand(&ca).zip(operand(&cb)).and_then(|(oa, ob)| Plan::new(oa, ob))?;
+        if merge != 0 {
+            if D != 2 || norm.is_some() {
+                return None;
+            }
+            plan = plan.merged(merge)?;
+        }
         // The split: a matrix of whole grid rows, four finer tokens' channels in each row of the
         // product; its factor takes the norm's binding, so the two do not go together.
         if let Epilogue::Split { width } = epilogue
@@ -1298,6 +1400,23 @@ mod tests {
         let factor = Factor::new(0.0, rows, d_in, 1, d_in, 0).unwrap();
         close(&reference(Some(factor), &scale), &model(linear(rms.forward(tx.clone()))));
         close(&reference(None, &[]), &model(linear(crate::model::norm::rms_norm(tx))));
+    }
+
+    #[test]
+    fn the_merge_takes_one_contiguous_matrix_of_whole_merged_rows_and_is_spelt_in_the_uniform() {
+        let operand = |shape: &[usize]| Operand::contiguous(shape).expect("operand");
+        let plan = Plan::new(operand(&[30, 36]), operand(&[36, 13])).expect("plan");
+        let merged = plan.merged(5).expect("a 3 × 5 merged grid of 2 images");
+        assert_eq!(merged.info(false, Epilogue::Plain, None, [0; 3])[25], 5);
+        assert_eq!(plan.info(false, Epilogue::Plain, None, [0; 3])[25], 0, "off");
+        assert!(plan.merged(0).is_none(), "no width");
+        assert!(plan.merged(7).is_none(), "30 rows are not whole rows of 7");
+        let odd_k = Plan::new(operand(&[30, 34]), operand(&[34, 13])).expect("plan");
+        assert!(odd_k.merged(5).is_none(), "k is not four tokens' channels");
+        let transposed = Operand::new(&[30, 36], &[1, 30]).expect("operand");
+        assert!(Plan::new(transposed, operand(&[36, 13])).expect("plan").merged(5).is_none(), "a strided view");
+        let batched = Plan::new(operand(&[2, 30, 36]), operand(&[36, 13])).expect("plan");
+        assert!(batched.merged(5).is_none(), "a batch of matrices");
     }
 
     #[test]

@@ -25,7 +25,8 @@ pub use dequantize::{Codes, check_against_reference as check_dequantize, dequant
 pub use fourier::{check_against_reference as check_fourier, fourier_features, fourier_reference};
 pub use matmul::{
     Epilogue, Operand, Plan, Tile, check_against_reference as check_matmul, geglu_reference, gelu_reference, linear,
-    linear_geglu, linear_residual, linear_split_lerp, matmul, matmul_reference, set_cpu_device, split_lerp_reference,
+    linear_geglu, linear_merged, linear_residual, linear_split_lerp, matmul, matmul_reference, merge_reference,
+    set_cpu_device, split_lerp_reference,
 };
 #[cfg(feature = "kernels")]
 pub use replay::Captured;

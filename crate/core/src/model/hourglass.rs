@@ -115,6 +115,18 @@ fn merge_2x2(x: Tensor<4>) -> Tensor<4> {
     x.reshape([b, h / 2, 2, w / 2, 2, c]).permute([0, 1, 3, 2, 4, 5]).reshape([b, h / 2, w / 2, 4 * c])
 }
 
+/// The down path's 2 × 2 token merge and its Linear: one dispatch where our WGSL runs
+/// (`kernels::linear_merged`, which reads the finer grid in place), in f32.
+fn merge_tokens(merge: &Linear, x: Tensor<4>) -> Tensor<4> {
+    if precision::current() == precision::Precision::F32
+        && let Some(y) =
+            crate::kernels::linear_merged(&x, &merge.weight.val(), merge.bias.as_ref().map(|b| b.val()).as_ref())
+    {
+        return y;
+    }
+    precision::linear(merge, merge_2x2(x))
+}
+
 /// Inverse of [`merge_2x2`].
 pub(crate) fn split_2x2(x: Tensor<4>, c: usize) -> Tensor<4> {
     let [b, h, w, _] = x.dims();
@@ -353,7 +365,7 @@ impl Backbone {
         for (level, merge) in self.down.iter().zip(&self.merges) {
             x = level.forward(x, cond);
             skips.push(x.clone());
-            x = precision::linear(merge, merge_2x2(x));
+            x = merge_tokens(merge, x);
         }
         x = self.mid.forward(x, cond);
         for (i, skip) in skips.into_iter().enumerate().rev() {
@@ -373,7 +385,7 @@ mod tests {
     use burn::tensor::TensorData;
 
     use super::*;
-    use crate::kernels::{Operand, Plan, check_values, matmul_reference, split_lerp_reference};
+    use crate::kernels::{Operand, Plan, check_values, matmul_reference, merge_reference, split_lerp_reference};
     use crate::testing::cpu;
 
     /// The split epilogue's host reference (what the browser's shader is checked against) is the
@@ -405,5 +417,19 @@ mod tests {
         let want = split_lerp_reference(&matmul_reference(&plan, &x, &w, Some(&bias)), channels, grid_w, &skip, fac);
         let worst = got.iter().zip(&want).map(|(g, w)| (g - w).abs() / (1.0 + w.abs())).fold(0f32, f32::max);
         assert!(worst < 1e-5, "largest relative difference {worst}");
+    }
+
+    /// The merge prologue's host reference (what the browser's shader is checked against) is the
+    /// model's `merge_2x2`: a 4 × 6 grid of 2 images, 3 channels per finer token.
+    #[test]
+    fn the_merge_prologues_reference_is_the_models_token_merge() {
+        let device = cpu();
+        let (images, grid_h, grid_w, channels) = (2, 4, 6, 3);
+        let x = check_values(images * grid_h * grid_w * channels, 5);
+        let grid = Tensor::<4>::from_data(TensorData::new(x.clone(), [images, grid_h, grid_w, channels]), &device);
+        let merged = merge_2x2(grid);
+        assert_eq!(merged.dims(), [images, grid_h / 2, grid_w / 2, 4 * channels]);
+        let got = merged.into_data().try_to_vec::<f32>().expect("f32");
+        assert_eq!(got, merge_reference(&x, channels, grid_w / 2));
     }
 }
