@@ -64,10 +64,7 @@ fn load_a(base: u32, row: u32, col: u32) -> f32 {
         let width = info[6].y;
         if (width != 0u) {
             // The token merge: `a` is the finer grid, row `row`'s four tokens side by side.
-            let channels = dims.z / 4u;
-            let q = col / channels;
-            let token = (2u * (row / width) + q / 2u) * 2u * width + 2u * (row % width) + q % 2u;
-            return a[base + token * channels + col % channels];
+            return a[base + finer_index(row, col, width, dims.z / 4u)];
         }
         return a[base + row * s.z + col * s.w];
     }
@@ -410,14 +407,19 @@ fn store_one(base: u32, row_start: u32, col: u32, n: u32, v: f32) {
 // the order the model spells it: skip + (up - skip) * fac.
 fn store_split(row: u32, col: u32, n: u32, v: f32) {
     if (col < n) {
-        let channels = n / 4u;
-        let width = info[6].x;
-        let q = col / channels;
-        let token = (2u * (row / width) + q / 2u) * 2u * width + 2u * (row % width) + q % 2u;
-        let i = token * channels + col % channels;
+        let i = finer_index(row, col, info[6].x, n / 4u);
         let skip = residual[i];
         out[i] = skip + (v - skip) * factor[0];
     }
+}
+
+// Where column `col` of merged row `row` lives in the finer grid `2 * width` tokens wide: token
+// (2 * (row / width) + dy, 2 * (row % width) + dx), channel c, for col = (2 dy + dx) * channels + c.
+// The one map of the token merge (read) and split (written).
+fn finer_index(row: u32, col: u32, width: u32, channels: u32) -> u32 {
+    let q = col / channels;
+    let token = (2u * (row / width) + q / 2u) * 2u * width + 2u * (row % width) + q % 2u;
+    return token * channels + col % channels;
 }
 
 // burn's gelu (burn-backend's default: four element-wise kernels) with cubecl's erf polyfill,

@@ -326,24 +326,23 @@ impl Factor {
     }
 }
 
+/// Where column `col` of merged row `row` lives in the finer `[B, 2H, 2W, C]` grid (`width = W`):
+/// the index of token `(2(row / width) + dy, 2(row % width) + dx)`, channel `c`, for `col = (2dy +
+/// dx)·C + c`. The one map of the token merge and split (`merge_2x2`, `split_2x2`), both ways.
+fn finer_index(row: usize, col: usize, width: usize, channels: usize) -> usize {
+    let q = col / channels;
+    let token = (2 * (row / width) + q / 2) * 2 * width + 2 * (row % width) + q % 2;
+    token * channels + col % channels
+}
+
 /// The split epilogue's host reference: `y` `[B·H·W, 4C]` (rows = tokens of a `width`-wide grid),
 /// split into the `[B, 2H, 2W, C]` grid as the hourglass's `split_2x2` lays it out, and lerped with
 /// `skip` (laid out as the output) by `fac`.
 pub fn split_lerp_reference(y: &[f32], channels: usize, width: usize, skip: &[f32], fac: f32) -> Vec<f32> {
-    let rows = y.len() / (4 * channels);
     let mut out = vec![0.0; y.len()];
-    for row in 0..rows {
-        let (coarse_row, coarse_col) = (row / width, row % width);
-        for dy in 0..2 {
-            for dx in 0..2 {
-                let token = (2 * coarse_row + dy) * 2 * width + 2 * coarse_col + dx;
-                for c in 0..channels {
-                    let i = token * channels + c;
-                    let up = y[row * 4 * channels + (2 * dy + dx) * channels + c];
-                    out[i] = skip[i] + (up - skip[i]) * fac;
-                }
-            }
-        }
+    for (j, up) in y.iter().enumerate() {
+        let i = finer_index(j / (4 * channels), j % (4 * channels), width, channels);
+        out[i] = skip[i] + (up - skip[i]) * fac;
     }
     out
 }
@@ -351,17 +350,7 @@ pub fn split_lerp_reference(y: &[f32], channels: usize, width: usize, skip: &[f3
 /// The merge prologue's host reference: `x` a `[B, 2H, 2W, C]` grid (`width = W`), gathered into
 /// the `[B·H·W, 4C]` matrix the hourglass's `merge_2x2` makes of it ([`Plan::merged`]).
 pub fn merge_reference(x: &[f32], channels: usize, width: usize) -> Vec<f32> {
-    let rows = x.len() / (4 * channels);
-    let mut out = vec![0.0; x.len()];
-    for row in 0..rows {
-        for q in 0..4 {
-            let token = (2 * (row / width) + q / 2) * 2 * width + 2 * (row % width) + q % 2;
-            for c in 0..channels {
-                out[row * 4 * channels + q * channels + c] = x[token * channels + c];
-            }
-        }
-    }
-    out
+    (0..x.len()).map(|j| x[finer_index(j / (4 * channels), j % (4 * channels), width, channels)]).collect()
 }
 
 /// burn's `gelu` as its wgpu backend computes it, step by step: `x · (erf(x / √2) + 1) / 2`, with
