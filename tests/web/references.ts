@@ -23,7 +23,7 @@ export interface ReferenceSpec {
 
 /** The samples the specs compare against; the browser side uses exactly these settings. */
 export const REFERENCES = {
-  /** The demo's first grid: seed 0, four images, midpoint × 2, latent Heun × 8 (the runtime's defaults). */
+  /** The demo's first grid: seed 0, four images, midpoint × 2, latent midpoint × 8 (the runtime's defaults). */
   shipped: { model: SHIPPED_MODEL, seed: 0, n: 4, solver: 'midpoint', steps: 2, method: 'lediflow', latentSteps: 8 },
   shippedBaseline: { model: [SHIPPED_MODEL, SHIPPED_BASELINE], seed: 0, n: 2, solver: 'midpoint', steps: 2, method: 'baseline', latentSteps: 8 },
   /** SwiftShader is slow: one image, one flow step, one latent step. */

@@ -152,7 +152,7 @@ for (const model of ['tiny', 'shipped'] as const) {
     }
     expect(Object.values(perKernel).reduce((a, b) => a + b, 0)).toBe(webgpu.dispatches);
     console.log(`[measure] ${model} model, dispatches by kernel: ${JSON.stringify(perKernel)}`);
-    // Per network evaluation: the latent sampler's 8 Heun steps against 4, the flow's 2 midpoint
+    // Per network evaluation: the latent sampler's 8 steps against 4, the flow's 2 midpoint
     // steps against 1; what is left is the decoder, the prior draw and the RGBA8 conversion.
     const latent4 = await countedSample(page, { seed: 3, latentSteps: 4 });
     const flow1 = await countedSample(page, { seed: 3, steps: 1 });

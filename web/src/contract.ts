@@ -37,7 +37,7 @@ export type SampleOptions = {
    */
   timePower: number,
   /**
-   * The latent sampler's solver (default Heun).
+   * The latent sampler's solver (default midpoint).
    */
   latentSolver: Solver,
   /**
@@ -113,7 +113,7 @@ export type GenerateRequest = {
    */
   timePower: number,
   /**
-   * The latent sampler's solver (default Heun).
+   * The latent sampler's solver (default midpoint).
    */
   latentSolver: Solver,
   /**
@@ -180,7 +180,7 @@ export type InterpolateRequest = { seedA: number, seedB: number,
    */
   timePower: number,
   /**
-   * The latent sampler's solver (default Heun).
+   * The latent sampler's solver (default midpoint).
    */
   latentSolver: Solver,
   /**

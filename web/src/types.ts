@@ -78,7 +78,7 @@ export interface ModelInfo extends wire.LoadedFile {
 
 /**
  * Settings shared by every request that integrates the flow ODE. Unset fields take the runtime's
- * defaults (LeDiFlow, midpoint × 2, the latent sampler at Heun × 8).
+ * defaults (LeDiFlow, midpoint × 2, the latent sampler at midpoint × 8).
  */
 export interface SolveOptions extends Partial<wire.SampleOptions> {}
 

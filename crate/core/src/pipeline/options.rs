@@ -59,7 +59,7 @@ pub struct SampleOptions {
     /// flow ODE 10–20 % more closely than the uniform grid (BENCHMARKS.md, "The latent sampler's
     /// time grid").
     pub time_power: f64,
-    /// The latent sampler's solver (default Heun).
+    /// The latent sampler's solver (default midpoint).
     #[serde(deserialize_with = "by_name")]
     pub latent_solver: Solver,
     /// The latent sampler's steps (default 8).
@@ -84,12 +84,14 @@ impl Default for SampleOptions {
     fn default() -> Self {
         Self {
             method: Method::LeDiFlow,
-            // The shipped model's best at two flow steps (BENCHMARKS.md, "The wide latent
-            // sampler"): midpoint, with the latent sampler at Heun × 8 (16 NFE on an 8×8 grid).
+            // The shipped models' best at two flow steps: midpoint, with the latent sampler at
+            // midpoint × 8 (16 NFE on an 8×8 grid), the one setting at or below the 64-px
+            // baseline's best on FD, MMD and SWD, and better than Heun × 8 on every score at
+            // 128 px (BENCHMARKS.md, "The latent sampler at midpoint × 8").
             solver: Solver::Midpoint,
             steps: 2,
             time_power: 1.0,
-            latent_solver: Solver::Heun,
+            latent_solver: Solver::Midpoint,
             latent_steps: 8,
             latent_time_power: 1.0,
             prior_std_scale: None,

@@ -23,7 +23,7 @@ pub fn stage_grid(
 ) -> Result<image::RgbImage, PipelineError> {
     let pipeline = Pipeline::new(ema, config, device.clone());
     let clock = SystemClock::default();
-    let two_heun = SampleOptions::default();
+    let defaults = SampleOptions::default();
     let side = config.image_size;
     let mut rows: Vec<Tensor<4>> = Vec::new();
     match stage {
@@ -34,17 +34,17 @@ pub fn stage_grid(
                 values.extend(crate::data::rgb8_to_chw_f32(&[image.rgb], side as u32));
             }
             let originals = Tensor::<4>::from_data(TensorData::new(values, [GRID_SEEDS.len(), 3, side, side]), device);
-            let recon = pollster::block_on(pipeline.reconstruct(originals.clone(), &GRID_SEEDS, &two_heun, &clock))?;
+            let recon = pollster::block_on(pipeline.reconstruct(originals.clone(), &GRID_SEEDS, &defaults, &clock))?;
             rows.push(originals);
             rows.push(recon.mean);
         }
-        Stage::Latent => rows.push(pollster::block_on(pipeline.prior_mean(&GRID_SEEDS, &two_heun, &clock))?),
+        Stage::Latent => rows.push(pollster::block_on(pipeline.prior_mean(&GRID_SEEDS, &defaults, &clock))?),
         Stage::Flow | Stage::Baseline => {
             if trained.contains(&Stage::Flow) && trained.contains(&Stage::Latent) {
-                rows.push(pollster::block_on(pipeline.sample(&GRID_SEEDS, &two_heun, &clock, &mut NoPreview))?.images);
+                rows.push(pollster::block_on(pipeline.sample(&GRID_SEEDS, &defaults, &clock, &mut NoPreview))?.images);
             }
             if trained.contains(&Stage::Baseline) {
-                let baseline = SampleOptions { method: Method::Baseline, ..two_heun };
+                let baseline = SampleOptions { method: Method::Baseline, ..defaults };
                 rows.push(pollster::block_on(pipeline.sample(&GRID_SEEDS, &baseline, &clock, &mut NoPreview))?.images);
             }
         }
