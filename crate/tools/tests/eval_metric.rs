@@ -253,7 +253,7 @@ fn lediflow_eval_runs_at_128_pixels_and_refuses_an_evaluation_network_of_another
     let rows = report["rows"].as_array().expect("rows");
     assert_eq!(rows.len(), 2, "lediflow and baseline, euler × 1: {rows:?}");
     let solves = report["solves"].as_str().expect("solves");
-    assert!(solves.contains("heun × 1 on the time grid (i/n)^1.5"), "{solves}");
+    assert!(solves.contains("midpoint × 1 on the time grid (i/n)^1.5"), "{solves}");
     for row in rows {
         assert!(row["scores"]["fd"].as_f64().is_some_and(f64::is_finite), "{row}");
     }
