@@ -123,8 +123,9 @@ impl<'a> Pipeline<'a> {
         (mu, sigma)
     }
 
-    /// The learned prior for latent starting points `eps_latent`: returns z-derived (μ, σ)
-    /// after the latent sampler and decoder, with NFEs and times filled in.
+    /// The learned prior for latent noise `eps_latent`, the latent ODE starting from it times the
+    /// latent temperature: returns z-derived (μ, σ) after the latent sampler and decoder, with
+    /// NFEs and times filled in.
     async fn prior(
         &self,
         eps_latent: Tensor<4>,
@@ -135,8 +136,10 @@ impl<'a> Pipeline<'a> {
     ) -> Result<(Tensor<4>, Tensor<4>), PipelineError> {
         let start = clock.now_ms();
         let grid = power_grid(options.latent_steps, options.latent_time_power);
+        let start_latent =
+            if options.latent_temperature == 1.0 { eps_latent } else { eps_latent.mul_scalar(options.latent_temperature) };
         let latent =
-            integrate(&self.model.latent, options.latent_solver, &grid, eps_latent, None, &mut NoPreview).await?;
+            integrate(&self.model.latent, options.latent_solver, &grid, start_latent, None, &mut NoPreview).await?;
         let z = latent.x;
         settle_if(options.stage_times, &z).await?;
         let after_latent = clock.now_ms();

@@ -287,6 +287,33 @@ fn the_latent_sampler_runs_on_the_time_grid_the_options_ask_for() {
 }
 
 #[test]
+fn the_latent_temperature_scales_where_the_latent_sampler_starts() {
+    let (config, model) = perturbed_tiny(12);
+    let pipeline = Pipeline::new(&model, &config, cpu());
+    let clock = SystemClock::default();
+    let options = SampleOptions { latent_solver: crate::solvers::Solver::Euler, latent_steps: 2, ..Default::default() };
+    let seeds = [3, 4];
+    // The same by hand: the seeds' latent noise times 0.5 through two Euler steps.
+    let shape = pipeline.latent_shape(2);
+    let noise = gaussian_batch(&seeds, Stream::Latent, Pipeline::per_image(shape));
+    let mut velocity = |x: &Tensor<4>, t: f64| model.latent.forward_at(x.clone(), t);
+    let start = pipeline.tensor(noise, shape).mul_scalar(0.5);
+    let z = crate::solvers::euler(&mut velocity, start, &[0.0, 0.5, 1.0], &mut |_, _, x| x).x;
+    let by_hand = pipeline.decode(z).0;
+    let bits = |x: Tensor<4>| x.into_data().iter::<f32>().map(f32::to_bits).collect::<Vec<_>>();
+    let cooled = SampleOptions { latent_temperature: 0.5, ..options.clone() };
+    let mu = run(pipeline.prior_mean(&seeds, &cooled, &clock)).expect("prior mean");
+    assert_eq!(bits(mu.clone()), bits(by_hand));
+    let mu_default = run(pipeline.prior_mean(&seeds, &options, &clock)).expect("prior mean");
+    assert_ne!(bits(mu), bits(mu_default), "the temperature changes the latents");
+    // At 0 every seed starts from the same latent, so every seed gets the same prior mean.
+    let frozen = SampleOptions { latent_temperature: 0.0, ..options };
+    let mu = run(pipeline.prior_mean(&seeds, &frozen, &clock)).expect("prior mean");
+    let [a, b] = [0, 1].map(|i| bits(mu.clone().slice([i..i + 1])));
+    assert_eq!(a, b, "one latent for every seed at temperature 0");
+}
+
+#[test]
 fn the_flow_runs_on_the_time_grid_the_options_ask_for() {
     let (config, model) = perturbed_tiny(11);
     let pipeline = Pipeline::new(&model, &config, cpu());

@@ -83,7 +83,7 @@ pub fn run(args: EvalArgs) -> CliResult {
     let partial_path = args.out.join("partial.json");
     let model_name = args.model.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" + ");
     let key = format!(
-        "{model_name} n={} first_seed={} reference={} batch={} backend={:?} latent={}x{}^{} time_power={}",
+        "{model_name} n={} first_seed={} reference={} batch={} backend={:?} latent={}x{}^{} latent_temperature={} time_power={}",
         args.n,
         args.first_seed,
         args.reference,
@@ -92,6 +92,7 @@ pub fn run(args: EvalArgs) -> CliResult {
         args.solve.latent_solver,
         args.latent_steps,
         args.solve.latent_time_power,
+        args.solve.latent_temperature,
         args.solve.time_power
     );
     let done: Vec<ConfigRow> = std::fs::read_to_string(&partial_path)
@@ -124,6 +125,7 @@ pub fn run(args: EvalArgs) -> CliResult {
         latent_solver: args.solve.latent_solver,
         latent_steps: args.latent_steps,
         latent_time_power: args.solve.latent_time_power,
+        latent_temperature: args.solve.latent_temperature,
         time_power: args.solve.time_power,
         progress: true,
         done,

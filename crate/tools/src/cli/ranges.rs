@@ -45,6 +45,12 @@ pub fn time_power(text: &str) -> Result<f64, String> {
     finite_in(text, *range.start(), *range.end(), false)
 }
 
+/// The latent sampler's temperature ([`lediflow_core::pipeline::SampleOptions::LATENT_TEMPERATURES`]).
+pub fn latent_temperature(text: &str) -> Result<f64, String> {
+    let range = lediflow_core::pipeline::SampleOptions::LATENT_TEMPERATURES;
+    finite_in(text, *range.start(), *range.end(), false)
+}
+
 /// Seconds a step may stall: 0 (wait forever) up to a week.
 pub fn step_timeout(text: &str) -> Result<f64, String> {
     finite_in(text, 0.0, 7.0 * 24.0 * 3600.0, false)

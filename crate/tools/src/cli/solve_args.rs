@@ -15,6 +15,10 @@ pub struct SolveArgs {
     /// latent sampler's time grid").
     #[arg(long, default_value_t = SampleOptions::default().latent_time_power, value_parser = super::ranges::time_power)]
     pub latent_time_power: f64,
+    /// The latent sampler's temperature τ: it starts from τ·ε (1: as trained; below 1 fewer
+    /// atypical images for less variety).
+    #[arg(long, default_value_t = SampleOptions::default().latent_temperature, value_parser = super::ranges::latent_temperature)]
+    pub latent_temperature: f64,
     /// The flow ODE's time grid, t_i = (i / steps)^p (1: uniform; below 1 the last steps are
     /// shorter).
     #[arg(long, default_value_t = SampleOptions::default().time_power, value_parser = super::ranges::time_power)]
@@ -27,6 +31,7 @@ impl SolveArgs {
         SampleOptions {
             latent_solver: self.latent_solver,
             latent_time_power: self.latent_time_power,
+            latent_temperature: self.latent_temperature,
             time_power: self.time_power,
             ..options
         }
@@ -52,6 +57,7 @@ mod tests {
         let applied = parsed.solve.apply(SampleOptions { steps: 7, ..defaults.clone() });
         assert_eq!(applied.latent_solver, defaults.latent_solver);
         assert_eq!(applied.latent_time_power, defaults.latent_time_power);
+        assert_eq!(applied.latent_temperature, defaults.latent_temperature);
         assert_eq!(applied.time_power, defaults.time_power);
         assert_eq!(applied.steps, 7, "options the solve arguments do not name are kept");
     }
@@ -66,15 +72,25 @@ mod tests {
             "1.25",
             "--time-power",
             "0.6",
+            "--latent-temperature",
+            "0.8",
         ])
         .expect("valid options parse");
         let applied = parsed.solve.apply(SampleOptions::default());
         assert_eq!(applied.latent_solver, Solver::Midpoint);
         assert_eq!(applied.latent_time_power, 1.25);
         assert_eq!(applied.time_power, 0.6);
-        for bad in [["--time-power", "5"], ["--latent-time-power", "0"], ["--latent-time-power", "NaN"]] {
-            let error = Command::try_parse_from(["x", bad[0], bad[1]]).expect_err("out of range");
-            assert!(error.to_string().contains(bad[0]), "{error}");
+        assert_eq!(applied.latent_temperature, 0.8);
+        for bad in [
+            "--time-power=5",
+            "--latent-time-power=0",
+            "--latent-time-power=NaN",
+            "--latent-temperature=-0.5",
+            "--latent-temperature=3",
+        ] {
+            let error = Command::try_parse_from(["x", bad]).expect_err("out of range");
+            let flag = bad.split('=').next().unwrap_or(bad);
+            assert!(error.to_string().contains(flag), "{error}");
         }
     }
 }

@@ -55,6 +55,8 @@ pub struct EvalRequest {
     pub latent_steps: usize,
     /// The latent sampler's time-grid power (`SampleOptions::latent_time_power`).
     pub latent_time_power: f64,
+    /// The latent sampler's temperature (`SampleOptions::latent_temperature`).
+    pub latent_temperature: f64,
     /// The flow ODE's time-grid power in every configuration (`SampleOptions::time_power`).
     pub time_power: f64,
     pub progress: bool,
@@ -280,8 +282,16 @@ pub fn evaluate(
         batch: request.batch,
         mmd_bandwidth: reference.sigma,
         solves: format!(
-            "LeDiFlow's latent sampler {} × {} on the time grid (i/n)^{}; every flow on (i/n)^{}",
-            request.latent_solver, request.latent_steps, request.latent_time_power, request.time_power
+            "LeDiFlow's latent sampler {} × {} on the time grid (i/n)^{}{}; every flow on (i/n)^{}",
+            request.latent_solver,
+            request.latent_steps,
+            request.latent_time_power,
+            if request.latent_temperature == 1.0 {
+                String::new()
+            } else {
+                format!(" at temperature {}", request.latent_temperature)
+            },
+            request.time_power
         ),
         data,
         rows,
@@ -333,6 +343,7 @@ fn config_row(
         latent_solver: request.latent_solver,
         latent_steps: request.latent_steps,
         latent_time_power: request.latent_time_power,
+        latent_temperature: request.latent_temperature,
         time_power: request.time_power,
         ..SampleOptions::default()
     };

@@ -38,6 +38,7 @@ pub(super) fn stage_probes(
         latent_solver: request.latent_solver,
         latent_steps: request.latent_steps,
         latent_time_power: request.latent_time_power,
+        latent_temperature: request.latent_temperature,
         ..SampleOptions::default()
     };
     // `reconstruct` also runs the flow; only its μ is read here, so one Euler step.
