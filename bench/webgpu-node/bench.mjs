@@ -11,7 +11,8 @@
 // (the API's defaults otherwise), e.g. lediflow:midpoint:2:midpoint:4:1.25.
 //
 // `--replay on` turns on the generator's recorded evaluations (`recordEvaluations(true)`: each
-// network evaluation recorded once, then replayed) before the first call.
+// network evaluation recorded once, then replayed) for each configuration's calls, after one usual
+// call whose images the replayed ones are compared with (`replayMaxDiff`, levels of 255).
 //
 // `--stage-times off` samples with `stageTimes: false`: one readback per call, for the images,
 // instead of one after each stage as well (issue 22).
@@ -90,7 +91,6 @@ for (const file of args.model) {
   }
   loads.push({ file, bytes: bytes.length, ms: median(times), runs: times, dequantized: loaded.dequantized ?? null });
 }
-if (args.replay === 'on') generator.recordEvaluations(true);
 
 const rows = [];
 let firstCallMs = null;
@@ -101,6 +101,14 @@ for (const spec of args.configs === 'none' ? [] : args.configs.split(',')) {
   if (latentTimePower) options.latentTimePower = Number(latentTimePower);
   const times = [];
   let last;
+  // Replayed: one usual call first, whose images the replayed calls must draw to the bit.
+  let usual = null;
+  if (args.replay === 'on') {
+    generator.recordEvaluations(false);
+    // A copy: the result's pixels may view the wasm memory, which later calls reuse.
+    usual = { pixels: Uint8Array.from((await generator.sample(options)).pixels) };
+    generator.recordEvaluations(true);
+  }
   for (let call = 0; call <= args.repeats; call++) {
     if (call === 0) phase(`first call of ${spec}`);
     const before = { ...calls };
@@ -113,7 +121,13 @@ for (const spec of args.configs === 'none' ? [] : args.configs.split(',')) {
   }
   if (args.save) writeFileSync(`${args.save}-${spec.replaceAll(':', '-')}.rgba`, last.pixels);
   const ms = median(times);
-  rows.push({ method, solver, steps: Number(steps), latent: latentSolver ? `${latentSolver} × ${latentSteps}${latentTimePower ? ` p ${latentTimePower}` : ''}` : 'default', nfe: last.nfe, msPerImage: ms, imagesPerSecond: 1000 / ms, dispatches: last.dispatches, webgpu: last.webgpu, stageTimes: last.times });
+  let replayMaxDiff = null;
+  if (usual) {
+    replayMaxDiff = 0;
+    for (let i = 0; i < usual.pixels.length; i++) replayMaxDiff = Math.max(replayMaxDiff, Math.abs(usual.pixels[i] - last.pixels[i]));
+    console.log(`${spec}: replayed images against the usual call's, largest difference ${replayMaxDiff} levels`);
+  }
+  rows.push({ method, solver, steps: Number(steps), latent: latentSolver ? `${latentSolver} × ${latentSteps}${latentTimePower ? ` p ${latentTimePower}` : ''}` : 'default', nfe: last.nfe, msPerImage: ms, imagesPerSecond: 1000 / ms, dispatches: last.dispatches, webgpu: last.webgpu, stageTimes: last.times, replayMaxDiff });
 }
 
 const result = {

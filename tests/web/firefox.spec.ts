@@ -49,7 +49,11 @@ async function openReady(page: Page, query: string): Promise<void> {
 }
 
 /** Runs a generator call in the page; returns the images' bytes. */
-async function call(page: Page, method: string, options: object): Promise<{ images: Uint8Array[]; backend: string; times: object }> {
+async function call(
+  page: Page,
+  method: string,
+  options: object,
+): Promise<{ images: Uint8Array[]; backend: string; times: object; dispatches: number; nfe: { latent: number; flow: number } }> {
   const raw = await page.evaluate(
     async (method: string, options: any) => {
       const demo = (window as any).lediflowDemo;
@@ -57,7 +61,8 @@ async function call(page: Page, method: string, options: object): Promise<{ imag
       for (const key of ['image', 'mask']) if (opts[key]) opts[key] = Uint8Array.from(opts[key]);
       try {
         const result = await demo.session.current[method](opts);
-        return { images: result.images.map((i: ImageData) => Array.from(i.data)), backend: demo.session.current.backend, times: result.times };
+        const images = result.images.map((i: ImageData) => Array.from(i.data));
+        return { images, backend: demo.session.current.backend, times: result.times, dispatches: result.dispatches, nfe: result.nfe };
       } catch (e: any) {
         return { error: `${e.kind}: ${e.message}` };
       }
@@ -66,7 +71,7 @@ async function call(page: Page, method: string, options: object): Promise<{ imag
     options,
   );
   if ('error' in raw) throw new Error(`${method} failed in Firefox: ${raw.error}`);
-  return { images: raw.images.map((i: number[]) => new Uint8Array(i)), backend: raw.backend, times: raw.times };
+  return { ...raw, images: raw.images.map((i: number[]) => new Uint8Array(i)) };
 }
 
 /** Keeps the pixels where `mask` is 0; checks them bit for bit. */
@@ -204,6 +209,18 @@ test.describe.serial('Firefox WebGPU (lavapipe), the tiny model', () => {
     expect(endA.maxDiff).toBeLessThanOrEqual(TOLERANCE.webgpu);
     expect(endB.maxDiff).toBeLessThanOrEqual(TOLERANCE.webgpu);
     expect(difference(a, b).maxDiff, 'the two seeds differ').toBeGreaterThan(TOLERANCE.webgpu);
+  });
+
+  test('replayed evaluations (the live slider\'s calls) draw the usual images', async () => {
+    const options = { steps: tiny.steps, latentSteps: tiny.latentSteps, seedA: 3, seedB: 8, alphas: [0.25], stageTimes: false };
+    const usual = await call(page, 'interpolate', options);
+    // The first replaying call records, the next two replay (web/src/worker.ts).
+    const replayed = [];
+    for (let k = 0; k < 3; k++) replayed.push(await call(page, 'interpolate', { ...options, replay: true }));
+    for (const result of replayed) expect(difference(result.images[0], usual.images[0]).maxDiff).toBe(0);
+    // Replayed, not run as usual: each evaluation adds its two copies (crate/core/src/model/replayed.rs).
+    const { latent, flow } = usual.nfe;
+    expect(replayed[2].dispatches, 'our kernels counted as replayed').toBe(usual.dispatches + 2 * (latent + flow));
   });
 
   test('every tab in use, with a screenshot of each', async () => {

@@ -185,27 +185,31 @@ for (const model of ['tiny', 'shipped'] as const) {
     test.setTimeout(model === 'shipped' ? 1_200_000 : 300_000);
     await openDemo(page, model === 'tiny' ? tinyPage : { autorun: '0', warmup: '0', backend: 'webgpu' });
     await expectReady(page);
-    const worker = await generatorWorker(page);
     const call = { seed: 3, stageTimes: false };
     await countedSample(page, call);
     const usual = await countedSample(page, call);
-    // The first call with recordings on records each (time, shape) evaluation once; the next
-    // replays them all (crate/core/src/model/replayed.rs).
-    await worker.evaluate(() => (self as any).lediflowRecordEvaluations(true));
-    const recording = await countedSample(page, call);
-    const replayed = await countedSample(page, call);
-    const again = await countedSample(page, call);
+    // The first call with `replay` records each (time, shape) evaluation once; the next replay
+    // them all (crate/core/src/model/replayed.rs, web/src/worker.ts).
+    const replaying = { ...call, replay: true };
+    const recording = await countedSample(page, replaying);
+    const replayed = await countedSample(page, replaying);
+    const again = await countedSample(page, replaying);
     console.log(`[measure] ${model} model, default LeDiFlow sample, batch 1, stageTimes off: usual WebGPU ${JSON.stringify(usual.webgpu)} in ${usual.times.totalMs} ms; recording call ${JSON.stringify(recording.webgpu)} in ${recording.times.totalMs} ms; replayed ${JSON.stringify(replayed.webgpu)} in ${replayed.times.totalMs} ms, then ${again.times.totalMs} ms; our WGSL kernels ${usual.dispatches} → ${replayed.dispatches}`);
     expect(recording.pixels, 'the recording call draws the same image').toBe(usual.pixels);
     expect(replayed.pixels, 'replays draw the same image').toBe(usual.pixels);
+    expect(again.pixels).toBe(usual.pixels);
     // Every replayed dispatch reuses the bind group recorded with it; each evaluation adds two
     // copies (its input in, its output out), which are launched as usual.
     expect(replayed.webgpu.bindGroups).toBeLessThan(usual.webgpu.bindGroups / 2);
     expect(replayed.dispatches, 'our kernels counted as replayed').toBe(usual.dispatches + 2 * (replayed.nfe.latent + replayed.nfe.flow));
-    await worker.evaluate(() => (self as any).lediflowRecordEvaluations(false));
+    // A call without `replay` drops the recordings: it runs as usual, and the next replaying call
+    // records afresh.
     const off = await countedSample(page, call);
     expect(off.pixels).toBe(usual.pixels);
     expect(off.webgpu.bindGroups, 'off again').toBe(usual.webgpu.bindGroups);
+    const recordingAgain = await countedSample(page, replaying);
+    expect(recordingAgain.webgpu.bindGroups, 'recorded afresh').toBeGreaterThan(usual.webgpu.bindGroups);
+    expect(recordingAgain.pixels).toBe(usual.pixels);
   });
 }
 

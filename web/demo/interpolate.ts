@@ -123,8 +123,9 @@ function setupLive(session: Session, form: HTMLFormElement): void {
         if (!generator) break;
         const seedA = numberField(form, 'seedA');
         const seedB = numberField(form, 'seedB');
-        // No stage timing: the call waits only for its image, never for a stage in between.
-        const result = await generator.interpolate({ seedA, seedB, alphas: [alpha], stageTimes: false });
+        // No stage timing: the call waits only for its image, never for a stage in between. Every
+        // frame evaluates the networks at the same times and shape, so they are replayed.
+        const result = await generator.interpolate({ seedA, seedB, alphas: [alpha], stageTimes: false, replay: true });
         draw(canvas, result.images[0]);
         caption.textContent = `α = ${alpha.toFixed(3)} (live)`;
         const now = performance.now();

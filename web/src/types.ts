@@ -80,7 +80,16 @@ export interface ModelInfo extends wire.LoadedFile {
  * Settings shared by every request that integrates the flow ODE. Unset fields take the runtime's
  * defaults (LeDiFlow, midpoint × 2, the latent sampler at midpoint × 8).
  */
-export interface SolveOptions extends Partial<wire.SampleOptions> {}
+export interface SolveOptions extends Partial<wire.SampleOptions> {
+  /**
+   * Record each network evaluation of this call once and replay it in the next calls that ask for
+   * `replay` too (WebGPU; the same images). A replay re-encodes the recorded dispatches without
+   * making a bind group per dispatch: a quarter off a batch-1 image on a GPU, slower at batch 16
+   * (BENCHMARKS.md, "Dawn at 64 px, replayed evaluations"). For repeated calls of one shape and
+   * grid, such as a live slider; a call without it drops the recordings and their memory.
+   */
+  replay?: boolean;
+}
 
 /** Called after every solver step with the current images (RGBA8, image after image). */
 export type StepCallback = (preview: StepPreview) => void;

@@ -268,8 +268,6 @@ async function initialise(request: InitRequest & { id: number }): Promise<InitRe
   Object.defineProperty(self, 'lediflowCheckKernels', { value: () => created.checkKernels(), configurable: true });
   // How often each of our WGSL kernels was dispatched (the tests' proof that they ran).
   Object.defineProperty(self, 'lediflowKernelDispatches', { value: () => created.kernelDispatches(), configurable: true });
-  // Network evaluations recorded once and replayed after (the browser tests' switch to count them).
-  Object.defineProperty(self, 'lediflowRecordEvaluations', { value: (on: boolean) => created.recordEvaluations(on), configurable: true });
   const onProgress = progressPoster(request.id);
   const model = await loadWeights(created, request.source, onProgress);
   imageSize = model.imageSize;
@@ -308,6 +306,8 @@ async function describeAdapter(fromWasm: string): Promise<string> {
 
 async function addWeights(request: AddWeightsRequest & { id: number }): Promise<ModelInfo> {
   if (!generator) throw new LeDiFlowError('InvalidState', 'the generator is not loaded, or was disposed');
+  // The networks loaded next start without recordings.
+  replayEvaluations(generator, false);
   return loadWeights(generator, request.source, progressPoster(request.id));
 }
 
@@ -317,7 +317,11 @@ function progressPoster(id: number): (progress: LoadProgress) => void {
 
 async function run(request: RunRequest & { id: number }): Promise<RunResult> {
   if (!generator) throw new LeDiFlowError('InvalidState', 'the generator is not loaded, or was disposed');
-  const options: Record<string, unknown> = { ...request.options };
+  const { replay, ...options } = request.options;
+  if (replay !== undefined && typeof replay !== 'boolean') {
+    throw new LeDiFlowError('InvalidOptions', `replay must be true or false, got ${String(replay)}`);
+  }
+  replayEvaluations(generator, replay === true);
   if (request.preview) {
     const onStep: wasm.OnStep = (step, steps, pixels) => {
       // Throwing here is how a request stops mid-way: the runtime ends it at this step.
@@ -335,6 +339,21 @@ async function run(request: RunRequest & { id: number }): Promise<RunResult> {
       ? await generator.interpolate(options as wasm.InterpolateCall)
       : await generator[request.type](options as wasm.InpaintCall);
   return { ...result, pixels: ownBuffer(result.pixels), webgpu: since(before) };
+}
+
+/**
+ * Whether the networks record each evaluation once and replay it after (`replay: true` calls):
+ * a replay re-encodes the recorded dispatches, with no bind group made per dispatch, which takes a
+ * quarter off a batch-1 image on a GPU and costs at batch 16 (BENCHMARKS.md, "Dawn at 64 px,
+ * replayed evaluations"). A call without `replay` drops the recordings, so only a run of replaying
+ * calls (the demo's live slider) holds their memory.
+ */
+let replaying = false;
+
+function replayEvaluations(target: WasmGenerator, on: boolean): void {
+  if (on === replaying) return;
+  target.recordEvaluations(on);
+  replaying = on;
 }
 
 /** A transferable buffer holding exactly these bytes (a view into wasm memory must be copied). */
