@@ -290,10 +290,11 @@ impl Generator {
         to_js(&KernelDispatches::so_far()).map_err(thrown)
     }
 
-    /// Diagnostics: from now on the loaded samplers' networks record each (time, shape) evaluation
-    /// once and replay it after, re-encoding the recorded dispatches instead of launching them
-    /// (cubecl's software graph, `lediflow_core::model::replayed`); `false` turns it off. Off by
-    /// default; nothing is recorded on the CPU. The images are the same.
+    /// From now on the loaded samplers' networks record each (time, shape) evaluation once and
+    /// replay it after, re-encoding the recorded dispatches instead of launching them (cubecl's
+    /// software graph, `lediflow_core::model::replayed`); `false` turns it off and drops the
+    /// recordings. Off by default (the worker turns it on while calls ask for `replay`); nothing
+    /// is recorded on the CPU. The images are the same.
     #[wasm_bindgen(js_name = recordEvaluations)]
     pub fn record_evaluations(&self, on: bool) -> Result<(), JsValue> {
         let current = self.inner.model().map_err(thrown)?;
