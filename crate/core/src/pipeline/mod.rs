@@ -136,8 +136,11 @@ impl<'a> Pipeline<'a> {
     ) -> Result<(Tensor<4>, Tensor<4>), PipelineError> {
         let start = clock.now_ms();
         let grid = power_grid(options.latent_steps, options.latent_time_power);
-        let start_latent =
-            if options.latent_temperature == 1.0 { eps_latent } else { eps_latent.mul_scalar(options.latent_temperature) };
+        let start_latent = if options.latent_temperature == 1.0 {
+            eps_latent
+        } else {
+            eps_latent.mul_scalar(options.latent_temperature)
+        };
         let latent =
             integrate(&self.model.latent, options.latent_solver, &grid, start_latent, None, &mut NoPreview).await?;
         let z = latent.x;
