@@ -61,7 +61,7 @@ test('the page loads, streams the weights with progress, falls back to the CPU a
   const bar = page.locator('#weights-bar');
   expect(await bar.evaluate((b: HTMLProgressElement) => b.value === b.max && b.max > 1e6)).toBe(true);
 
-  // The first grid is generated on load (seed 0, four images, Heun × 2): the native reference.
+  // The first grid is generated on load (seed 0, four images, midpoint × 2): the native reference.
   await expect(page.locator('#generate-grid')).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
   await expect(page.locator('#generate-grid')).toHaveAttribute('data-previews', String(REFERENCES.shipped.steps));
   const reference = loadReference('shipped');
@@ -493,7 +493,7 @@ test('every tab in use: a screenshot of each', async ({ page }) => {
   await page.getByRole('tab', { name: 'LeDiFlow vs. baseline' }).click();
   await expect(page.locator('#compare')).toBeVisible();
   await expect(page.locator('#generate')).toBeHidden();
-  // The defaults: LeDiFlow Heun × 2 against the baseline Heun × 32.
+  // The defaults: LeDiFlow midpoint × 2 against the baseline midpoint × 32.
   await page.locator('#compare-form button[type=submit]').click();
   await expect(page.locator('#compare-baseline')).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
   console.log(`[measure] compare at the defaults: ${await page.locator('#compare-summary').textContent()}`);
