@@ -162,6 +162,15 @@ fn in_range(what: &str, value: usize, max: usize) -> Result<(), PipelineError> {
     Ok(())
 }
 
+/// NaN is in no interval, so it is refused too.
+fn in_interval(what: &str, value: f64, interval: &core::ops::RangeInclusive<f64>) -> Result<(), PipelineError> {
+    if !interval.contains(&value) {
+        let (low, high) = (interval.start(), interval.end());
+        return Err(PipelineError::Options(format!("{what} must be in [{low}, {high}], got {value}")));
+    }
+    Ok(())
+}
+
 fn check_seed(what: &str, seed: u64) -> Result<(), PipelineError> {
     if seed > Limits::MAX_SEED {
         return Err(PipelineError::Options(format!("{what} must be an integer in 0..=2^53−1, got {seed}")));
@@ -182,23 +191,11 @@ impl SampleOptions {
         in_range("steps", self.steps, limits.max_steps)?;
         in_range("latentSteps", self.latent_steps, limits.max_steps)?;
         in_range("batch size", batch, limits.max_batch)?;
-        for (name, p) in [("timePower", self.time_power), ("latentTimePower", self.latent_time_power)] {
-            if !Self::TIME_POWERS.contains(&p) {
-                let (low, high) = (Self::TIME_POWERS.start(), Self::TIME_POWERS.end());
-                return Err(PipelineError::Options(format!("{name} must be in [{low}, {high}], got {p}")));
-            }
-        }
-        if !Self::LATENT_TEMPERATURES.contains(&self.latent_temperature) {
-            let (low, high) = (Self::LATENT_TEMPERATURES.start(), Self::LATENT_TEMPERATURES.end());
-            return Err(PipelineError::Options(format!(
-                "latentTemperature must be in [{low}, {high}], got {}",
-                self.latent_temperature
-            )));
-        }
+        in_interval("timePower", self.time_power, &Self::TIME_POWERS)?;
+        in_interval("latentTimePower", self.latent_time_power, &Self::TIME_POWERS)?;
+        in_interval("latentTemperature", self.latent_temperature, &Self::LATENT_TEMPERATURES)?;
         if let Some(s) = self.prior_std_scale {
-            if !(0.0..=10.0).contains(&s) {
-                return Err(PipelineError::Options(format!("priorStdScale must be in [0, 10], got {s}")));
-            }
+            in_interval("priorStdScale", s, &(0.0..=10.0))?;
         }
         Ok(())
     }
