@@ -1,6 +1,6 @@
 // Batched f32 matmul with strided operands and an optional bias row:
 //   out[z, m, n] = sum_k a[z, m, k] * b[z, k, n] (+ bias[n]),   z = (z1, z2) in [0, batch1) x [0, batch2)
-// and three epilogues, each saving the browser a dispatch or more (it is bound by dispatches):
+// and four epilogues, each saving the browser a dispatch or more (it is bound by dispatches):
 //   residual: out = residual[z, m, n] + (a . b + bias), the pre-norm blocks' skip connection;
 //   GEGLU:    b holds [A | G] (n = 2 * half columns), out[z, m, j] = A_j * gelu(G_j), j < half,
 //             with burn's gelu step by step (x * (erf(x / sqrt 2) + 1) / 2, cubecl's erf);
@@ -8,6 +8,8 @@
 //             `width` wide, n = 4C): row r's output columns q * C + c (q = 2 dy + dx) go to token
 //             (2 * (r / width) + dy, 2 * (r % width) + dx), channel c, of the grid twice as fine,
 //             lerped with the skip there: out = skip + (y - skip) * fac, fac = factor[0];
+//   update:   out = residual[z, m, n] + (a . b + bias) * s, an ODE solver's state update
+//             (shaders/solver_update.wgsl's `x + s1 * k1` with k1 the product), s = info[6].z;
 // and two prologues, each costing no dispatch of its own:
 //   merge:    `a` read as the hourglass's 2 x 2 token merge of a contiguous [B, 2H, 2W, C] grid:
 //             a[r, q * C + c] = grid token (2 * (r / width) + q / 2, 2 * (r % width) + q % 2), channel c;
@@ -33,20 +35,20 @@
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
-// Read only with the residual and split epilogues (else bound to `a`'s buffer), contiguous like
-// `out` (the split's skip: in the finer grid's layout, as `out` is written).
+// Read only with the residual, split and update epilogues (else bound to `a`'s buffer), contiguous
+// like `out` (the split's skip: in the finer grid's layout, as `out` is written).
 @group(0) @binding(3) var<storage, read> residual: array<f32>;
 // Read only by the norm prologue with a factor, and by the split epilogue (its lerp factor)
 // (else bound to `a`'s buffer).
 @group(0) @binding(4) var<storage, read> factor: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 // [0] m, n, k, batch2;  [1] a's strides: batch1, batch2, row (m), column (k);
-// [2] b's strides: batch1, batch2, row (k), column (n);  [3] has_bias, the residual epilogue (1)
-// or the split (2) (0: neither), half (GEGLU with `half` output columns; 0: off), the factor's
+// [2] b's strides: batch1, batch2, row (k), column (n);  [3] has_bias, the residual epilogue (1),
+// the split (2) or the update (3) (0: none of them), half (GEGLU with `half` output columns; 0: off), the factor's
 // `added` (f32 bits); [4] this dispatch's first workgroup (x, y, z), the norm's eps (f32 bits);
 // [5] the norm prologue (1: on, 3: on with a factor; 0: off), the factor's group, stride and
 // offset; [6] the split's token grid width (0 without the split), the merge's (0 without it: `a`
-// read through its strides), two unused words.
+// read through its strides), the update's s (f32 bits), an unused word.
 // A stride of 0 broadcasts that operand over the batch axis.
 // A grid past the 65,535 workgroups a dispatch may have on an axis is split into several
 // dispatches (`Plan::launches`), each offset by [4]; one dispatch has offset 0.
@@ -397,6 +399,8 @@ fn store_one(base: u32, row_start: u32, col: u32, n: u32, v: f32) {
         let i = base + row_start + col;
         if (info[3].y == 1u) {
             out[i] = residual[i] + v;
+        } else if (info[3].y == 3u) {
+            out[i] = residual[i] + v * bitcast<f32>(info[6].z);
         } else {
             out[i] = v;
         }

@@ -218,7 +218,9 @@ test.describe.serial('Firefox WebGPU (lavapipe), the tiny model', () => {
     const replayed = [];
     for (let k = 0; k < 3; k++) replayed.push(await call(page, 'interpolate', { ...options, replay: true }));
     for (const result of replayed) expect(difference(result.images[0], usual.images[0]).maxDiff).toBe(0);
-    // Replayed, not run as usual: each evaluation adds its two copies (crate/core/src/model/replayed.rs).
+    // Replayed, not run as usual: each evaluation adds the copy of its input and its solver update,
+    // which reads the recorded output in place; the usual call makes the update in the network's
+    // last layer (midpoint: every evaluation's). crate/core/src/model/replayed.rs
     const { latent, flow } = usual.nfe;
     expect(replayed[2].dispatches, 'our kernels counted as replayed').toBe(usual.dispatches + 2 * (latent + flow));
   });

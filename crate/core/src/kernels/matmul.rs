@@ -199,6 +199,7 @@ impl Plan {
             match epilogue {
                 Epilogue::Residual => 1,
                 Epilogue::Split { .. } => 2,
+                Epilogue::Update { .. } => 3,
                 _ => 0,
             },
             if epilogue == Epilogue::Geglu { self.n / 2 } else { 0 },
@@ -213,7 +214,7 @@ impl Plan {
             first,
             if let Epilogue::Split { width } = epilogue { width } else { 0 },
             self.merge,
-            0,
+            if let Epilogue::Update { scale_bits } = epilogue { scale_bits } else { 0 },
             0,
         ]
     }
@@ -277,12 +278,21 @@ pub enum Epilogue {
     /// grid twice as fine and lerped with the skip there: `skip + (y − skip) · fac`
     /// ([`split_lerp_reference`]).
     Split { width: u32 },
+    /// An ODE solver's state update: `base + scale · y` (`base` of the output's shape, in the
+    /// residual binding; `scale` as f32 bits, [`Epilogue::update`]), as
+    /// `shaders/solver_update.wgsl` computes it from a stored `y`: the update costs no dispatch.
+    Update { scale_bits: u32 },
 }
 
 impl Epilogue {
+    /// [`Epilogue::Update`] by `scale`.
+    pub fn update(scale: f32) -> Epilogue {
+        Epilogue::Update { scale_bits: scale.to_bits() }
+    }
+
     /// Whether it reads a tensor of the output's shape (the residual binding).
     pub fn reads_residual(self) -> bool {
-        matches!(self, Epilogue::Residual | Epilogue::Split { .. })
+        matches!(self, Epilogue::Residual | Epilogue::Split { .. } | Epilogue::Update { .. })
     }
 }
 
@@ -351,6 +361,12 @@ pub fn split_lerp_reference(y: &[f32], channels: usize, width: usize, skip: &[f3
 /// the `[B·H·W, 4C]` matrix the hourglass's `merge_2x2` makes of it ([`Plan::merged`]).
 pub fn merge_reference(x: &[f32], channels: usize, width: usize) -> Vec<f32> {
     (0..x.len()).map(|j| x[finer_index(j / (4 * channels), j % (4 * channels), width, channels)]).collect()
+}
+
+/// [`Epilogue::Update`]'s host reference: `base + scale · y`, as the solver's separate update
+/// (`solver_update_reference`) adds a stored product.
+pub fn update_reference(base: &[f32], y: &[f32], scale: f32) -> Vec<f32> {
+    super::solver_update_reference(base, &[(y, scale)])
 }
 
 /// burn's `gelu` as its wgpu backend computes it, step by step: `x · (erf(x / √2) + 1) / 2`, with
@@ -668,8 +684,8 @@ async fn check_cases(device: &burn::tensor::Device, tile: Tile) -> Result<f32, s
         .ok_or_else(refuse)?;
     let product = matmul_reference(&plan, &a, &b, Some(&bias));
     let bias_t = || Some(Tensor::<1>::from_data(TensorData::new(bias.clone(), [130]), device));
-    for epilogue in [Epilogue::Plain, Epilogue::Residual, Epilogue::Geglu] {
-        let residual = (epilogue == Epilogue::Residual).then(|| tensor(&skip, vec![2, 3, 67, 130]));
+    for epilogue in [Epilogue::Plain, Epilogue::Residual, Epilogue::Geglu, Epilogue::update(0.75)] {
+        let residual = epilogue.reads_residual().then(|| tensor(&skip, vec![2, 3, 67, 130]));
         let launches = plan.launches(epilogue, tile, 2).len() as u64;
         let before = super::dispatches()[super::Shader::Matmul as usize].1;
         let y = split(tensor(&a, sa.to_vec()), tensor(&b, sb.to_vec()), bias_t(), residual, epilogue, None, 2)
@@ -682,6 +698,7 @@ async fn check_cases(device: &burn::tensor::Device, tile: Tile) -> Result<f32, s
             Epilogue::Plain => product.clone(),
             Epilogue::Residual => skip.iter().zip(&product).map(|(r, y)| r + y).collect(),
             Epilogue::Geglu => geglu_reference(&product, 65),
+            Epilogue::Update { scale_bits } => update_reference(&skip, &product, f32::from_bits(scale_bits)),
             Epilogue::Split { .. } => return Err(refuse()),
         };
         worst = worst.max(error(y, &want).await?);
@@ -716,17 +733,20 @@ async fn check_cases(device: &burn::tensor::Device, tile: Tile) -> Result<f32, s
         (Some((&modulations_t, 7, 1.0)), Some(modulated), &modulations, Epilogue::Geglu),
         (Some((&scale_t, 0, 0.0)), Some(scaled), &scale, Epilogue::Residual),
         (None, None, &scale, Epilogue::Plain),
+        // A velocity network's last layer with the solver's update (`Backbone`'s `patch_out`).
+        (Some((&scale_t, 0, 0.0)), Some(scaled), &scale, Epilogue::update(-0.3125)),
     ];
     let rms = RowNorm::Rms { eps };
     let no_norm = || super::KernelError("the folded norm does not run on this device".into());
     for (factor_t, factor, values, epilogue) in cases {
-        let residual = (epilogue == Epilogue::Residual).then_some(&skip_t);
+        let residual = epilogue.reads_residual().then_some(&skip_t);
         let y = rms.linear(&x_t, factor_t, &weight, Some(&bias_t), epilogue, residual).ok_or_else(no_norm)?;
         let product = normed_matmul_reference(&plan, &x, &w, Some(&bias), &Prologue { eps, factor }, values);
         let want = match epilogue {
             Epilogue::Plain => product,
             Epilogue::Residual => skip.iter().zip(&product).map(|(r, y)| r + y).collect(),
             Epilogue::Geglu => geglu_reference(&product, d_out / 2),
+            Epilogue::Update { scale_bits } => update_reference(&skip, &product, f32::from_bits(scale_bits)),
             Epilogue::Split { .. } => return Err(refuse()),
         };
         worst = worst.max(error(y, &want).await?);
@@ -1385,7 +1405,7 @@ mod tests {
         let rms = RmsNorm {
             scale: burn::module::Param::from_tensor(Tensor::from_data(TensorData::new(scale.clone(), [d_in]), &device)),
         };
-        assert!(rms.linear(&tx, &layer, Epilogue::Plain).is_none());
+        assert!(rms.linear(&tx, &layer, Epilogue::Plain, None).is_none());
         let factor = Factor::new(0.0, rows, d_in, 1, d_in, 0).unwrap();
         close(&reference(Some(factor), &scale), &model(linear(rms.forward(tx.clone()))));
         close(&reference(None, &[]), &model(linear(crate::model::norm::rms_norm(tx))));

@@ -118,6 +118,27 @@ impl Captured {
 
     /// Replays the recording on what was fed last, and returns a copy of its output.
     pub fn replay(&self) -> Result<Tensor<4>, KernelError> {
+        self.replay_graph()?;
+        let out = copy(&self.output, self.dims).ok_or_else(|| KernelError("copy of the output refused".into()))?;
+        Ok(Tensor::from_primitive::<Cube>(out))
+    }
+
+    /// Replays the recording on what was fed last, and returns `base + scale · output`: the
+    /// solver's update reads the recorded output in place (`shaders/solver_update.wgsl`), where
+    /// [`Captured::replay`] and then the update would copy it first.
+    pub fn replay_advanced(&self, base: &Tensor<4>, scale: f64) -> Result<Tensor<4>, KernelError> {
+        if base.dims() != self.dims {
+            return Err(KernelError(format!("a base of {:?} for a recording of {:?}", base.dims(), self.dims)));
+        }
+        self.replay_graph()?;
+        // Read before the next replay overwrites it: launches on this thread's one stream are ordered.
+        let output = Tensor::<4>::from_primitive::<Cube>(self.output.clone()).reshape(self.dims);
+        super::solver_update(base, &[(&output, scale)])
+            .ok_or_else(|| KernelError("the solver update does not run on this device".into()))
+    }
+
+    /// Replays the recorded dispatches and counts them.
+    fn replay_graph(&self) -> Result<(), KernelError> {
         // Safety (cubecl's `Graph::replay` contract): every buffer the recording used is alive —
         // the input and output are held here, the weights and conditions by the network, and
         // the pages of the intermediates it dropped are guarded by the graph, which never hands
@@ -128,8 +149,7 @@ impl Captured {
         for (counter, n) in counters.iter().zip(self.dispatches) {
             counter.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         }
-        let out = copy(&self.output, self.dims).ok_or_else(|| KernelError("copy of the output refused".into()))?;
-        Ok(Tensor::from_primitive::<Cube>(out))
+        Ok(())
     }
 
     /// Our kernels' dispatches the recording holds.

@@ -13,6 +13,8 @@ use super::mapping::MappingNetwork;
 use super::norm::{AdaRmsNorm, Conditioning, RmsNorm, linear, zero_linear};
 use super::precision;
 use super::replayed::Recordings;
+use crate::kernels::Epilogue;
+use crate::solvers::OdeState;
 
 #[derive(Module, Debug)]
 pub struct Block {
@@ -131,6 +133,13 @@ fn merge_tokens(merge: &Linear, x: Tensor<4>) -> Tensor<4> {
 pub(crate) fn split_2x2(x: Tensor<4>, c: usize) -> Tensor<4> {
     let [b, h, w, _] = x.dims();
     x.reshape([b, h, w, 2, 2, c]).permute([0, 1, 3, 2, 4, 5]).reshape([b, 2 * h, 2 * w, c])
+}
+
+/// What a solver adds a velocity to: `base + scale · v` ([`Backbone::advanced_tokens_at`]).
+#[derive(Clone, Copy)]
+struct Advance<'a> {
+    base: &'a Tensor<4>,
+    scale: f64,
 }
 
 #[derive(Module, Debug)]
@@ -310,14 +319,27 @@ impl Backbone {
     pub fn tokens_at(&self, tokens: Tensor<4>, t: f64) -> Tensor<4> {
         match &self.recordings {
             Some(recordings) if precision::current() == precision::Precision::F32 => {
-                recordings.eval(&tokens, t, |tokens| self.evaluate_tokens_at(tokens, t))
+                recordings.eval(&tokens, t, |tokens| self.evaluate_tokens_at(tokens, t, None))
             }
-            _ => self.evaluate_tokens_at(tokens, t),
+            _ => self.evaluate_tokens_at(tokens, t, None),
         }
     }
 
-    /// [`Backbone::tokens_at`] evaluated as usual.
-    fn evaluate_tokens_at(&self, tokens: Tensor<4>, t: f64) -> Tensor<4> {
+    /// `base + scale · v`, v = [`Backbone::tokens_at`]`(tokens, t)`: a solver's state update
+    /// (`OdeState::add_scaled`, the same values). Where our WGSL runs, the update is the last
+    /// layer's epilogue ([`Epilogue::Update`]): no dispatch of its own. A replayed evaluation
+    /// updates apart, reading the recording's output in place (`Recordings::eval_advanced`).
+    pub fn advanced_tokens_at(&self, tokens: Tensor<4>, t: f64, base: &Tensor<4>, scale: f64) -> Tensor<4> {
+        match &self.recordings {
+            Some(recordings) if precision::current() == precision::Precision::F32 => {
+                recordings.eval_advanced(&tokens, t, base, scale, |tokens| self.evaluate_tokens_at(tokens, t, None))
+            }
+            _ => self.evaluate_tokens_at(tokens, t, Some(Advance { base, scale })),
+        }
+    }
+
+    /// [`Backbone::tokens_at`] evaluated as usual, its velocity added to a base where asked.
+    fn evaluate_tokens_at(&self, tokens: Tensor<4>, t: f64, advance: Option<Advance>) -> Tensor<4> {
         let device = tokens.device();
         let times = |n: usize| Tensor::<1>::from_data(TensorData::new(vec![t as f32; n], [n]), &device);
         match (&self.mapping, &self.conditions) {
@@ -327,14 +349,14 @@ impl Backbone {
                     let modulations = self.modulations_of(Some(&cond));
                     (cond, modulations)
                 });
-                self.through(tokens, Conditioning { cond: Some(&cond), modulations: modulations.as_ref() })
+                self.through(tokens, Conditioning { cond: Some(&cond), modulations: modulations.as_ref() }, advance)
             }
             (Some(mapping), _) => {
                 let cond = mapping.forward(times(tokens.dims()[0]));
                 let modulations = self.modulations_of(Some(&cond));
-                self.through(tokens, Conditioning { cond: Some(&cond), modulations: modulations.as_ref() })
+                self.through(tokens, Conditioning { cond: Some(&cond), modulations: modulations.as_ref() }, advance)
             }
-            (None, _) => self.through(tokens, Conditioning { cond: None, modulations: None }),
+            (None, _) => self.through(tokens, Conditioning { cond: None, modulations: None }, advance),
         }
     }
 
@@ -355,11 +377,12 @@ impl Backbone {
     }
 
     fn forward_conditioned(&self, x: Tensor<4>, cond: Conditioning) -> Tensor<4> {
-        unpatchify(self.through(patchify(x, self.p_in), cond), self.p_out, self.out_channels)
+        unpatchify(self.through(patchify(x, self.p_in), cond, None), self.p_out, self.out_channels)
     }
 
-    /// Patch tokens in (`[B, R/p_in, R/p_in, p_in²·C_in]`), patch tokens out.
-    fn through(&self, tokens: Tensor<4>, cond: Conditioning) -> Tensor<4> {
+    /// Patch tokens in (`[B, R/p_in, R/p_in, p_in²·C_in]`), patch tokens out; with `advance`, those
+    /// added to its base.
+    fn through(&self, tokens: Tensor<4>, cond: Conditioning, advance: Option<Advance>) -> Tensor<4> {
         let mut x = precision::linear(&self.patch_in, tokens);
         let mut skips = Vec::with_capacity(self.down.len());
         for (level, merge) in self.down.iter().zip(&self.merges) {
@@ -372,10 +395,21 @@ impl Backbone {
             x = self.splits[i].forward(x, skip);
             x = self.up[i].forward(x, cond);
         }
-        // The norm folded into the projection where our WGSL runs (one dispatch fewer).
-        match self.out_norm.linear(&x, &self.patch_out, crate::kernels::Epilogue::Plain) {
-            Some(y) => y,
-            None => precision::linear(&self.patch_out, self.out_norm.forward(x)),
+        // The norm folded into the projection where our WGSL runs (one dispatch fewer), and the
+        // solver's update in its epilogue where the base has the output's shape.
+        let [b, h, w, _] = x.dims();
+        let out_shape = [b, h, w, self.patch_out.weight.dims()[1]];
+        let folded = |epilogue, base| self.out_norm.linear(&x, &self.patch_out, epilogue, base);
+        if let Some(a) = advance.filter(|a| a.base.dims() == out_shape)
+            && let Some(y) = folded(Epilogue::update(a.scale as f32), Some(a.base))
+        {
+            return y;
+        }
+        let v = folded(Epilogue::Plain, None)
+            .unwrap_or_else(|| precision::linear(&self.patch_out, self.out_norm.forward(x)));
+        match advance {
+            Some(a) => a.base.clone().add_scaled(&v, a.scale),
+            None => v,
         }
     }
 }

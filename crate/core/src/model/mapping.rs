@@ -77,7 +77,7 @@ impl MappingNetwork {
         let mut x = self.in_norm.forward(precision::linear(&self.time_in, fourier_features(t, self.width)));
         for block in &self.blocks {
             // The norm and the gate folded into one matmul where our WGSL runs (one dispatch fewer).
-            let h = match block.norm.linear(&x, &block.up.proj, Epilogue::Geglu) {
+            let h = match block.norm.linear(&x, &block.up.proj, Epilogue::Geglu, None) {
                 Some(h) => h,
                 None => block.up.forward(block.norm.forward(x.clone())),
             };

@@ -93,6 +93,12 @@ impl VelocityNet {
         self.backbone.tokens_at(tokens, t)
     }
 
+    /// `base + scale · v(tokens, t)`, the update in the network's last layer where our WGSL runs
+    /// ([`Backbone::advanced_tokens_at`]).
+    pub fn advanced_tokens_at(&self, tokens: Tensor<4>, t: f64, base: &Tensor<4>, scale: f64) -> Tensor<4> {
+        self.backbone.advanced_tokens_at(tokens, t, base, scale)
+    }
+
     /// The token layout of both its input and its velocity, which a solve keeps its state in: a
     /// validated configuration gives a velocity network the same patch size and channels in and
     /// out (`LeDiFlowConfig::validate`), since a velocity has the shape of its input.

@@ -40,16 +40,22 @@ impl RmsNorm {
         rms_norm(x) * scale.unsqueeze()
     }
 
-    /// `layer.forward(self.forward(x))` and `epilogue` (plain or GEGLU), the norm folded into the
-    /// layer's matmul where our WGSL runs ([`folds`]); `None` elsewhere, where the caller runs the
-    /// norm, then the layer.
-    pub fn linear<const D: usize>(&self, x: &Tensor<D>, layer: &Linear, epilogue: Epilogue) -> Option<Tensor<D>> {
+    /// `layer.forward(self.forward(x))` and `epilogue`, the norm folded into the layer's matmul
+    /// where our WGSL runs ([`folds`]); `None` elsewhere, where the caller runs the norm, then the
+    /// layer. `base`: what [`Epilogue::Update`] adds to (`None` for the others).
+    pub fn linear<const D: usize>(
+        &self,
+        x: &Tensor<D>,
+        layer: &Linear,
+        epilogue: Epilogue,
+        base: Option<&Tensor<D>>,
+    ) -> Option<Tensor<D>> {
         if !folds(x) {
             return None;
         }
         let scale = self.scale.val().unsqueeze::<2>();
         let bias = layer.bias.as_ref().map(|b| b.val());
-        RMS.linear(x, Some((&scale, 0, 0.0)), &layer.weight.val(), bias.as_ref(), epilogue, None)
+        RMS.linear(x, Some((&scale, 0, 0.0)), &layer.weight.val(), bias.as_ref(), epilogue, base)
     }
 }
 

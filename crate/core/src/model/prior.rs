@@ -19,10 +19,12 @@ impl PriorTemperature {
     }
 }
 
-/// `mu + scale · max(sigma, floor) · eps`. A floor of 0 leaves σ untouched (bit for bit).
+/// `mu + scale · max(sigma, floor) · eps`. A floor of 0 leaves σ untouched and a scale of 1
+/// leaves ε so (bit for bit): no kernel for either, a dispatch fewer each in the browser.
 pub fn prior_draw(mu: Tensor<4>, sigma: Tensor<4>, eps: Tensor<4>, temperature: PriorTemperature) -> Tensor<4> {
     let sigma = if temperature.floor > 0.0 { sigma.clamp_min(temperature.floor) } else { sigma };
-    mu + sigma * eps.mul_scalar(temperature.scale)
+    let eps = if temperature.scale == 1.0 { eps } else { eps.mul_scalar(temperature.scale) };
+    mu + sigma * eps
 }
 
 #[cfg(test)]

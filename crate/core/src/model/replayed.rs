@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use burn::tensor::Tensor;
 
+use crate::solvers::OdeState;
+
 #[cfg(feature = "kernels")]
 use crate::kernels::Captured;
 
@@ -49,7 +51,41 @@ impl Recordings {
 
     /// `eval(x)`, the network at time `t`: a replay where this time and shape were recorded;
     /// else a usual evaluation, recorded on the way where it can be.
-    pub fn eval(&self, x: &Tensor<4>, t: f64, mut eval: impl FnMut(Tensor<4>) -> Tensor<4>) -> Tensor<4> {
+    pub fn eval(&self, x: &Tensor<4>, t: f64, eval: impl FnMut(Tensor<4>) -> Tensor<4>) -> Tensor<4> {
+        #[cfg(feature = "kernels")]
+        let replayed = |captured: &Captured| captured.replay();
+        #[cfg(not(feature = "kernels"))]
+        let replayed = ();
+        self.eval_then(x, t, eval, replayed, |v| v)
+    }
+
+    /// `base + scale · eval(x)`, a solver's update of [`Recordings::eval`]: a replay's update
+    /// reads the recorded output in place, without the copy [`Recordings::eval`] makes of it.
+    pub fn eval_advanced(
+        &self,
+        x: &Tensor<4>,
+        t: f64,
+        base: &Tensor<4>,
+        scale: f64,
+        eval: impl FnMut(Tensor<4>) -> Tensor<4>,
+    ) -> Tensor<4> {
+        #[cfg(feature = "kernels")]
+        let replayed = |captured: &Captured| captured.replay_advanced(base, scale);
+        #[cfg(not(feature = "kernels"))]
+        let replayed = ();
+        self.eval_then(x, t, eval, replayed, |v| base.clone().add_scaled(&v, scale))
+    }
+
+    /// `usual(eval(x))`, or `replayed(recording)` where this time and shape were recorded.
+    fn eval_then(
+        &self,
+        x: &Tensor<4>,
+        t: f64,
+        mut eval: impl FnMut(Tensor<4>) -> Tensor<4>,
+        #[cfg(feature = "kernels")] replayed: impl FnOnce(&Captured) -> Result<Tensor<4>, crate::kernels::KernelError>,
+        #[cfg(not(feature = "kernels"))] _replayed: (),
+        usual: impl FnOnce(Tensor<4>) -> Tensor<4>,
+    ) -> Tensor<4> {
         #[cfg(feature = "kernels")]
         {
             let mut state = self.lock();
@@ -57,7 +93,7 @@ impl Recordings {
             match state.entries.iter().position(|(k, _)| *k == key) {
                 Some(i) => {
                     if let Some(captured) = &state.entries[i].1 {
-                        match captured.feed(x).and_then(|()| captured.replay()) {
+                        match captured.feed(x).and_then(|()| replayed(captured)) {
                             Ok(v) => {
                                 state.replays += 1;
                                 return v;
@@ -73,7 +109,7 @@ impl Recordings {
                     match Captured::record(x, &mut eval) {
                         Some(Ok((captured, v))) => {
                             state.entries.push((key, Some(captured)));
-                            return v;
+                            return usual(v);
                         }
                         Some(Err(e)) => {
                             state.failure.get_or_insert(e.0);
@@ -86,7 +122,7 @@ impl Recordings {
             }
         }
         let _ = t;
-        eval(x.clone())
+        usual(eval(x.clone()))
     }
 
     /// Evaluations replayed so far.

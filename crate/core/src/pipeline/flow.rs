@@ -7,7 +7,7 @@ use super::known::KnownPixels;
 use super::{Clock, Generated, Nfe, PipelineError, SampleOptions, StageTimes};
 use crate::model::hourglass::TokenLayout;
 use crate::model::networks::VelocityNet;
-use crate::solvers::{Observer, Solution, Solver, power_grid, solve};
+use crate::solvers::{Field, Observer, Solution, Solver, power_grid, solve};
 
 /// The flow's state after a solver step, in the layout the solve keeps it in.
 pub struct StepState<'a> {
@@ -87,12 +87,26 @@ pub(super) async fn integrate(
 ) -> Result<Solution<Tensor<4>>, PipelineError> {
     let layout = net.token_layout();
     let known = known.map(|known| known.as_tokens(&layout));
-    // Every image at the grid's times: a prepared network reuses each time's condition.
-    let mut velocity = |x: &Tensor<4>, t: f64| net.tokens_at(x.clone(), t);
+    let mut velocity = NetworkField(net);
     let steps = grid.len().saturating_sub(1);
     let mut steps_seen = PipelineSteps { known: known.as_ref(), observer, steps, layout };
     let solution = solve(solver, &mut velocity, layout.tokens(x0), grid, &mut steps_seen).await?;
     Ok(Solution { x: layout.images(solution.x), ..solution })
+}
+
+/// A velocity network as the solvers' field, on its patch tokens. Every image is at the grid's
+/// times, so a prepared network reuses each time's condition; a step's update that adds one
+/// evaluation to a state is the network's last layer's epilogue where our WGSL runs.
+struct NetworkField<'n>(&'n VelocityNet);
+
+impl Field<Tensor<4>> for NetworkField<'_> {
+    fn velocity(&mut self, x: &Tensor<4>, t: f64) -> Tensor<4> {
+        self.0.tokens_at(x.clone(), t)
+    }
+
+    fn advance(&mut self, x: &Tensor<4>, t: f64, base: &Tensor<4>, scale: f64) -> Tensor<4> {
+        self.0.advanced_tokens_at(x.clone(), t, base, scale)
+    }
 }
 
 /// The flow ODE of one pipeline call: its network, where it starts, and the pixels it keeps.

@@ -18,8 +18,27 @@ use solve::solve_now;
 
 use serde::{Deserialize, Serialize};
 
-/// A velocity field: `(x, t) -> v`.
-pub type Velocity<'a, S> = dyn FnMut(&S, f64) -> S + 'a;
+/// A velocity field `v(x, t)`, as the solvers call it; a closure `(x, t) -> v` is one.
+pub trait Field<S: OdeState> {
+    /// `v(x, t)`.
+    fn velocity(&mut self, x: &S, t: f64) -> S;
+
+    /// `base + scale · v(x, t)`: the update of a step that adds one evaluation to a state. A field
+    /// may compute it with the evaluation (a network whose last layer adds its output to `base`:
+    /// no separate update in the browser, which is bound by dispatches); the same values.
+    fn advance(&mut self, x: &S, t: f64, base: &S, scale: f64) -> S {
+        base.clone().add_scaled(&self.velocity(x, t), scale)
+    }
+}
+
+impl<S: OdeState, F: FnMut(&S, f64) -> S> Field<S> for F {
+    fn velocity(&mut self, x: &S, t: f64) -> S {
+        self(x, t)
+    }
+}
+
+/// What every solver takes: a velocity field ([`Field`]).
+pub type Velocity<'a, S> = dyn Field<S> + 'a;
 /// Called after step `i` (0-based) has reached time `t` with the new state; returns the state to
 /// continue from. The synchronous form of an [`Observer`].
 pub type OnStep<'a, S> = dyn FnMut(usize, f64, S) -> S + 'a;
@@ -33,36 +52,33 @@ pub struct Solution<S> {
 
 /// One explicit Euler step (1 NFE).
 pub fn euler_step<S: OdeState>(v: &mut Velocity<S>, x: S, t0: f64, t1: f64) -> S {
-    let k1 = v(&x, t0);
-    x.add_scaled(&k1, t1 - t0)
+    v.advance(&x, t0, &x, t1 - t0)
 }
 
 /// One explicit midpoint step (2 NFE).
 pub fn midpoint_step<S: OdeState>(v: &mut Velocity<S>, x: S, t0: f64, t1: f64) -> S {
     let h = t1 - t0;
-    let k1 = v(&x, t0);
-    let mid = x.clone().add_scaled(&k1, h / 2.0);
-    let k2 = v(&mid, t0 + h / 2.0);
-    x.add_scaled(&k2, h)
+    let mid = v.advance(&x, t0, &x, h / 2.0);
+    v.advance(&mid, t0 + h / 2.0, &x, h)
 }
 
 /// One Heun step, the explicit trapezoidal rule (2 NFE). Flow matching has no singularity at
 /// t = 1, so the last step is a full Heun step too.
 pub fn heun_step<S: OdeState>(v: &mut Velocity<S>, x: S, t0: f64, t1: f64) -> S {
     let h = t1 - t0;
-    let k1 = v(&x, t0);
+    let k1 = v.velocity(&x, t0);
     let predictor = x.clone().add_scaled(&k1, h);
-    let k2 = v(&predictor, t1);
+    let k2 = v.velocity(&predictor, t1);
     x.add_scaled_all(&[(&k1, h / 2.0), (&k2, h / 2.0)])
 }
 
 /// One classical Runge–Kutta step (4 NFE).
 pub fn rk4_step<S: OdeState>(v: &mut Velocity<S>, x: S, t0: f64, t1: f64) -> S {
     let h = t1 - t0;
-    let k1 = v(&x, t0);
-    let k2 = v(&x.clone().add_scaled(&k1, h / 2.0), t0 + h / 2.0);
-    let k3 = v(&x.clone().add_scaled(&k2, h / 2.0), t0 + h / 2.0);
-    let k4 = v(&x.clone().add_scaled(&k3, h), t1);
+    let k1 = v.velocity(&x, t0);
+    let k2 = v.velocity(&x.clone().add_scaled(&k1, h / 2.0), t0 + h / 2.0);
+    let k3 = v.velocity(&x.clone().add_scaled(&k2, h / 2.0), t0 + h / 2.0);
+    let k4 = v.velocity(&x.clone().add_scaled(&k3, h), t1);
     x.add_scaled_all(&[(&k1, h / 6.0), (&k2, h / 3.0), (&k3, h / 3.0), (&k4, h / 6.0)])
 }
 

@@ -104,7 +104,7 @@ fn tensor_state_matches_scalar_state() {
     for solver in Solver::ALL {
         let grid = uniform_grid(3);
         let sol = solver.solve(
-            &mut |x: &Tensor<1>, t| (x.clone() - x.clone().square()).mul_scalar(t.cos()),
+            &mut |x: &Tensor<1>, t: f64| (x.clone() - x.clone().square()).mul_scalar(t.cos()),
             x0.clone(),
             &grid,
             &mut |_, _, x| x,
@@ -216,4 +216,37 @@ fn an_observer_error_stops_the_solve() {
     assert_eq!(result.err(), Some("stopped at step 1".to_string()));
     assert_eq!(observer.seen, vec![(0, 0.25), (1, 0.5)]);
     assert_eq!(calls, 2 * Solver::Heun.nfe_per_step(), "no step after the error");
+}
+
+/// A field that computes `base + scale · v` itself and counts how often it is asked to, where a
+/// network would add its output to the state in its last layer.
+struct Advancing {
+    velocities: usize,
+    advances: usize,
+}
+
+impl Field<f64> for Advancing {
+    fn velocity(&mut self, x: &f64, t: f64) -> f64 {
+        self.velocities += 1;
+        field(x, t)
+    }
+
+    fn advance(&mut self, x: &f64, t: f64, base: &f64, scale: f64) -> f64 {
+        self.advances += 1;
+        base + scale * field(x, t)
+    }
+}
+
+#[test]
+fn each_update_that_adds_one_evaluation_is_asked_of_the_field() {
+    // Euler's and midpoint's every update adds one evaluation to a state (1 and 2 per step);
+    // Heun's and RK4's last updates add several, so they evaluate and update apart.
+    let grid = uniform_grid(4);
+    for (solver, advances) in [(Solver::Euler, 4), (Solver::Midpoint, 8), (Solver::Heun, 0), (Solver::Rk4, 0)] {
+        let mut fused = Advancing { velocities: 0, advances: 0 };
+        let got = solver.solve(&mut fused, X0, &grid, &mut |_, _, x| x);
+        let want = solver.solve(&mut |x: &f64, t| field(x, t), X0, &grid, &mut |_, _, x| x);
+        assert_eq!(got.x.to_bits(), want.x.to_bits(), "{solver}: the same state");
+        assert_eq!((fused.advances, fused.velocities + fused.advances), (advances, got.nfe), "{solver}");
+    }
 }
