@@ -186,3 +186,19 @@ fn a_prepared_network_caches_each_times_condition_and_gives_the_same_velocity() 
     }
     assert_eq!(cache.len(), 2, "one entry per time, reused");
 }
+
+#[test]
+fn an_advanced_evaluation_is_its_base_plus_the_scaled_velocity() {
+    let (config, model) = crate::testing::perturbed_tiny(11);
+    let device = cpu();
+    let layout = model.flow.token_layout();
+    let r = config.image_size;
+    let tokens = layout.tokens(Tensor::<4>::random([2, 3, r, r], Distribution::Normal(0.0, 1.0), &device));
+    let base = Tensor::<4>::random(tokens.dims(), Distribution::Normal(0.0, 1.0), &device);
+    let velocity = model.flow.tokens_at(tokens.clone(), 0.4);
+    // The fixture can show a velocity dropped or taken unscaled.
+    assert!(velocity.clone().abs().max().into_scalar::<f32>() > 1e-3, "a perturbed network moves");
+    let got = model.flow.advanced_tokens_at(tokens, 0.4, &base, -0.3);
+    let want = base + velocity.mul_scalar(-0.3);
+    assert_eq!(got.into_data().try_to_vec::<f32>().unwrap(), want.into_data().try_to_vec::<f32>().unwrap());
+}
