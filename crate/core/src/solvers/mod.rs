@@ -39,6 +39,7 @@ impl<S: OdeState, F: FnMut(&S, f64) -> S> Field<S> for F {
 
 /// What every solver takes: a velocity field ([`Field`]).
 pub type Velocity<'a, S> = dyn Field<S> + 'a;
+
 /// Called after step `i` (0-based) has reached time `t` with the new state; returns the state to
 /// continue from. The synchronous form of an [`Observer`].
 pub type OnStep<'a, S> = dyn FnMut(usize, f64, S) -> S + 'a;
