@@ -109,6 +109,29 @@ impl TokenLayout {
     pub fn images(&self, tokens: Tensor<4>) -> Tensor<4> {
         unpatchify(tokens, self.patch, self.channels)
     }
+
+    /// [`TokenLayout::tokens`] on the host, before an upload: `images` `[B, C, H, W]` row-major
+    /// → the tokens' values and shape `[B, H/p, W/p, p·p·C]`. Host noise laid out so costs the
+    /// device no copy. `None` where the shape is not `[B, channels, H, W]` with `p` dividing `H`
+    /// and `W`, or the values are not that many.
+    pub fn tokens_on_host(&self, images: &[f32], shape: [usize; 4]) -> Option<(Vec<f32>, [usize; 4])> {
+        let [b, c, h, w] = shape;
+        let p = self.patch;
+        if c != self.channels || p == 0 || h % p != 0 || w % p != 0 || images.len() != b * c * h * w {
+            return None;
+        }
+        let (rows, columns) = (h / p, w / p);
+        let mut tokens = Vec::with_capacity(images.len());
+        for image in 0..b {
+            for (row, column) in (0..rows).flat_map(|row| (0..columns).map(move |column| (row, column))) {
+                for (dy, dx) in (0..p).flat_map(|dy| (0..p).map(move |dx| (dy, dx))) {
+                    let (y, x) = (row * p + dy, column * p + dx);
+                    tokens.extend((0..c).map(|channel| images[((image * c + channel) * h + y) * w + x]));
+                }
+            }
+        }
+        Some((tokens, [b, rows, columns, p * p * c]))
+    }
 }
 
 /// `[B, H, W, C]` → `[B, H/2, W/2, 4C]` (2×2 token merge before the Linear).
@@ -358,6 +381,12 @@ impl Backbone {
             }
             (None, _) => self.through(tokens, Conditioning { cond: None, modulations: None }, advance),
         }
+    }
+
+    /// An unconditioned backbone (encoder, decoder) on patch tokens: [`Backbone::forward`] without
+    /// its layout copies, for an input already laid out as tokens.
+    pub fn forward_tokens(&self, tokens: Tensor<4>) -> Tensor<4> {
+        self.through(tokens, Conditioning { cond: None, modulations: None }, None)
     }
 
     /// How this backbone's input is laid out as tokens ([`Backbone::tokens_at`]'s input).

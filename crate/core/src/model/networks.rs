@@ -4,7 +4,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 use super::config::{BackboneConfig, LeDiFlowConfig};
-use super::hourglass::{Backbone, TokenLayout};
+use super::hourglass::{Backbone, TokenLayout, unpatchify};
 
 /// θE: image → mean and log-variance of q(z|y).
 #[derive(Module, Debug)]
@@ -58,7 +58,23 @@ impl Decoder {
     /// `[B, z, r, r]` → (μ, log σ²), each `[B, 3, R, R]`; log σ² clamped to the configured range.
     pub fn forward(&self, z: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
         let z = upsample_nearest(z, self.z_upsample);
-        let out = self.backbone.forward(z, None);
+        self.prior_of(self.backbone.forward(z, None))
+    }
+
+    /// [`Decoder::forward`] of latents given as tokens of `layout` (the latent sampler's solve
+    /// keeps them so). Where a token is one latent and the backbone takes one per token, the
+    /// latents are upsampled as tokens and go in as they are: two layout copies fewer (dispatches
+    /// in the browser), the same values; otherwise they are laid out as images first.
+    pub fn forward_latent_tokens(&self, z: Tensor<4>, layout: TokenLayout) -> (Tensor<4>, Tensor<4>) {
+        if layout.patch != 1 || self.backbone.p_in != 1 {
+            return self.forward(layout.images(z));
+        }
+        let out = self.backbone.forward_tokens(upsample_tokens(z, self.z_upsample));
+        self.prior_of(unpatchify(out, self.backbone.p_out, self.backbone.out_channels))
+    }
+
+    /// The backbone's images `[B, 2·3, R, R]` as (μ, clamped log σ²).
+    fn prior_of(&self, out: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
         let c = self.image_channels;
         let mu = out.clone().narrow(1, 0, c);
         let log_var = out.narrow(1, c, c).clamp(self.log_var_min, self.log_var_max);
@@ -105,6 +121,15 @@ impl VelocityNet {
     pub fn token_layout(&self) -> TokenLayout {
         self.backbone.input_tokens()
     }
+}
+
+/// [`upsample_nearest`] of tokens `[B, H, W, C]` (one pixel per token): `[B, factor·H, factor·W, C]`.
+pub fn upsample_tokens(x: Tensor<4>, factor: usize) -> Tensor<4> {
+    if factor == 1 {
+        return x;
+    }
+    let [b, h, w, c] = x.dims();
+    x.reshape([b, h, 1, w, 1, c]).expand([b, h, factor, w, factor, c]).reshape([b, h * factor, w * factor, c])
 }
 
 /// Nearest-neighbour upsampling by an integer factor.

@@ -202,3 +202,37 @@ fn an_advanced_evaluation_is_its_base_plus_the_scaled_velocity() {
     let want = base + velocity.mul_scalar(-0.3);
     assert_eq!(got.into_data().try_to_vec::<f32>().unwrap(), want.into_data().try_to_vec::<f32>().unwrap());
 }
+
+#[test]
+fn host_tokens_are_the_devices_patch_tokens() {
+    let device = cpu();
+    for (patch, channels, side) in [(1, 4, 3), (2, 3, 4), (4, 3, 8)] {
+        let layout = super::hourglass::TokenLayout { patch, channels };
+        let shape = [2, channels, side * patch, side * patch];
+        let values: Vec<f32> = (0..shape.iter().product::<usize>()).map(|i| i as f32).collect();
+        let (tokens, token_shape) = layout.tokens_on_host(&values, shape).expect("a shape of the layout");
+        let on_device = layout.tokens(Tensor::<4>::from_data(burn::tensor::TensorData::new(values, shape), &device));
+        assert_eq!(token_shape, on_device.dims(), "patch {patch}");
+        assert_eq!(tokens, on_device.into_data().try_to_vec::<f32>().unwrap(), "patch {patch}");
+    }
+    let layout = super::hourglass::TokenLayout { patch: 2, channels: 3 };
+    assert!(layout.tokens_on_host(&[0.0; 2 * 3 * 3 * 3], [2, 3, 3, 3]).is_none(), "2 does not divide 3");
+    assert!(layout.tokens_on_host(&[0.0; 2 * 4 * 4 * 4], [2, 4, 4, 4]).is_none(), "4 channels, not 3");
+    assert!(layout.tokens_on_host(&[0.0; 5], [2, 3, 4, 4]).is_none(), "too few values");
+}
+
+#[test]
+fn the_decoder_takes_the_latent_samplers_tokens_as_it_takes_latents() {
+    let (config, model) = crate::testing::perturbed_tiny(13);
+    let device = cpu();
+    let side = config.latent_side(config.image_size);
+    let z = Tensor::<4>::random([2, config.latent_channels, side, side], Distribution::Normal(0.0, 1.0), &device);
+    let layout = model.latent.token_layout();
+    let (mu, log_var) = model.decoder.forward(z.clone());
+    let (mu_t, log_var_t) = model.decoder.forward_latent_tokens(layout.tokens(z), layout);
+    let bits = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
+    // The fixture can show a transposed or unscaled grid: μ varies across the image.
+    assert!(mu.clone().var(3).max().into_scalar::<f32>() > 1e-6);
+    assert_eq!(bits(mu_t), bits(mu));
+    assert_eq!(bits(log_var_t), bits(log_var));
+}

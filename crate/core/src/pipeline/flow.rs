@@ -86,12 +86,26 @@ pub(super) async fn integrate(
     observer: &mut impl StepObserver,
 ) -> Result<Solution<Tensor<4>>, PipelineError> {
     let layout = net.token_layout();
+    let solution = integrate_tokens(net, solver, grid, layout.tokens(x0), known, observer).await?;
+    Ok(Solution { x: layout.images(solution.x), ..solution })
+}
+
+/// [`integrate`] from and to the network's patch tokens (`VelocityNet::token_layout`), for a
+/// start already laid out so and a caller that goes on with tokens.
+pub(super) async fn integrate_tokens(
+    net: &VelocityNet,
+    solver: Solver,
+    grid: &[f64],
+    x0: Tensor<4>,
+    known: Option<&KnownPixels>,
+    observer: &mut impl StepObserver,
+) -> Result<Solution<Tensor<4>>, PipelineError> {
+    let layout = net.token_layout();
     let known = known.map(|known| known.as_tokens(&layout));
     let mut velocity = NetworkField(net);
     let steps = grid.len().saturating_sub(1);
     let mut steps_seen = PipelineSteps { known: known.as_ref(), observer, steps, layout };
-    let solution = solve(solver, &mut velocity, layout.tokens(x0), grid, &mut steps_seen).await?;
-    Ok(Solution { x: layout.images(solution.x), ..solution })
+    solve(solver, &mut velocity, x0, grid, &mut steps_seen).await
 }
 
 /// A velocity network as the solvers' field, on its patch tokens. Every image is at the grid's

@@ -23,7 +23,7 @@ use crate::model::networks::LeDiFlowModel;
 use crate::model::prior::{PriorTemperature, prior_draw};
 use crate::noise::{Stream, gaussian_batch, slerp};
 use crate::solvers::power_grid;
-use flow::{Flow, integrate, settle, settle_if};
+use flow::{Flow, integrate_tokens, settle, settle_if};
 use known::row_fill;
 
 /// A millisecond clock: `Instant` natively, `performance.now()` on the web.
@@ -118,17 +118,25 @@ impl<'a> Pipeline<'a> {
 
     /// The decoder's prior (μ, σ) for latents `z`.
     fn decode(&self, z: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
-        let (mu, log_var) = self.model.decoder.forward(z);
-        let sigma = log_var.mul_scalar(0.5).exp();
-        (mu, sigma)
+        Self::prior_spread(self.model.decoder.forward(z))
     }
 
-    /// The learned prior for latent noise `eps_latent`, the latent ODE starting from it times the
-    /// latent temperature: returns z-derived (μ, σ) after the latent sampler and decoder, with
-    /// NFEs and times filled in.
+    /// (μ, log σ²) → (μ, σ).
+    fn prior_spread((mu, log_var): (Tensor<4>, Tensor<4>)) -> (Tensor<4>, Tensor<4>) {
+        (mu, log_var.mul_scalar(0.5).exp())
+    }
+
+    /// The learned prior for latent noise `eps_latent` (`batch` images of
+    /// [`Pipeline::latent_shape`], row-major), the latent ODE starting from it times the latent
+    /// temperature: returns z-derived (μ, σ) after the latent sampler and decoder, with NFEs and
+    /// times filled in. The noise is laid out as the latent sampler's tokens on the host, and the
+    /// decoder takes the solve's tokens as they are (`Decoder::forward_latent_tokens`): no layout
+    /// copy on the device between the noise and the decoder's backbone where both take one
+    /// latent per token.
     async fn prior(
         &self,
-        eps_latent: Tensor<4>,
+        eps_latent: Vec<f32>,
+        batch: usize,
         options: &SampleOptions,
         clock: &dyn Clock,
         nfe: &mut Nfe,
@@ -136,6 +144,12 @@ impl<'a> Pipeline<'a> {
     ) -> Result<(Tensor<4>, Tensor<4>), PipelineError> {
         let start = clock.now_ms();
         let grid = power_grid(options.latent_steps, options.latent_time_power);
+        let layout = self.model.latent.token_layout();
+        let shape = self.latent_shape(batch);
+        let eps_latent = match layout.tokens_on_host(&eps_latent, shape) {
+            Some((tokens, token_shape)) => self.tensor(tokens, token_shape),
+            None => layout.tokens(self.tensor(eps_latent, shape)),
+        };
         // τ = 1 starts from the noise itself: no scaling kernel, a dispatch fewer in the browser.
         let start_latent = if options.latent_temperature == 1.0 {
             eps_latent
@@ -143,11 +157,12 @@ impl<'a> Pipeline<'a> {
             eps_latent.mul_scalar(options.latent_temperature)
         };
         let latent =
-            integrate(&self.model.latent, options.latent_solver, &grid, start_latent, None, &mut NoPreview).await?;
+            integrate_tokens(&self.model.latent, options.latent_solver, &grid, start_latent, None, &mut NoPreview)
+                .await?;
         let z = latent.x;
         settle_if(options.stage_times, &z).await?;
         let after_latent = clock.now_ms();
-        let (mu, sigma) = self.decode(z);
+        let (mu, sigma) = Self::prior_spread(self.model.decoder.forward_latent_tokens(z, layout));
         settle_if(options.stage_times, &sigma).await?;
         nfe.latent = latent.nfe;
         nfe.decoder = 1;
@@ -205,10 +220,8 @@ impl<'a> Pipeline<'a> {
         nfe: &mut Nfe,
         times: &mut StageTimes,
     ) -> Result<(Tensor<4>, Tensor<4>), PipelineError> {
-        let latent_shape = self.latent_shape(seeds.len());
-        let eps_latent =
-            self.tensor(gaussian_batch(seeds, Stream::Latent, Self::per_image(latent_shape)), latent_shape);
-        self.prior(eps_latent, options, clock, nfe, times).await
+        let per_image = Self::per_image(self.latent_shape(1));
+        self.prior(gaussian_batch(seeds, Stream::Latent, per_image), seeds.len(), options, clock, nfe, times).await
     }
 
     /// The learned prior's mean μ for each seed (latent sampler → decoder), without the flow.
@@ -342,9 +355,8 @@ impl<'a> Pipeline<'a> {
         let eps =
             self.tensor(slerp_path(seed_a, seed_b, Stream::Pixel, Self::per_image(image_shape), alphas), image_shape);
         let prior = async {
-            let latent_shape = self.latent_shape(n);
-            let eps_latent = slerp_path(seed_a, seed_b, Stream::Latent, Self::per_image(latent_shape), alphas);
-            self.prior(self.tensor(eps_latent, latent_shape), options, clock, &mut nfe, &mut times).await
+            let eps_latent = slerp_path(seed_a, seed_b, Stream::Latent, Self::per_image(self.latent_shape(1)), alphas);
+            self.prior(eps_latent, n, options, clock, &mut nfe, &mut times).await
         };
         let flow = self.flow_start(eps, options, prior).await?;
         flow.run(options, clock, &mut NoPreview, nfe, times).await
