@@ -74,25 +74,11 @@ impl<O: StepObserver> Observer<Tensor<4>> for PipelineSteps<'_, O> {
     }
 }
 
-/// Integrates `net` from `x0` over `grid`. The solve keeps its state (and the
-/// known pixels) as the network's patch tokens and lays out images only at its end: every solver
+/// Integrates `net` over `grid` from `x0`, given as the network's patch tokens
+/// (`VelocityNet::token_layout`), to its solution as tokens. The solve keeps its state (and the
+/// known pixels) so and its callers lay out images only where they need them: every solver
 /// operation is element-wise, so the result is the same, without two copies per evaluation.
 pub(super) async fn integrate(
-    net: &VelocityNet,
-    solver: Solver,
-    grid: &[f64],
-    x0: Tensor<4>,
-    known: Option<&KnownPixels>,
-    observer: &mut impl StepObserver,
-) -> Result<Solution<Tensor<4>>, PipelineError> {
-    let layout = net.token_layout();
-    let solution = integrate_tokens(net, solver, grid, layout.tokens(x0), known, observer).await?;
-    Ok(Solution { x: layout.images(solution.x), ..solution })
-}
-
-/// [`integrate`] from and to the network's patch tokens (`VelocityNet::token_layout`), for a
-/// start already laid out so and a caller that goes on with tokens.
-pub(super) async fn integrate_tokens(
     net: &VelocityNet,
     solver: Solver,
     grid: &[f64],
@@ -156,10 +142,13 @@ impl<'n> Flow<'n> {
             None => self.x0,
         };
         let grid = power_grid(options.steps, options.time_power);
-        let solution = integrate(self.net, options.solver, &grid, x_start, self.known.as_ref(), observer).await?;
+        let layout = self.net.token_layout();
+        let solution =
+            integrate(self.net, options.solver, &grid, layout.tokens(x_start), self.known.as_ref(), observer).await?;
+        let images = layout.images(solution.x);
         let images = match self.known {
-            Some(known) => known.finish(solution.x),
-            None => solution.x,
+            Some(known) => known.finish(images),
+            None => images,
         };
         settle_if(options.stage_times, &images).await?;
         nfe.flow = solution.nfe;

@@ -23,7 +23,7 @@ use crate::model::networks::LeDiFlowModel;
 use crate::model::prior::{PriorTemperature, prior_draw};
 use crate::noise::{Stream, gaussian_batch, slerp};
 use crate::solvers::power_grid;
-use flow::{Flow, integrate_tokens, settle, settle_if};
+use flow::{Flow, integrate, settle, settle_if};
 use known::row_fill;
 
 /// A millisecond clock: `Instant` natively, `performance.now()` on the web.
@@ -157,8 +157,7 @@ impl<'a> Pipeline<'a> {
             eps_latent.mul_scalar(options.latent_temperature)
         };
         let latent =
-            integrate_tokens(&self.model.latent, options.latent_solver, &grid, start_latent, None, &mut NoPreview)
-                .await?;
+            integrate(&self.model.latent, options.latent_solver, &grid, start_latent, None, &mut NoPreview).await?;
         let z = latent.x;
         settle_if(options.stage_times, &z).await?;
         let after_latent = clock.now_ms();

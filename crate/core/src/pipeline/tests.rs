@@ -250,15 +250,19 @@ fn a_solve_kept_as_patch_tokens_ends_on_the_images_of_a_solve_in_pixels() {
         let x0: Vec<f32> = (0..n).map(|i| ((i * 7919 % 113) as f32 - 56.0) / 37.0).collect();
         let x0 = Tensor::<4>::from_data(TensorData::new(x0, shape), &device);
         let grid = crate::solvers::uniform_grid(3);
-        let solution =
-            run(super::flow::integrate(net, crate::solvers::Solver::Heun, &grid, x0.clone(), None, &mut NoPreview))
-                .expect("solve");
-        let mut velocity = |x: &Tensor<4>, t: f64| net.forward_at(x.clone(), t);
-        let in_pixels = crate::solvers::heun(&mut velocity, x0.clone(), &grid, &mut |_, _, x| x);
-        let bits = |x: Tensor<4>| x.into_data().iter::<f32>().map(f32::to_bits).collect::<Vec<_>>();
-        assert_eq!(solution.x.dims(), shape, "laid out as images again (patch {})", layout.patch);
-        assert_eq!(bits(solution.x), bits(in_pixels.x), "patch {}", layout.patch);
-        assert_eq!(solution.nfe, in_pixels.nfe);
+        // Heun evaluates, then updates; midpoint asks the network for each update (`Field::advance`).
+        for solver in [crate::solvers::Solver::Heun, crate::solvers::Solver::Midpoint] {
+            let tokens = layout.tokens(x0.clone());
+            let solution =
+                run(super::flow::integrate(net, solver, &grid, tokens, None, &mut NoPreview)).expect("solve");
+            let mut velocity = |x: &Tensor<4>, t: f64| net.forward_at(x.clone(), t);
+            let in_pixels = solver.solve(&mut velocity, x0.clone(), &grid, &mut |_, _, x| x);
+            let bits = |x: Tensor<4>| x.into_data().iter::<f32>().map(f32::to_bits).collect::<Vec<_>>();
+            let images = layout.images(solution.x);
+            assert_eq!(images.dims(), shape, "{solver}, patch {}", layout.patch);
+            assert_eq!(bits(images), bits(in_pixels.x), "{solver}, patch {}", layout.patch);
+            assert_eq!(solution.nfe, in_pixels.nfe);
+        }
     }
 }
 
