@@ -160,9 +160,19 @@ pub(crate) fn split_2x2(x: Tensor<4>, c: usize) -> Tensor<4> {
 
 /// What a solver adds a velocity to: `base + scale · v` ([`Backbone::advanced_tokens_at`]).
 #[derive(Clone, Copy)]
-struct Advance<'a> {
-    base: &'a Tensor<4>,
-    scale: f64,
+pub struct Advance<'a> {
+    pub base: &'a Tensor<4>,
+    pub scale: f64,
+}
+
+impl Advance<'_> {
+    /// `base + scale · v` where asked (`OdeState::add_scaled`), else `v`.
+    pub fn apply(advance: Option<Self>, v: Tensor<4>) -> Tensor<4> {
+        match advance {
+            Some(a) => a.base.clone().add_scaled(&v, a.scale),
+            None => v,
+        }
+    }
 }
 
 #[derive(Module, Debug)]
@@ -342,7 +352,7 @@ impl Backbone {
     pub fn tokens_at(&self, tokens: Tensor<4>, t: f64) -> Tensor<4> {
         match &self.recordings {
             Some(recordings) if precision::current() == precision::Precision::F32 => {
-                recordings.eval(&tokens, t, |tokens| self.evaluate_tokens_at(tokens, t, None))
+                recordings.eval(&tokens, t, None, |tokens| self.evaluate_tokens_at(tokens, t, None))
             }
             _ => self.evaluate_tokens_at(tokens, t, None),
         }
@@ -351,11 +361,12 @@ impl Backbone {
     /// `base + scale · v`, v = [`Backbone::tokens_at`]`(tokens, t)`: a solver's state update
     /// (`OdeState::add_scaled`, the same values). Where our WGSL runs, the update is the last
     /// layer's epilogue ([`Epilogue::Update`]): no dispatch of its own. A replayed evaluation
-    /// updates apart, reading the recording's output in place (`Recordings::eval_advanced`).
+    /// updates apart, reading the recording's output in place (`Recordings::eval`).
     pub fn advanced_tokens_at(&self, tokens: Tensor<4>, t: f64, base: &Tensor<4>, scale: f64) -> Tensor<4> {
         match &self.recordings {
             Some(recordings) if precision::current() == precision::Precision::F32 => {
-                recordings.eval_advanced(&tokens, t, base, scale, |tokens| self.evaluate_tokens_at(tokens, t, None))
+                let advance = Some(Advance { base, scale });
+                recordings.eval(&tokens, t, advance, |tokens| self.evaluate_tokens_at(tokens, t, None))
             }
             _ => self.evaluate_tokens_at(tokens, t, Some(Advance { base, scale })),
         }
@@ -436,10 +447,7 @@ impl Backbone {
         }
         let v = folded(Epilogue::Plain, None)
             .unwrap_or_else(|| precision::linear(&self.patch_out, self.out_norm.forward(x)));
-        match advance {
-            Some(a) => a.base.clone().add_scaled(&v, a.scale),
-            None => v,
-        }
+        Advance::apply(advance, v)
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use burn::tensor::Tensor;
 
-use crate::solvers::OdeState;
+use super::hourglass::Advance;
 
 #[cfg(feature = "kernels")]
 use crate::kernels::Captured;
@@ -49,42 +49,16 @@ impl Recordings {
         self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// `eval(x)`, the network at time `t`: a replay where this time and shape were recorded;
-    /// else a usual evaluation, recorded on the way where it can be.
-    pub fn eval(&self, x: &Tensor<4>, t: f64, eval: impl FnMut(Tensor<4>) -> Tensor<4>) -> Tensor<4> {
-        #[cfg(feature = "kernels")]
-        let replayed = |captured: &Captured| captured.replay();
-        #[cfg(not(feature = "kernels"))]
-        let replayed = ();
-        self.eval_then(x, t, eval, replayed, |v| v)
-    }
-
-    /// `base + scale · eval(x)`, a solver's update of [`Recordings::eval`]: a replay's update
-    /// reads the recorded output in place, without the copy [`Recordings::eval`] makes of it.
-    pub fn eval_advanced(
+    /// `eval(x)`, the network at time `t`, added to a base where `advance` asks for it: a replay
+    /// where this time and shape were recorded (its update reads the recorded output in place,
+    /// without the copy a velocity needs); else a usual evaluation, recorded on the way where it
+    /// can be.
+    pub fn eval(
         &self,
         x: &Tensor<4>,
         t: f64,
-        base: &Tensor<4>,
-        scale: f64,
-        eval: impl FnMut(Tensor<4>) -> Tensor<4>,
-    ) -> Tensor<4> {
-        #[cfg(feature = "kernels")]
-        let replayed = |captured: &Captured| captured.replay_advanced(base, scale);
-        #[cfg(not(feature = "kernels"))]
-        let replayed = ();
-        self.eval_then(x, t, eval, replayed, |v| base.clone().add_scaled(&v, scale))
-    }
-
-    /// `usual(eval(x))`, or `replayed(recording)` where this time and shape were recorded.
-    fn eval_then(
-        &self,
-        x: &Tensor<4>,
-        t: f64,
+        advance: Option<Advance>,
         mut eval: impl FnMut(Tensor<4>) -> Tensor<4>,
-        #[cfg(feature = "kernels")] replayed: impl FnOnce(&Captured) -> Result<Tensor<4>, crate::kernels::KernelError>,
-        #[cfg(not(feature = "kernels"))] _replayed: (),
-        usual: impl FnOnce(Tensor<4>) -> Tensor<4>,
     ) -> Tensor<4> {
         #[cfg(feature = "kernels")]
         {
@@ -93,7 +67,11 @@ impl Recordings {
             match state.entries.iter().position(|(k, _)| *k == key) {
                 Some(i) => {
                     if let Some(captured) = &state.entries[i].1 {
-                        match captured.feed(x).and_then(|()| replayed(captured)) {
+                        let replayed = |()| match advance {
+                            Some(a) => captured.replay_advanced(a.base, a.scale),
+                            None => captured.replay(),
+                        };
+                        match captured.feed(x).and_then(replayed) {
                             Ok(v) => {
                                 state.replays += 1;
                                 return v;
@@ -109,7 +87,7 @@ impl Recordings {
                     match Captured::record(x, &mut eval) {
                         Some(Ok((captured, v))) => {
                             state.entries.push((key, Some(captured)));
-                            return usual(v);
+                            return Advance::apply(advance, v);
                         }
                         Some(Err(e)) => {
                             state.failure.get_or_insert(e.0);
@@ -122,7 +100,7 @@ impl Recordings {
             }
         }
         let _ = t;
-        usual(eval(x.clone()))
+        Advance::apply(advance, eval(x.clone()))
     }
 
     /// Evaluations replayed so far.
