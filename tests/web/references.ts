@@ -15,7 +15,7 @@ export interface ReferenceSpec {
   model: string | string[];
   seed: number;
   n: number;
-  solver: 'heun' | 'midpoint' | 'euler' | 'rk4';
+  solver: 'heun' | 'midpoint' | 'euler' | 'rk4' | 'ab2';
   steps: number;
   method: 'lediflow' | 'baseline';
   latentSteps: number;

@@ -10,7 +10,7 @@ export type Method = "lediflow" | "baseline";
 /**
  * An ODE solver, by name.
  */
-export type Solver = "euler" | "midpoint" | "heun" | "rk4";
+export type Solver = "euler" | "midpoint" | "heun" | "rk4" | "ab2";
 
 /**
  * How images are sampled. Unset fields take the defaults below.

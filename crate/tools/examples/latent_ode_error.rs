@@ -6,28 +6,44 @@
 //! NFE), so it ranks grids on the CPU before `lediflow eval` scores the few worth a GPU.
 //!
 //! With `flow` after the first seed it measures the flow ODE instead, from each seed's prior draw
-//! (the default latent chain), against RK4 × 12.
+//! (the default latent chain), against RK4 × 12; with `baseline` (and the baseline's file) the
+//! Gaussian-prior baseline's ODE from pixel noise, against RK4 × 64.
 //!
-//!   cargo run --release --example latent_ode_error -- models/landscapes-64.ldf 64 [first seed [flow]]
+//!   [LEDIFLOW_SOLVERS=ab2,midpoint] cargo run --release --example latent_ode_error -- models/landscapes-64.ldf 64 [first seed [flow|baseline]]
 
 use burn::tensor::{Device, Tensor, TensorData};
 use lediflow_core::model_io::load_file;
 use lediflow_core::noise::{Stream, gaussian_batch};
 use lediflow_core::solvers::{Solver, power_grid, uniform_grid};
 
-const CONFIGURATIONS: [(Solver, usize, &[f64]); 5] = [
+const CONFIGURATIONS: [(Solver, usize, &[f64]); 11] = [
     (Solver::Heun, 8, &[1.0]),
     (Solver::Midpoint, 4, &[1.0, 1.25, 1.5]),
     (Solver::Midpoint, 6, &[1.0, 1.25, 1.5]),
     (Solver::Midpoint, 8, &[1.0, 1.25, 1.5]),
     (Solver::Heun, 4, &[1.0, 1.25]),
+    (Solver::Ab2, 8, &[1.0, 1.25, 1.5]),
+    (Solver::Ab2, 10, &[1.0, 1.25, 1.5]),
+    (Solver::Ab2, 12, &[1.0, 1.25, 1.5]),
+    (Solver::Ab2, 16, &[1.0, 1.25]),
+    (Solver::Rk4, 3, &[1.0, 1.25, 1.5]),
+    (Solver::Rk4, 4, &[1.0, 1.25]),
 ];
 
-const FLOW_CONFIGURATIONS: [(Solver, usize, &[f64]); 4] = [
+const BASELINE_CONFIGURATIONS: [(Solver, usize, &[f64]); 4] = [
+    (Solver::Midpoint, 16, &[1.0]),
+    (Solver::Midpoint, 32, &[1.0]),
+    (Solver::Heun, 32, &[1.0]),
+    (Solver::Ab2, 64, &[1.0]),
+];
+
+const FLOW_CONFIGURATIONS: [(Solver, usize, &[f64]); 6] = [
     (Solver::Midpoint, 1, &[1.0]),
     (Solver::Midpoint, 2, &[0.25, 0.322, 0.415, 0.515, 0.737, 1.0, 1.32]),
     (Solver::Heun, 2, &[0.515, 1.0]),
     (Solver::Midpoint, 4, &[0.5, 0.737, 1.0]),
+    (Solver::Ab2, 3, &[0.737, 1.0]),
+    (Solver::Ab2, 4, &[0.737, 1.0]),
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -45,7 +61,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     model.prepare_for_inference();
     let seeds: Vec<u64> = (first..first + n as u64).collect();
     let flow = args.get(3).is_some_and(|a| a == "flow");
-    let (net, x0) = if flow {
+    let baseline = args.get(3).is_some_and(|a| a == "baseline");
+    let (net, x0) = if baseline {
+        let shape = [n, loaded.config.image_channels, loaded.config.image_size, loaded.config.image_size];
+        let noise = gaussian_batch(&seeds, Stream::Pixel, shape[1..].iter().product());
+        (&model.baseline, Tensor::<4>::from_data(TensorData::new(noise, shape), &device))
+    } else if flow {
         let pipeline = lediflow_core::pipeline::Pipeline::new(&model, &loaded.config, device.clone());
         let options = lediflow_core::pipeline::SampleOptions::default();
         let clock = lediflow_core::pipeline::SystemClock::default();
@@ -61,17 +82,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let x0 = layout.tokens(x0);
 
     let mut velocity = |x: &Tensor<4>, t: f64| net.tokens_at(x.clone(), t);
-    let mut solve = |solver: Solver, grid: &[f64]| {
-        grid.windows(2).fold(x0.clone(), |x, pair| solver.step(&mut velocity, x, pair[0], pair[1]))
-    };
+    let mut solve = |solver: Solver, grid: &[f64]| solver.solve(&mut velocity, x0.clone(), grid, &mut |_, _, x| x).x;
     let started = std::time::Instant::now();
-    let reference = solve(Solver::Rk4, &uniform_grid(if flow { 12 } else { 32 }));
+    let reference_steps = if baseline {
+        64
+    } else if flow {
+        12
+    } else {
+        32
+    };
+    let reference = solve(Solver::Rk4, &uniform_grid(reference_steps));
     let scale = reference.clone().square().mean().into_scalar::<f32>().sqrt();
-    println!("{n} seeds from {first}; reference RK4 × {}, RMS {scale:.4}", if flow { 12 } else { 32 });
+    println!("{n} seeds from {first}; reference RK4 × {reference_steps}, RMS {scale:.4}");
     println!("| solver | steps | NFE | power | median | p90 | RMS |");
     println!("|---|---|---|---|---|---|---|");
-    let configurations: &[(Solver, usize, &[f64])] = if flow { &FLOW_CONFIGURATIONS } else { &CONFIGURATIONS };
+    let configurations: &[(Solver, usize, &[f64])] = if baseline {
+        &BASELINE_CONFIGURATIONS
+    } else if flow {
+        &FLOW_CONFIGURATIONS
+    } else {
+        &CONFIGURATIONS
+    };
+    // LEDIFLOW_SOLVERS=ab2,midpoint measures only those solvers' rows.
+    let only: Option<Vec<Solver>> = std::env::var("LEDIFLOW_SOLVERS")
+        .ok()
+        .map(|list| list.split(',').map(str::parse).collect::<Result<_, _>>())
+        .transpose()?;
     for &(solver, steps, powers) in configurations {
+        if only.as_ref().is_some_and(|only| !only.contains(&solver)) {
+            continue;
+        }
         for &power in powers {
             let x = solve(solver, &power_grid(steps, power));
             let per_seed: Vec<f32> = (x - reference.clone())

@@ -250,8 +250,9 @@ fn a_solve_kept_as_patch_tokens_ends_on_the_images_of_a_solve_in_pixels() {
         let x0: Vec<f32> = (0..n).map(|i| ((i * 7919 % 113) as f32 - 56.0) / 37.0).collect();
         let x0 = Tensor::<4>::from_data(TensorData::new(x0, shape), &device);
         let grid = crate::solvers::uniform_grid(3);
-        // Heun evaluates, then updates; midpoint asks the network for each update (`Field::advance`).
-        for solver in [crate::solvers::Solver::Heun, crate::solvers::Solver::Midpoint] {
+        // Heun evaluates, then updates; midpoint asks the network for each update (`Field::advance`);
+        // Adams–Bashforth keeps the last velocity across steps.
+        for solver in [crate::solvers::Solver::Heun, crate::solvers::Solver::Midpoint, crate::solvers::Solver::Ab2] {
             let tokens = layout.tokens(x0.clone());
             let solution =
                 run(super::flow::integrate(net, solver, &grid, tokens, None, &mut NoPreview)).expect("solve");

@@ -25,8 +25,9 @@ pub async fn solve<S: OdeState, O: Observer<S>>(
     observer: &mut O,
 ) -> Result<Solution<S>, O::Error> {
     let mut x = x0;
+    let mut previous = None;
     for (i, pair) in grid.windows(2).enumerate() {
-        x = solver.step(v, x, pair[0], pair[1]);
+        x = solver.step(v, x, pair[0], pair[1], &mut previous);
         x = observer.after_step(i, pair[1], x).await?;
     }
     Ok(Solution { x, nfe: solver.nfe_per_step() * grid.len().saturating_sub(1) })

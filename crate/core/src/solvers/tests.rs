@@ -38,8 +38,13 @@ fn the_closed_form_solves_the_equation() {
 
 #[test]
 fn every_solver_reaches_the_closed_form() {
-    for (solver, bound) in [(Solver::Euler, 2e-3), (Solver::Midpoint, 1e-6), (Solver::Heun, 1e-6), (Solver::Rk4, 1e-12)]
-    {
+    for (solver, bound) in [
+        (Solver::Euler, 2e-3),
+        (Solver::Midpoint, 1e-6),
+        (Solver::Heun, 1e-6),
+        (Solver::Rk4, 1e-12),
+        (Solver::Ab2, 1e-5),
+    ] {
         let error = (solve(solver, 256).x - exact(1.0)).abs();
         assert!(error < bound, "{solver}: error {error} at 256 steps");
     }
@@ -58,6 +63,8 @@ fn convergence_orders_match_theory() {
     let midpoint = measured_order(Solver::Midpoint);
     let heun = measured_order(Solver::Heun);
     let rk4 = measured_order(Solver::Rk4);
+    let ab2 = measured_order(Solver::Ab2);
+    assert!((ab2 - 2.0).abs() < 0.2, "ab2 order {ab2}");
     assert!((euler - 1.0).abs() < 0.2, "euler order {euler}");
     assert!((midpoint - 2.0).abs() < 0.2, "midpoint order {midpoint}");
     assert!((heun - 2.0).abs() < 0.2, "heun order {heun}");
@@ -188,9 +195,9 @@ impl Observer<f64> for Pulling {
 fn async_solve_with_a_replacing_observer_matches_a_hand_rolled_loop() {
     let grid = uniform_grid(5);
     for solver in Solver::ALL {
-        let mut by_hand = X0;
+        let (mut by_hand, mut previous) = (X0, None);
         for pair in grid.windows(2) {
-            by_hand = solver.step(&mut |x: &f64, t| field(x, t), by_hand, pair[0], pair[1]);
+            by_hand = solver.step(&mut |x: &f64, t| field(x, t), by_hand, pair[0], pair[1], &mut previous);
             by_hand = pull(by_hand, pair[1]);
         }
         let mut observer = Pulling { seen: vec![], fail_at: None };
@@ -240,13 +247,30 @@ impl Field<f64> for Advancing {
 #[test]
 fn each_update_that_adds_one_evaluation_is_asked_of_the_field() {
     // Euler's and midpoint's every update adds one evaluation to a state (1 and 2 per step);
-    // Heun's and RK4's last updates add several, so they evaluate and update apart.
+    // Heun's, RK4's and Adams–Bashforth's updates add several, so they evaluate and update apart.
     let grid = uniform_grid(4);
-    for (solver, advances) in [(Solver::Euler, 4), (Solver::Midpoint, 8), (Solver::Heun, 0), (Solver::Rk4, 0)] {
+    for (solver, advances) in
+        [(Solver::Euler, 4), (Solver::Midpoint, 8), (Solver::Heun, 0), (Solver::Rk4, 0), (Solver::Ab2, 0)]
+    {
         let mut fused = Advancing { velocities: 0, advances: 0 };
         let got = solver.solve(&mut fused, X0, &grid, &mut |_, _, x| x);
         let want = solver.solve(&mut |x: &f64, t| field(x, t), X0, &grid, &mut |_, _, x| x);
         assert_eq!(got.x.to_bits(), want.x.to_bits(), "{solver}: the same state");
         assert_eq!((fused.advances, fused.velocities + fused.advances), (advances, got.nfe), "{solver}");
     }
+}
+
+/// Adams–Bashforth's second step, written out: Euler first, then the extrapolated velocity with
+/// the ratio of an uneven grid's step lengths.
+#[test]
+fn ab2_extrapolates_the_last_two_velocities_on_an_uneven_grid() {
+    let grid = [0.0, 0.2, 0.5];
+    let got = Solver::Ab2.solve(&mut |x: &f64, t| field(x, t), X0, &grid, &mut |_, _, x| x);
+    let v0 = field(&X0, 0.0);
+    let x1 = X0 + 0.2 * v0;
+    let v1 = field(&x1, 0.2);
+    let r = 0.3 / 0.2;
+    let want = x1 + 0.3 * ((1.0 + r / 2.0) * v1 - r / 2.0 * v0);
+    assert!((got.x - want).abs() < 1e-15, "{} vs {want}", got.x);
+    assert_eq!(got.nfe, 2);
 }
