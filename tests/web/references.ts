@@ -28,6 +28,8 @@ export const REFERENCES = {
   shippedBaseline: { model: [SHIPPED_MODEL, SHIPPED_BASELINE], seed: 0, n: 2, solver: 'midpoint', steps: 2, method: 'baseline', latentSteps: 8 },
   /** SwiftShader is slow: one image, one flow step, one latent step. */
   tiny: { model: TINY_MODEL, seed: 5, n: 1, solver: 'heun', steps: 1, method: 'lediflow', latentSteps: 1 },
+  /** Adams–Bashforth's second step adds two velocities, the first kept from the step before. */
+  tinyAb2: { model: TINY_MODEL, seed: 6, n: 1, solver: 'ab2', steps: 2, method: 'lediflow', latentSteps: 1 },
 } satisfies Record<string, ReferenceSpec>;
 
 export type ReferenceName = keyof typeof REFERENCES;

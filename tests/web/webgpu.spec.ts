@@ -61,6 +61,18 @@ test('WebGPU (SwiftShader) warms up at load, runs the tiny model and matches the
   console.log(`[measure] webgpu tiny: warm-up at load ${Math.round(warmUpMs)} ms; then one sample ${Date.now() - started} ms wall, ${JSON.stringify(result.times)}`);
   expect(diff.maxDiff).toBeLessThanOrEqual(TOLERANCE.webgpu);
   await page.screenshot({ path: `${RESULTS}/demo-webgpu.png`, fullPage: true });
+  // The multistep solver: its last velocity lives on across a step (and a network evaluation).
+  const ab2 = REFERENCES.tinyAb2;
+  const multistep = await mustCall(page, 'sample', {
+    seed: ab2.seed,
+    count: ab2.n,
+    solver: ab2.solver,
+    steps: ab2.steps,
+    latentSteps: ab2.latentSteps,
+  });
+  const ab2Diff = difference(multistep.images[0], loadReference('tinyAb2')[0]);
+  record(`chromium webgpu (SwiftShader), tiny model, seed ${ab2.seed}, ab2 ${ab2.steps}`, ab2Diff, { times: multistep.times });
+  expect(ab2Diff.maxDiff).toBeLessThanOrEqual(TOLERANCE.webgpu);
 
   // The wasm's static constructors ran once, not once per call into the module: thousands of
   // calls (every WebGPU object crosses it) happened by now (crate/wasm/src/constructors.rs).
