@@ -15,13 +15,14 @@
 // which would otherwise be two more dispatches per block); else row p.
 // qkv: [B, L, 3·H, D]; cos and sin: [L, 2·H, D] by position (queries' heads, then keys'); bias:
 // [L / n, n, n] (window, query, key) when flagged; rows: [L]; out: [B, L, H, D].
-@group(0) @binding(0) var<storage, read> qkv: array<f32>;
+// Rows are read and written as vec4s (d_head is a multiple of 4, so every row starts on one).
+@group(0) @binding(0) var<storage, read> qkv: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> scale: array<f32>;
-@group(0) @binding(2) var<storage, read> cos_table: array<f32>;
-@group(0) @binding(3) var<storage, read> sin_table: array<f32>;
+@group(0) @binding(2) var<storage, read> cos_table: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> sin_table: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 @group(0) @binding(5) var<storage, read> rows: array<u32>;
-@group(0) @binding(6) var<storage, read_write> out: array<f32>;
+@group(0) @binding(6) var<storage, read_write> out: array<vec4<f32>>;
 // [0] B, L, H, D; [1] tokens per window n, flags (1: a bias, 2: rows), rotated pairs P
 // (dimensions below 2·P rotate: d < P pairs with d + P), eps as f32 bits; [2] workgroups along
 // x, unused x3.
@@ -39,6 +40,44 @@ fn partner(d: u32, pairs: u32) -> u32 {
         return d - pairs;
     }
     return d;
+}
+
+// The partners of a row's dimensions 4c..4c+3 (quad c of the row at quad `base`): one quad when
+// the rotated pairs fill whole quads (d_head a multiple of 16, every shipped network), else
+// gathered value by value.
+fn partner_quad(base: u32, c: u32, pairs: u32) -> vec4<f32> {
+    if (pairs % 4u == 0u) {
+        return qkv[base + partner(4u * c, pairs) / 4u];
+    }
+    var y = vec4<f32>(0.0);
+    for (var e = 0u; e < 4u; e += 1u) {
+        let p = partner(4u * c + e, pairs);
+        y[e] = qkv[base + p / 4u][p % 4u];
+    }
+    return y;
+}
+
+// A row's quads, normalised, scaled by `root` and rotated (quad c of the row at quad `base`, its
+// rotation tables' at quad `table`): the loops run to the constant MAX_QUADS, so that a compiler
+// may unroll them and keep `row` in registers, with the row's loads all in flight at once.
+fn rotated_row(base: u32, table: u32, quads: u32, pairs: u32, root: f32, eps: f32) -> array<vec4<f32>, MAX_QUADS> {
+    var row: array<vec4<f32>, MAX_QUADS>;
+    var squares = vec4<f32>(0.0);
+    for (var c = 0u; c < MAX_QUADS; c += 1u) {
+        if (c < quads) {
+            row[c] = qkv[base + c];
+            squares = fma(row[c], row[c], squares);
+        }
+    }
+    let norm = sqrt((squares.x + squares.y) + (squares.z + squares.w) + eps);
+    for (var c = 0u; c < MAX_QUADS; c += 1u) {
+        if (c < quads) {
+            let x = row[c] / norm * root;
+            let y = partner_quad(base, c, pairs) / norm * root;
+            row[c] = x * cos_table[table + c] + y * sin_table[table + c];
+        }
+    }
+    return row;
 }
 
 // The row of qkv and out that holds position p.
@@ -87,26 +126,14 @@ fn attention(@builtin(workgroup_id) group_id: vec3<u32>, @builtin(local_invocati
     let token = first + min(chunk * QUERIES + lane, n - 1u);
 
     // The query: unit length, scaled, rotated.
-    let q_base = ((image * len + row_of(token, has_rows)) * 3u * heads + head) * dim;
-    var sum = 0.0;
-    for (var d = 0u; d < dim; d += 1u) {
-        let v = qkv[q_base + d];
-        sum = fma(v, v, sum);
-    }
-    let q_norm = sqrt(sum + eps);
-    var q: array<vec4<f32>, MAX_QUADS>;
-    let q_table = (token * 2u * heads + head) * dim;
-    for (var d = 0u; d < dim; d += 1u) {
-        let x = qkv[q_base + d] / q_norm * root;
-        let y = qkv[q_base + partner(d, pairs)] / q_norm * root;
-        q[d / 4u][d % 4u] = x * cos_table[q_table + d] + y * sin_table[q_table + d];
-    }
+    let q_base = ((image * len + row_of(token, has_rows)) * 3u * heads + head) * quads;
+    let q = rotated_row(q_base, (token * 2u * heads + head) * quads, quads, pairs, root, eps);
 
     // Online softmax over the window's keys, a tile at a time.
     var best = -3.0e38;
     var total = 0.0;
     var acc: array<vec4<f32>, MAX_QUADS>;
-    for (var c = 0u; c < quads; c += 1u) {
+    for (var c = 0u; c < MAX_QUADS; c += 1u) {
         acc[c] = vec4<f32>(0.0);
     }
     for (var start = 0u; start < n; start += TILE) {
@@ -119,24 +146,19 @@ fn attention(@builtin(workgroup_id) group_id: vec3<u32>, @builtin(local_invocati
             let key = first + start + j;
             let key_row = image * len + row_of(key, has_rows);
             if (lane < TILE) {
-                let k_base = (key_row * 3u * heads + heads + head) * dim;
-                var k_sum = 0.0;
-                for (var d = 0u; d < dim; d += 1u) {
-                    let v = qkv[k_base + d];
-                    k_sum = fma(v, v, k_sum);
-                }
-                let k_norm = sqrt(k_sum + eps);
-                let k_table = (key * 2u * heads + heads + head) * dim;
-                for (var d = 0u; d < dim; d += 1u) {
-                    let x = qkv[k_base + d] / k_norm * root;
-                    let y = qkv[k_base + partner(d, pairs)] / k_norm * root;
-                    keys[j * quads + d / 4u][d % 4u] = x * cos_table[k_table + d] + y * sin_table[k_table + d];
+                let k_base = (key_row * 3u * heads + heads + head) * quads;
+                let key_quads = rotated_row(k_base, (key * 2u * heads + heads + head) * quads, quads, pairs, root, eps);
+                for (var c = 0u; c < MAX_QUADS; c += 1u) {
+                    if (c < quads) {
+                        keys[j * quads + c] = key_quads[c];
+                    }
                 }
             } else {
-                let v_base = (key_row * 3u * heads + 2u * heads + head) * dim;
-                for (var c = 0u; c < quads; c += 1u) {
-                    let at = v_base + 4u * c;
-                    values[j * quads + c] = vec4<f32>(qkv[at], qkv[at + 1u], qkv[at + 2u], qkv[at + 3u]);
+                let v_base = (key_row * 3u * heads + 2u * heads + head) * quads;
+                for (var c = 0u; c < MAX_QUADS; c += 1u) {
+                    if (c < quads) {
+                        values[j * quads + c] = qkv[v_base + c];
+                    }
                 }
             }
         }
@@ -144,8 +166,10 @@ fn attention(@builtin(workgroup_id) group_id: vec3<u32>, @builtin(local_invocati
         if (in_window) {
             for (var i = 0u; i < count; i += 1u) {
                 var partial = vec4<f32>(0.0);
-                for (var c = 0u; c < quads; c += 1u) {
-                    partial = fma(q[c], keys[i * quads + c], partial);
+                for (var c = 0u; c < MAX_QUADS; c += 1u) {
+                    if (c < quads) {
+                        partial = fma(q[c], keys[i * quads + c], partial);
+                    }
                 }
                 var score = (partial.x + partial.y) + (partial.z + partial.w);
                 if (has_bias) {
@@ -154,23 +178,27 @@ fn attention(@builtin(workgroup_id) group_id: vec3<u32>, @builtin(local_invocati
                 if (score > best) {
                     let shrink = exp(best - score);
                     total *= shrink;
-                    for (var c = 0u; c < quads; c += 1u) {
+                    for (var c = 0u; c < MAX_QUADS; c += 1u) {
                         acc[c] *= shrink;
                     }
                     best = score;
                 }
                 let weight = exp(score - best);
                 total += weight;
-                for (var c = 0u; c < quads; c += 1u) {
-                    acc[c] = fma(vec4<f32>(weight), values[i * quads + c], acc[c]);
+                for (var c = 0u; c < MAX_QUADS; c += 1u) {
+                    if (c < quads) {
+                        acc[c] = fma(vec4<f32>(weight), values[i * quads + c], acc[c]);
+                    }
                 }
             }
         }
     }
     if (in_window) {
-        let o_base = ((image * len + row_of(token, has_rows)) * heads + head) * dim;
-        for (var d = 0u; d < dim; d += 1u) {
-            out[o_base + d] = acc[d / 4u][d % 4u] / total;
+        let o_base = ((image * len + row_of(token, has_rows)) * heads + head) * quads;
+        for (var c = 0u; c < MAX_QUADS; c += 1u) {
+            if (c < quads) {
+                out[o_base + c] = acc[c] / total;
+            }
         }
     }
 }
