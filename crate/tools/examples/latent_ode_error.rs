@@ -9,7 +9,7 @@
 //! (the default latent chain), against RK4 × 12; with `baseline` (and the baseline's file) the
 //! Gaussian-prior baseline's ODE from pixel noise, against RK4 × 64.
 //!
-//!   [LEDIFLOW_SOLVERS=ab2,midpoint] cargo run --release --example latent_ode_error -- models/landscapes-64.ldf 64 [first seed [flow|baseline]]
+//!   [LEDIFLOW_SOLVERS=ab2,midpoint] cargo run --release --example latent_ode_error -- models/landscapes-64.ldf 64 [first seed [latent|flow|baseline]]
 
 use burn::tensor::{Device, Tensor, TensorData};
 use lediflow_core::model_io::load_file;
@@ -60,13 +60,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut model = loaded.model;
     model.prepare_for_inference();
     let seeds: Vec<u64> = (first..first + n as u64).collect();
-    let flow = args.get(3).is_some_and(|a| a == "flow");
-    let baseline = args.get(3).is_some_and(|a| a == "baseline");
-    let (net, x0) = if baseline {
+    type Configurations = &'static [(Solver, usize, &'static [f64])];
+    // Which ODE: its fine reference's RK4 steps and the cheap solves measured against it.
+    let mode = args.get(3).map_or("latent", String::as_str);
+    let (reference_steps, configurations): (usize, Configurations) = match mode {
+        "latent" => (32, &CONFIGURATIONS),
+        "flow" => (12, &FLOW_CONFIGURATIONS),
+        "baseline" => (64, &BASELINE_CONFIGURATIONS),
+        other => return Err(format!("unknown ODE '{other}' (expected latent, flow or baseline)").into()),
+    };
+    let (net, x0) = if mode == "baseline" {
         let shape = [n, loaded.config.image_channels, loaded.config.image_size, loaded.config.image_size];
         let noise = gaussian_batch(&seeds, Stream::Pixel, shape[1..].iter().product());
         (&model.baseline, Tensor::<4>::from_data(TensorData::new(noise, shape), &device))
-    } else if flow {
+    } else if mode == "flow" {
         let pipeline = lediflow_core::pipeline::Pipeline::new(&model, &loaded.config, device.clone());
         let options = lediflow_core::pipeline::SampleOptions::default();
         let clock = lediflow_core::pipeline::SystemClock::default();
@@ -84,25 +91,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut velocity = |x: &Tensor<4>, t: f64| net.tokens_at(x.clone(), t);
     let mut solve = |solver: Solver, grid: &[f64]| solver.solve(&mut velocity, x0.clone(), grid, &mut |_, _, x| x).x;
     let started = std::time::Instant::now();
-    let reference_steps = if baseline {
-        64
-    } else if flow {
-        12
-    } else {
-        32
-    };
     let reference = solve(Solver::Rk4, &uniform_grid(reference_steps));
     let scale = reference.clone().square().mean().into_scalar::<f32>().sqrt();
     println!("{n} seeds from {first}; reference RK4 × {reference_steps}, RMS {scale:.4}");
     println!("| solver | steps | NFE | power | median | p90 | RMS |");
     println!("|---|---|---|---|---|---|---|");
-    let configurations: &[(Solver, usize, &[f64])] = if baseline {
-        &BASELINE_CONFIGURATIONS
-    } else if flow {
-        &FLOW_CONFIGURATIONS
-    } else {
-        &CONFIGURATIONS
-    };
     // LEDIFLOW_SOLVERS=ab2,midpoint measures only those solvers' rows.
     let only: Option<Vec<Solver>> = std::env::var("LEDIFLOW_SOLVERS")
         .ok()
