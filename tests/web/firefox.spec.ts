@@ -184,6 +184,8 @@ test.describe.serial('Firefox WebGPU (lavapipe), the tiny model', () => {
     console.log(`[measure] firefox: WGSL kernels against their host references (largest relative error; dequantize: elements differing): ${JSON.stringify(errors)}`);
     expect.soft(errors.matmul, 'matmul.wgsl').toBeLessThan(1e-5);
     expect.soft(errors.rowNorm, 'row_norm.wgsl').toBeLessThan(1e-5);
+    expect.soft(errors.attention, 'attention.wgsl').toBeLessThan(1e-5);
+    expect.soft(errors.priorDraw, 'prior_draw.wgsl').toBeLessThan(1e-5);
     // Elements that differ in any bit from the host's dequantization (in checkKernels() since the
     // kernel's self-check was added; the sample above checks the kernel either way).
     if ('dequantize' in errors) expect.soft(errors.dequantize, 'dequantize.wgsl').toBe(0);

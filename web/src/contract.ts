@@ -357,10 +357,10 @@ export type GenerateOutput = { width: number, height: number, count: number, pix
  * `checkKernels()`'s answer: the largest relative error of each of our WGSL kernels that the
  * networks run, against its host reference on this device.
  */
-export type KernelErrors = { matmul: number, rowNorm: number, dequantize: number, attention: number, fourier: number, solverUpdate: number, composite: number };
+export type KernelErrors = { matmul: number, rowNorm: number, dequantize: number, attention: number, fourier: number, solverUpdate: number, composite: number, priorDraw: number };
 
 /**
  * `kernelDispatches()`'s answer: how many times each of our WGSL kernels has been dispatched
  * by this wasm instance (all 0 on the CPU).
  */
-export type KernelDispatches = { matmul: number, rowNorm: number, dequantize: number, toRgba8: number, composite: number, attention: number, fourier: number, solverUpdate: number, copy: number };
+export type KernelDispatches = { matmul: number, rowNorm: number, dequantize: number, toRgba8: number, composite: number, attention: number, fourier: number, solverUpdate: number, copy: number, priorDraw: number };

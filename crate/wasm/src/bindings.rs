@@ -261,9 +261,9 @@ impl Generator {
     }
 
     /// Checks our WGSL kernels that the networks run (`shaders/matmul.wgsl`,
-    /// `shaders/row_norm.wgsl`, `shaders/dequantize.wgsl`, `shaders/attention.wgsl`, `shaders/fourier.wgsl`,
-    /// `shaders/solver_update.wgsl`) against their host references on this
-    /// generator's device: resolves to the largest relative error of each (for the browser tests).
+    /// `shaders/row_norm.wgsl`, `shaders/dequantize.wgsl`, `shaders/attention.wgsl`,
+    /// `shaders/fourier.wgsl`, `shaders/solver_update.wgsl`, `shaders/composite.wgsl`,
+    /// `shaders/prior_draw.wgsl`) against their host references on this generator's device: resolves to the largest relative error of each (for the browser tests).
     #[wasm_bindgen(js_name = checkKernels, unchecked_return_type = "Promise<KernelErrors>")]
     pub fn check_kernels(&self) -> Promise {
         let inner = self.inner.clone();
@@ -278,6 +278,7 @@ impl Generator {
                 fourier: lediflow_core::kernels::check_fourier(device).await.map_err(fail)? as f64,
                 solver_update: lediflow_core::kernels::check_solver_update(device).await.map_err(fail)? as f64,
                 composite: lediflow_core::kernels::check_composite(device).await.map_err(fail)? as f64,
+                prior_draw: lediflow_core::kernels::check_prior_draw(device).await.map_err(fail)? as f64,
             };
             to_js(&errors)
         })

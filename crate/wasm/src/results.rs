@@ -213,6 +213,7 @@ pub struct KernelErrors {
     pub fourier: f64,
     pub solver_update: f64,
     pub composite: f64,
+    pub prior_draw: f64,
 }
 
 /// `kernelDispatches()`'s answer: how many times each of our WGSL kernels has been dispatched
@@ -230,6 +231,7 @@ pub struct KernelDispatches {
     pub fourier: u64,
     pub solver_update: u64,
     pub copy: u64,
+    pub prior_draw: u64,
 }
 
 impl KernelDispatches {
@@ -246,6 +248,7 @@ impl KernelDispatches {
                 Shader::Fourier => &mut counts.fourier,
                 Shader::SolverUpdate => &mut counts.solver_update,
                 Shader::Copy => &mut counts.copy,
+                Shader::PriorDraw => &mut counts.prior_draw,
             } = n;
         }
         counts

@@ -9,6 +9,7 @@ mod composite;
 mod dequantize;
 mod fourier;
 mod matmul;
+mod prior_draw;
 #[cfg(feature = "kernels")]
 mod replay;
 mod row_norm;
@@ -27,6 +28,9 @@ pub use matmul::{
     Epilogue, Operand, Plan, Tile, check_against_reference as check_matmul, geglu_reference, gelu_reference, linear,
     linear_geglu, linear_merged, linear_residual, linear_split_lerp, matmul, matmul_reference, merge_reference,
     set_cpu_device, split_lerp_reference,
+};
+pub use prior_draw::{
+    DrawParameters, DrawShape, check_against_reference as check_prior_draw, prior_draw_reference, prior_draw_tokens,
 };
 #[cfg(feature = "kernels")]
 pub use replay::Captured;
@@ -62,10 +66,11 @@ pub enum Shader {
     Fourier,
     SolverUpdate,
     Copy,
+    PriorDraw,
 }
 
 impl Shader {
-    pub const ALL: [Shader; 9] = [
+    pub const ALL: [Shader; 10] = [
         Shader::Matmul,
         Shader::RowNorm,
         Shader::Dequantize,
@@ -75,6 +80,7 @@ impl Shader {
         Shader::Fourier,
         Shader::SolverUpdate,
         Shader::Copy,
+        Shader::PriorDraw,
     ];
 
     /// The name the JavaScript diagnostics use (`kernelDispatches()`).
@@ -89,6 +95,7 @@ impl Shader {
             Shader::Fourier => "fourier",
             Shader::SolverUpdate => "solverUpdate",
             Shader::Copy => "copy",
+            Shader::PriorDraw => "priorDraw",
         }
     }
 }

@@ -66,10 +66,29 @@ impl Decoder {
     /// latents are upsampled as tokens and go in as they are: two layout copies fewer (dispatches
     /// in the browser), the same values; otherwise they are laid out as images first.
     pub fn forward_latent_tokens(&self, z: Tensor<4>, layout: TokenLayout) -> (Tensor<4>, Tensor<4>) {
-        if layout.patch != 1 || self.backbone.p_in != 1 {
-            return self.forward(layout.images(z));
+        match self.output_tokens(&z, layout) {
+            Some(out) => self.prior_of_output_tokens(out),
+            None => self.forward(layout.images(z)),
         }
-        let out = self.backbone.forward_tokens(upsample_tokens(z, self.z_upsample));
+    }
+
+    /// The backbone's output as its patch tokens (`[B, R/p, R/p, p·p·2·3]`, p =
+    /// [`Decoder::output_patch`]: each pixel's three means, then its three log σ²), for latents
+    /// given as tokens of `layout`, where they go in as they are
+    /// ([`Decoder::forward_latent_tokens`]); `None` where they would be laid out as images first.
+    /// A draw from the prior can read them without laying out images (`kernels::prior_draw_tokens`).
+    pub fn output_tokens(&self, z: &Tensor<4>, layout: TokenLayout) -> Option<Tensor<4>> {
+        (layout.patch == 1 && self.backbone.p_in == 1)
+            .then(|| self.backbone.forward_tokens(upsample_tokens(z.clone(), self.z_upsample)))
+    }
+
+    /// The patch size of [`Decoder::output_tokens`].
+    pub fn output_patch(&self) -> usize {
+        self.backbone.p_out
+    }
+
+    /// [`Decoder::output_tokens`] as (μ, clamped log σ²) images.
+    pub fn prior_of_output_tokens(&self, out: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
         self.prior_of(unpatchify(out, self.backbone.p_out, self.backbone.out_channels))
     }
 

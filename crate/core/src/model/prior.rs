@@ -27,6 +27,28 @@ pub fn prior_draw(mu: Tensor<4>, sigma: Tensor<4>, eps: Tensor<4>, temperature: 
     mu + sigma * eps
 }
 
+/// [`prior_draw`] from the decoder's output tokens `decoded` (patch `decoded_patch`: each
+/// pixel's means, then its log σ², clamped to `log_var`) with noise `eps` given as the flow's
+/// tokens (patch `flow_patch`), to the flow's start as its tokens: one kernel where our WGSL
+/// runs (`kernels::prior_draw_tokens`), the same operations in the same order; `None` elsewhere,
+/// where the caller lays out (μ, σ) images and draws with [`prior_draw`].
+pub fn prior_draw_tokens(
+    decoded: &Tensor<4>,
+    decoded_patch: usize,
+    eps: &Tensor<4>,
+    flow_patch: usize,
+    log_var: (f64, f64),
+    temperature: PriorTemperature,
+) -> Option<Tensor<4>> {
+    let parameters = crate::kernels::DrawParameters {
+        log_var_min: log_var.0 as f32,
+        log_var_max: log_var.1 as f32,
+        scale: temperature.scale as f32,
+        floor: temperature.floor as f32,
+    };
+    crate::kernels::prior_draw_tokens(decoded, eps, decoded_patch, flow_patch, parameters)
+}
+
 #[cfg(test)]
 mod tests {
     use burn::tensor::{Tensor, TensorData};

@@ -109,22 +109,42 @@ impl Field<Tensor<4>> for NetworkField<'_> {
     }
 }
 
+/// Where a flow starts: images, or already its network's patch tokens (no layout copy).
+enum Start {
+    Images(Tensor<4>),
+    Tokens(Tensor<4>),
+}
+
 /// The flow ODE of one pipeline call: its network, where it starts, and the pixels it keeps.
 pub(super) struct Flow<'n> {
     net: &'n VelocityNet,
-    x0: Tensor<4>,
+    x0: Start,
     known: Option<KnownPixels>,
 }
 
 impl<'n> Flow<'n> {
+    /// From images `x0` (`[B, C, R, R]`).
     pub fn new(net: &'n VelocityNet, x0: Tensor<4>) -> Self {
-        Self { net, x0, known: None }
+        Self { net, x0: Start::Images(x0), known: None }
+    }
+
+    /// From `x0` given as `net`'s patch tokens (`VelocityNet::token_layout`).
+    pub fn from_tokens(net: &'n VelocityNet, x0: Tensor<4>) -> Self {
+        Self { net, x0: Start::Tokens(x0), known: None }
+    }
+
+    fn start_images(&self) -> Tensor<4> {
+        match &self.x0 {
+            Start::Images(images) => images.clone(),
+            Start::Tokens(tokens) => self.net.token_layout().images(tokens.clone()),
+        }
     }
 
     /// Keeps the pixels of `image` where `mask` is 1 (see [`KnownPixels`]).
     pub fn keeping(self, image: Tensor<4>, mask: Tensor<4>) -> Self {
-        let known = KnownPixels { x0: self.x0.clone(), image, mask };
-        Self { known: Some(known), ..self }
+        let x0 = self.start_images();
+        let known = KnownPixels { x0: x0.clone(), image, mask };
+        Self { x0: Start::Images(x0), known: Some(known), ..self }
     }
 
     /// Runs the flow with `options`' solver and steps after stages that cost `nfe` and `times`.
@@ -137,14 +157,15 @@ impl<'n> Flow<'n> {
         mut times: StageTimes,
     ) -> Result<Generated, PipelineError> {
         let start = clock.now_ms();
-        let x_start = match &self.known {
-            Some(known) => known.at(self.x0, 0.0),
-            None => self.x0,
+        let layout = self.net.token_layout();
+        let x_start = match (self.x0, &self.known) {
+            (Start::Tokens(tokens), None) => tokens,
+            (Start::Images(images), None) => layout.tokens(images),
+            (Start::Images(images), Some(known)) => layout.tokens(known.at(images, 0.0)),
+            (Start::Tokens(tokens), Some(known)) => layout.tokens(known.at(layout.images(tokens), 0.0)),
         };
         let grid = power_grid(options.steps, options.time_power);
-        let layout = self.net.token_layout();
-        let solution =
-            integrate(self.net, options.solver, &grid, layout.tokens(x_start), self.known.as_ref(), observer).await?;
+        let solution = integrate(self.net, options.solver, &grid, x_start, self.known.as_ref(), observer).await?;
         let images = layout.images(solution.x);
         let images = match self.known {
             Some(known) => known.finish(images),

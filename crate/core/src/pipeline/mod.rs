@@ -20,7 +20,7 @@ use burn::tensor::{Bool, Device, Tensor, TensorData};
 
 use crate::model::config::LeDiFlowConfig;
 use crate::model::networks::LeDiFlowModel;
-use crate::model::prior::{PriorTemperature, prior_draw};
+use crate::model::prior::{PriorTemperature, prior_draw, prior_draw_tokens};
 use crate::noise::{Stream, gaussian_batch, slerp};
 use crate::solvers::power_grid;
 use flow::{Flow, integrate, settle, settle_if};
@@ -72,6 +72,15 @@ pub struct Reconstruction {
     pub generated: Generated,
 }
 
+/// What the decoder gave for a batch of latents.
+enum Decoded {
+    /// Its output as patch tokens (`Decoder::output_tokens`), which the flow's start is drawn
+    /// from without laying out images where our WGSL runs.
+    Tokens(Tensor<4>),
+    /// The prior's (μ, σ) images.
+    Spread(Tensor<4>, Tensor<4>),
+}
+
 /// Noise of `stream` slerped from `seed_a` to `seed_b`, one draw per α, laid out image after image.
 fn slerp_path(seed_a: u64, seed_b: u64, stream: Stream, per_image: usize, alphas: &[f64]) -> Vec<f32> {
     let a = gaussian_batch(&[seed_a], stream, per_image);
@@ -113,7 +122,20 @@ impl<'a> Pipeline<'a> {
     /// The pixel noise ε of each seed: the baseline's start, the learned prior draw's noise.
     fn pixel_noise(&self, seeds: &[u64]) -> Tensor<4> {
         let shape = self.image_shape(seeds.len());
-        self.tensor(gaussian_batch(seeds, Stream::Pixel, Self::per_image(shape)), shape)
+        self.tensor(self.pixel_noise_values(seeds), shape)
+    }
+
+    /// [`Pipeline::pixel_noise`] on the host, images of [`Pipeline::image_shape`] row-major.
+    fn pixel_noise_values(&self, seeds: &[u64]) -> Vec<f32> {
+        gaussian_batch(seeds, Stream::Pixel, Self::per_image(self.image_shape(1)))
+    }
+
+    /// (μ, σ) of what the decoder gave.
+    fn spread(&self, decoded: Decoded) -> (Tensor<4>, Tensor<4>) {
+        match decoded {
+            Decoded::Tokens(out) => Self::prior_spread(self.model.decoder.prior_of_output_tokens(out)),
+            Decoded::Spread(mu, sigma) => (mu, sigma),
+        }
     }
 
     /// The decoder's prior (μ, σ) for latents `z`.
@@ -128,11 +150,10 @@ impl<'a> Pipeline<'a> {
 
     /// The learned prior for latent noise `eps_latent` (`batch` images of
     /// [`Pipeline::latent_shape`], row-major), the latent ODE starting from it times the latent
-    /// temperature: returns z-derived (μ, σ) after the latent sampler and decoder, with NFEs and
-    /// times filled in. The noise is laid out as the latent sampler's tokens on the host, and the
-    /// decoder takes the solve's tokens as they are (`Decoder::forward_latent_tokens`): no layout
-    /// copy on the device between the noise and the decoder's backbone where both take one
-    /// latent per token.
+    /// temperature: returns what the decoder gives for the latents, with NFEs and times filled
+    /// in. The noise is laid out as the latent sampler's tokens on the host, and the decoder
+    /// takes the solve's tokens as they are (`Decoder::output_tokens`): no layout copy on the
+    /// device between the noise and the decoder's output where both take one latent per token.
     async fn prior(
         &self,
         eps_latent: Vec<f32>,
@@ -141,7 +162,7 @@ impl<'a> Pipeline<'a> {
         clock: &dyn Clock,
         nfe: &mut Nfe,
         times: &mut StageTimes,
-    ) -> Result<(Tensor<4>, Tensor<4>), PipelineError> {
+    ) -> Result<Decoded, PipelineError> {
         let start = clock.now_ms();
         let grid = power_grid(options.latent_steps, options.latent_time_power);
         let layout = self.model.latent.token_layout();
@@ -161,35 +182,85 @@ impl<'a> Pipeline<'a> {
         let z = latent.x;
         settle_if(options.stage_times, &z).await?;
         let after_latent = clock.now_ms();
-        let (mu, sigma) = Self::prior_spread(self.model.decoder.forward_latent_tokens(z, layout));
-        settle_if(options.stage_times, &sigma).await?;
+        let decoded = match self.model.decoder.output_tokens(&z, layout) {
+            Some(out) => {
+                settle_if(options.stage_times, &out).await?;
+                Decoded::Tokens(out)
+            }
+            None => {
+                let (mu, sigma) = self.decode(layout.images(z));
+                settle_if(options.stage_times, &sigma).await?;
+                Decoded::Spread(mu, sigma)
+            }
+        };
         nfe.latent = latent.nfe;
         nfe.decoder = 1;
         times.latent_ms = after_latent - start;
         times.decoder_ms = clock.now_ms() - after_latent;
-        Ok((mu, sigma))
+        Ok(decoded)
+    }
+
+    fn temperature(&self, options: &SampleOptions) -> PriorTemperature {
+        let model = PriorTemperature::of(&self.config);
+        PriorTemperature { scale: options.prior_std_scale.unwrap_or(model.scale), ..model }
     }
 
     fn prior_draw(&self, mu: Tensor<4>, sigma: Tensor<4>, eps: Tensor<4>, options: &SampleOptions) -> Tensor<4> {
-        let model = PriorTemperature::of(&self.config);
-        prior_draw(mu, sigma, eps, PriorTemperature { scale: options.prior_std_scale.unwrap_or(model.scale), ..model })
+        prior_draw(mu, sigma, eps, self.temperature(options))
     }
 
     /// Where the flow starts and which network carries it: for LeDiFlow the flow model from a
-    /// draw with noise `eps` from the learned prior (μ, σ) that `prior` computes, awaited only
-    /// then; for the baseline its own network from `eps`.
+    /// draw with noise `eps` (images of [`Pipeline::image_shape`], row-major) from the learned
+    /// prior that `prior` computes, awaited only then; for the baseline its own network from
+    /// `eps`. With `known` (image, mask) the flow keeps those pixels. Without, it starts from its
+    /// tokens: the noise laid out so on the host, and where our WGSL runs the prior drawn
+    /// straight from the decoder's tokens into the flow's (`prior_draw_tokens`): one dispatch
+    /// where the images' layouts and the draw's element-wise steps were ten.
     async fn flow_start(
         &self,
-        eps: Tensor<4>,
+        eps: Vec<f32>,
         options: &SampleOptions,
-        prior: impl Future<Output = Result<(Tensor<4>, Tensor<4>), PipelineError>>,
+        prior: impl Future<Output = Result<Decoded, PipelineError>>,
+        known: Option<(Tensor<4>, Tensor<4>)>,
     ) -> Result<Flow<'a>, PipelineError> {
-        Ok(match options.method {
-            Method::LeDiFlow => {
-                let (mu, sigma) = prior.await?;
-                Flow::new(&self.model.flow, self.prior_draw(mu, sigma, eps, options))
+        let shape = self.image_shape(eps.len() / Self::per_image(self.image_shape(1)));
+        let net = match options.method {
+            Method::LeDiFlow => &self.model.flow,
+            Method::Baseline => &self.model.baseline,
+        };
+        let layout = net.token_layout();
+        let eps_tokens = match known {
+            None => layout.tokens_on_host(&eps, shape).map(|(tokens, token_shape)| self.tensor(tokens, token_shape)),
+            Some(_) => None,
+        };
+        let flow = match (options.method, eps_tokens) {
+            (Method::Baseline, Some(eps_tokens)) => Flow::from_tokens(net, eps_tokens),
+            (Method::Baseline, None) => Flow::new(net, self.tensor(eps, shape)),
+            (Method::LeDiFlow, eps_tokens) => {
+                let decoded = prior.await?;
+                let drawn = match (&decoded, &eps_tokens) {
+                    (Decoded::Tokens(out), Some(eps_tokens)) => prior_draw_tokens(
+                        out,
+                        self.model.decoder.output_patch(),
+                        eps_tokens,
+                        layout.patch,
+                        (self.model.decoder.log_var_min, self.model.decoder.log_var_max),
+                        self.temperature(options),
+                    ),
+                    _ => None,
+                };
+                match drawn {
+                    Some(x0) => Flow::from_tokens(net, x0),
+                    None => {
+                        let (mu, sigma) = self.spread(decoded);
+                        Flow::new(net, self.prior_draw(mu, sigma, self.tensor(eps, shape), options))
+                    }
+                }
             }
-            Method::Baseline => Flow::new(&self.model.baseline, eps),
+        };
+        Ok(match known {
+            Some((image, mask)) => flow.keeping(image, mask),
+            None => flow,
         })
     }
 
@@ -204,9 +275,9 @@ impl<'a> Pipeline<'a> {
     ) -> Result<Generated, PipelineError> {
         options.validate(&self.limits, seeds.len())?;
         let (mut nfe, mut times) = (Nfe::default(), StageTimes::default());
-        let eps = self.pixel_noise(seeds);
+        let eps = self.pixel_noise_values(seeds);
         let prior = self.seeded_prior(seeds, options, clock, &mut nfe, &mut times);
-        let flow = self.flow_start(eps, options, prior).await?;
+        let flow = self.flow_start(eps, options, prior, None).await?;
         flow.run(options, clock, observer, nfe, times).await
     }
 
@@ -218,7 +289,7 @@ impl<'a> Pipeline<'a> {
         clock: &dyn Clock,
         nfe: &mut Nfe,
         times: &mut StageTimes,
-    ) -> Result<(Tensor<4>, Tensor<4>), PipelineError> {
+    ) -> Result<Decoded, PipelineError> {
         let per_image = Self::per_image(self.latent_shape(1));
         self.prior(gaussian_batch(seeds, Stream::Latent, per_image), seeds.len(), options, clock, nfe, times).await
     }
@@ -231,8 +302,8 @@ impl<'a> Pipeline<'a> {
         clock: &dyn Clock,
     ) -> Result<Tensor<4>, PipelineError> {
         options.validate(&self.limits, seeds.len())?;
-        let (mu, _) = self.seeded_prior(seeds, options, clock, &mut Nfe::default(), &mut StageTimes::default()).await?;
-        Ok(mu)
+        let decoded = self.seeded_prior(seeds, options, clock, &mut Nfe::default(), &mut StageTimes::default()).await?;
+        Ok(self.spread(decoded).0)
     }
 
     /// The learned prior's draw x0 = μ + s·σ·ε for each seed: where the flow starts.
@@ -243,8 +314,8 @@ impl<'a> Pipeline<'a> {
         clock: &dyn Clock,
     ) -> Result<Tensor<4>, PipelineError> {
         options.validate(&self.limits, seeds.len())?;
-        let (mu, sigma) =
-            self.seeded_prior(seeds, options, clock, &mut Nfe::default(), &mut StageTimes::default()).await?;
+        let decoded = self.seeded_prior(seeds, options, clock, &mut Nfe::default(), &mut StageTimes::default()).await?;
+        let (mu, sigma) = self.spread(decoded);
         Ok(self.prior_draw(mu, sigma, self.pixel_noise(seeds), options))
     }
 
@@ -285,7 +356,7 @@ impl<'a> Pipeline<'a> {
         clock: &dyn Clock,
         nfe: &mut Nfe,
         times: &mut StageTimes,
-    ) -> Result<(Tensor<4>, Tensor<4>), PipelineError> {
+    ) -> Result<Decoded, PipelineError> {
         let start = clock.now_ms();
         let unknown: Tensor<4, Bool> = mask.clone().greater_elem(0.5).expand(image.dims()).bool_not();
         let filled = image.clone().mask_where(unknown, row_fill(image, mask));
@@ -295,7 +366,7 @@ impl<'a> Pipeline<'a> {
         nfe.encoder = 1;
         nfe.decoder = 1;
         times.decoder_ms = clock.now_ms() - start;
-        Ok((mu, sigma))
+        Ok(Decoded::Spread(mu, sigma))
     }
 
     /// Regenerates the pixels where `mask` is 0 and keeps those where it is 1.
@@ -325,10 +396,10 @@ impl<'a> Pipeline<'a> {
             return Err(PipelineError::Shape(format!("mask is {mask_dims:?}, expected [{b}, 1, {h}, {w}]")));
         }
         let (mut nfe, mut times) = (Nfe::default(), StageTimes::default());
-        let eps = self.pixel_noise(seeds);
+        let eps = self.pixel_noise_values(seeds);
         let prior = self.encoded_prior(&image, &mask, options, clock, &mut nfe, &mut times);
-        let flow = self.flow_start(eps, options, prior).await?;
-        flow.keeping(image, mask).run(options, clock, observer, nfe, times).await
+        let flow = self.flow_start(eps, options, prior, Some((image.clone(), mask.clone()))).await?;
+        flow.run(options, clock, observer, nfe, times).await
     }
 
     /// Samples along the spherical path between two seeds. LeDiFlow interpolates the latent
@@ -351,13 +422,12 @@ impl<'a> Pipeline<'a> {
         let n = alphas.len();
         let image_shape = self.image_shape(n);
         let (mut nfe, mut times) = (Nfe::default(), StageTimes::default());
-        let eps =
-            self.tensor(slerp_path(seed_a, seed_b, Stream::Pixel, Self::per_image(image_shape), alphas), image_shape);
+        let eps = slerp_path(seed_a, seed_b, Stream::Pixel, Self::per_image(image_shape), alphas);
         let prior = async {
             let eps_latent = slerp_path(seed_a, seed_b, Stream::Latent, Self::per_image(self.latent_shape(1)), alphas);
             self.prior(eps_latent, n, options, clock, &mut nfe, &mut times).await
         };
-        let flow = self.flow_start(eps, options, prior).await?;
+        let flow = self.flow_start(eps, options, prior, None).await?;
         flow.run(options, clock, &mut NoPreview, nfe, times).await
     }
 }
