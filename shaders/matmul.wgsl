@@ -13,6 +13,10 @@
 // and two prologues, each costing no dispatch of its own:
 //   merge:    `a` read as the hourglass's 2 x 2 token merge of a contiguous [B, 2H, 2W, C] grid:
 //             a[r, q * C + c] = grid token (2 * (r / width) + q / 2, 2 * (r % width) + q % 2), channel c;
+//   embedding: a[m, k] = sum_c tokens[m, c] * W[c, k] + w_bias[k] (c < rank <= 16), a patch_in layer's
+//             output recomputed where it is read instead of stored by a dispatch of its own; as `a`
+//             (the tokens in a's binding, [W; w_bias] in the residual's) or as the residual
+//             epilogue's residual (the tokens in the factor's binding, [W; w_bias] in the residual's);
 //   RMS norm: out = (1 / rms_m) * sum_k a[m, k] * f[m, k] * b[k, n] (+ bias, then the epilogue),
 //             rms_m = sqrt(sum_k a[m, k]^2 / K + eps), f[m, k] = added + factor[(m / group) * stride
 //             + offset + k] (an AdaRMSNorm's 1 + modulation of row m's image, or an RmsNorm's
@@ -36,10 +40,11 @@
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 // Read only with the residual, split and update epilogues (else bound to `a`'s buffer), contiguous
-// like `out` (the split's skip: in the finer grid's layout, as `out` is written).
+// like `out` (the split's skip: in the finer grid's layout, as `out` is written); with an
+// embedding, its [W; w_bias] ([rank + 1, width] rows).
 @group(0) @binding(3) var<storage, read> residual: array<f32>;
-// Read only by the norm prologue with a factor, and by the split epilogue (its lerp factor)
-// (else bound to `a`'s buffer).
+// Read only by the norm prologue with a factor, by the split epilogue (its lerp factor) and by an
+// embedded residual (its tokens) (else bound to `a`'s buffer).
 @group(0) @binding(4) var<storage, read> factor: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 // [0] m, n, k, batch2;  [1] a's strides: batch1, batch2, row (m), column (k);
@@ -48,7 +53,8 @@
 // `added` (f32 bits); [4] this dispatch's first workgroup (x, y, z), the norm's eps (f32 bits);
 // [5] the norm prologue (1: on, 3: on with a factor; 0: off), the factor's group, stride and
 // offset; [6] the split's token grid width (0 without the split), the merge's (0 without it: `a`
-// read through its strides), the update's s (f32 bits), an unused word.
+// read through its strides), the update's s (f32 bits), the embedding (0: none; else its rank,
+// plus 1 << 16 where it is `a`, 2 << 16 where it is the residual).
 // A stride of 0 broadcasts that operand over the batch axis.
 // A grid past the 65,535 workgroups a dispatch may have on an axis is split into several
 // dispatches (`Plan::launches`), each offset by [4]; one dispatch has offset 0.
@@ -67,6 +73,9 @@ fn load_a(base: u32, row: u32, col: u32) -> f32 {
         if (width != 0u) {
             // The token merge: `a` is the finer grid, row `row`'s four tokens side by side.
             return a[base + finer_index(row, col, width, dims.z / 4u)];
+        }
+        if ((info[6].w >> 16u) == 1u) {
+            return embedded_a(row, col, info[6].w & 0xffffu, dims.z);
         }
         return a[base + row * s.z + col * s.w];
     }
@@ -357,6 +366,27 @@ fn matmul_narrow(
     store(group.z * m * n, row, cols.x, sum * inverse + bias_row);
 }
 
+// x[row, col] of an embedding (`width` columns) whose tokens are `a` ([m, rank]), [W; w_bias] the
+// residual binding: the product's fma chain from 0 over the tokens, then the bias, as this shader
+// computes the patch_in layer's own product (its k fits one tile, the other k-groups add zeros),
+// so that x is the same to the bit.
+fn embedded_a(row: u32, col: u32, rank: u32, width: u32) -> f32 {
+    var acc = 0.0;
+    for (var c = 0u; c < rank; c += 1u) {
+        acc = fma(a[row * rank + c], residual[c * width + col], acc);
+    }
+    return acc + residual[rank * width + col];
+}
+
+// The same where the tokens are the factor binding (an embedded residual).
+fn embedded_residual(row: u32, col: u32, rank: u32, width: u32) -> f32 {
+    var acc = 0.0;
+    for (var c = 0u; c < rank; c += 1u) {
+        acc = fma(factor[row * rank + c], residual[c * width + col], acc);
+    }
+    return acc + residual[rank * width + col];
+}
+
 fn bias_at(col: u32, exists: bool) -> f32 {
     if (exists) {
         return bias[col];
@@ -378,10 +408,10 @@ fn store(base: u32, row: u32, col: u32, v: vec4<f32>) {
         store_split(row, col + 3u, n, v.w);
         return;
     }
-    store_one(base, row * n, col, n, v.x);
-    store_one(base, row * n, col + 1u, n, v.y);
-    store_one(base, row * n, col + 2u, n, v.z);
-    store_one(base, row * n, col + 3u, n, v.w);
+    store_one(base, row, col, n, v.x);
+    store_one(base, row, col + 1u, n, v.y);
+    store_one(base, row, col + 2u, n, v.z);
+    store_one(base, row, col + 3u, n, v.w);
 }
 
 // `v` = (A_c, A_c+1, G_c, G_c+1) of one row: output columns c and c + 1.
@@ -390,15 +420,21 @@ fn store_geglu(base: u32, row: u32, col: u32, v: vec4<f32>) {
         return;
     }
     let half = info[3].z;
-    store_one(base, row * half, col, half, v.x * gelu(v.z));
-    store_one(base, row * half, col + 1u, half, v.y * gelu(v.w));
+    store_one(base, row, col, half, v.x * gelu(v.z));
+    store_one(base, row, col + 1u, half, v.y * gelu(v.w));
 }
 
-fn store_one(base: u32, row_start: u32, col: u32, n: u32, v: f32) {
+fn store_one(base: u32, row: u32, col: u32, n: u32, v: f32) {
     if (col < n) {
-        let i = base + row_start + col;
+        let i = base + row * n + col;
         if (info[3].y == 1u) {
-            out[i] = residual[i] + v;
+            var r: f32;
+            if ((info[6].w >> 16u) == 2u) {
+                r = embedded_residual(row, col, info[6].w & 0xffffu, n);
+            } else {
+                r = residual[i];
+            }
+            out[i] = r + v;
         } else if (info[3].y == 3u) {
             out[i] = residual[i] + v * bitcast<f32>(info[6].z);
         } else {

@@ -56,6 +56,8 @@ pub struct Plan {
     /// 0, or `a` read as the hourglass's 2 × 2 token merge ([`Plan::merged`]): the width of the
     /// merged (coarser) token grid.
     pub merge: u32,
+    /// 0, or an embedding read in place of `a` or of the residual ([`Plan::embedded`]).
+    pub embedding: u32,
 }
 
 /// The block of `out` one workgroup of [`Tile::Wide`] computes (64 × 64).
@@ -156,6 +158,7 @@ impl Plan {
             a: to_u32(a_strides),
             b: to_u32(b_strides),
             merge: 0,
+            embedding: 0,
         })
     }
 
@@ -170,6 +173,22 @@ impl Plan {
             return None;
         }
         Some(Plan { merge: width, ..self })
+    }
+
+    /// This plan with an embedding `x = tokens @ W + w_bias` of `rank` tokens' columns read as
+    /// `target` (a patch_in layer's output, never stored: [`Embedded`]). `None` for a rank past
+    /// [`Embedded::MAX_RANK`], or where the target cannot take it: `a` must be one contiguous
+    /// matrix of `k` columns (the embedding's width), the residual one of `n`.
+    pub fn embedded(self, rank: usize, target: EmbeddedAs) -> Option<Plan> {
+        let rank = u32::try_from(rank).ok().filter(|r| (1..=Embedded::MAX_RANK as u32).contains(r))?;
+        let matrix = self.batch == [1, 1];
+        let a_fits = self.a[2] == self.k && self.a[3] == 1 && self.merge == 0;
+        match target {
+            EmbeddedAs::A if !(matrix && a_fits && self.k > 0) => None,
+            EmbeddedAs::Residual if !matrix => None,
+            EmbeddedAs::A => Some(Plan { embedding: rank | 1 << 16, ..self }),
+            EmbeddedAs::Residual => Some(Plan { embedding: rank | 2 << 16, ..self }),
+        }
     }
 
     /// The 28 words of the shader's `info` uniform for the dispatch that starts at `offset`.
@@ -215,7 +234,7 @@ impl Plan {
             if let Epilogue::Split { width } = epilogue { width } else { 0 },
             self.merge,
             if let Epilogue::Update { scale_bits } = epilogue { scale_bits } else { 0 },
-            0,
+            self.embedding,
         ]
     }
 
@@ -294,6 +313,70 @@ impl Epilogue {
     pub fn reads_residual(self) -> bool {
         matches!(self, Epilogue::Residual | Epilogue::Split { .. } | Epilogue::Update { .. })
     }
+}
+
+/// A patch_in layer's output `x = tokens @ weight + bias`, given to a matmul in place of `x`
+/// (its `a`, or its residual) and recomputed where the matmul reads it: one dispatch fewer per
+/// network evaluation (the patch_in product's), and the same values to the bit (the shader
+/// computes each element as its own product would have: [`embedded_reference`]). For the few
+/// channels a latent token has; `packed` is `[weight; bias]`, `[rank + 1, width]`
+/// ([`Embedded::pack`], built once at load).
+#[derive(Clone, Debug)]
+pub struct Embedded {
+    /// `[rows, rank]`, the layer's input flattened to rows.
+    pub tokens: Tensor<2>,
+    pub packed: Tensor<2>,
+}
+
+/// Where a matmul reads an [`Embedded`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmbeddedAs {
+    /// As `a` (the product's rows; with or without the norm prologue).
+    A,
+    /// As the residual epilogue's residual.
+    Residual,
+}
+
+impl Embedded {
+    /// The most input channels an embedding takes: each element read costs `rank` products.
+    pub const MAX_RANK: usize = 16;
+
+    /// `[weight; bias]` (`weight` `[rank, width]`, burn's `Linear` layout) as the shader reads an
+    /// embedding's layer; `None` past [`Embedded::MAX_RANK`].
+    pub fn pack(weight: &Tensor<2>, bias: Option<&Tensor<1>>) -> Option<Tensor<2>> {
+        let [rank, width] = weight.dims();
+        if rank == 0 || rank > Self::MAX_RANK {
+            return None;
+        }
+        let bias = match bias {
+            Some(b) => b.clone().unsqueeze::<2>(),
+            None => Tensor::zeros([1, width], &weight.device()),
+        };
+        Some(Tensor::cat(vec![weight.clone(), bias], 0))
+    }
+
+    pub fn rank(&self) -> usize {
+        self.tokens.dims()[1]
+    }
+
+    pub fn width(&self) -> usize {
+        self.packed.dims()[1]
+    }
+}
+
+/// The host reference of an embedding's values: `x[m, k] = (Σ_c tokens[m, c] · packed[c, k]) +
+/// packed[rank, k]`, the sum a chain of fused multiply-adds from 0 in the order of c, as the
+/// shader computes both the embedding and a product whose k fits one of its tiles.
+pub fn embedded_reference(tokens: &[f32], packed: &[f32], rank: usize, width: usize) -> Vec<f32> {
+    let rows = tokens.len() / rank.max(1);
+    let mut x = Vec::with_capacity(rows * width);
+    for row in 0..rows {
+        for k in 0..width {
+            let sum = (0..rank).fold(0f32, |acc, c| tokens[row * rank + c].mul_add(packed[c * width + k], acc));
+            x.push(sum + packed[rank * width + k]);
+        }
+    }
+    x
 }
 
 /// An RMS norm of `a`'s rows folded into the matmul (the pre-norm before a linear layer, so that
@@ -534,7 +617,45 @@ pub fn linear_merged(x: &Tensor<4>, weight: &Tensor<2>, bias: Option<&Tensor<1>>
     None
 }
 
+/// `residual + linear(x, weight, bias)` ([`linear_residual`]) where the residual is an
+/// [`Embedded`], read in place: our shader where it runs; `None` elsewhere, for the caller to
+/// compute the embedding's layer and add it. `x` `[rows, d_in]`, the embedding `rows` × `d_out`.
+pub fn linear_residual_embedded(
+    residual: &Embedded,
+    x: &Tensor<2>,
+    weight: &Tensor<2>,
+    bias: Option<&Tensor<1>>,
+) -> Option<Tensor<2>> {
+    #[cfg(feature = "kernels")]
+    if super::network_kernels_run(&x.device()) {
+        return gpu::linear_embedded(residual, EmbeddedAs::Residual, Some(x.clone()), weight, bias, None);
+    }
+    let _ = (residual, x, weight, bias);
+    None
+}
+
 impl RowNorm {
+    /// [`RowNorm::linear`] of an [`Embedded`] (a patch_in layer's output, read in place), the
+    /// plain epilogue: `linear(norm(x) · f, weight, bias)` in one dispatch of our WGSL where it
+    /// runs; `None` elsewhere, for the caller to compute the embedding's layer first.
+    pub fn linear_embedded(
+        self,
+        x: &Embedded,
+        factor: Option<(&Tensor<2>, usize, f32)>,
+        weight: &Tensor<2>,
+        bias: Option<&Tensor<1>>,
+    ) -> Option<Tensor<2>> {
+        #[cfg(feature = "kernels")]
+        if let RowNorm::Rms { eps } = self
+            && super::network_kernels_run(&x.tokens.device())
+        {
+            let norm = gpu::Norm { eps, factor: factor.map(|(f, offset, added)| (f.clone(), offset, added)) };
+            return gpu::linear_embedded(x, EmbeddedAs::A, None, weight, bias, Some(norm));
+        }
+        let _ = (self, x, factor, weight, bias);
+        None
+    }
+
     /// `linear(norm(x) · f, weight, bias)` and its epilogue in one dispatch of our WGSL, the norm
     /// folded into the matmul ([`Prologue`]), where it runs; `None` elsewhere (and for the unit
     /// norm, or a shape it does not take), so that the caller runs the norm, then the layer.
@@ -815,7 +936,59 @@ async fn check_cases(device: &burn::tensor::Device, tile: Tile) -> Result<f32, s
         return Err(super::KernelError("the merged matmul took more than one dispatch".into()));
     }
     worst = worst.max(error(y, &want).await?);
+    worst = worst.max(check_embedded(device).await?);
     super::take_refusal()?;
+    Ok(worst)
+}
+
+/// An embedding (a patch_in layer's output, 4 latent channels to 24 columns, a bias) read in
+/// place: as the norm prologue's rows with a modulation (37 rows: off both tiles' blocks), and as
+/// the residual of another layer; each one dispatch, against the references of the stored
+/// embedding ([`embedded_reference`]).
+async fn check_embedded(device: &burn::tensor::Device) -> Result<f32, super::KernelError> {
+    use burn::tensor::TensorData;
+    let data = super::check_values;
+    let error = super::worst_relative_error::<2>;
+    let refuse = || super::KernelError("a check case has no plan".into());
+    let matrix = |rows: usize, columns: usize| Operand::contiguous(&[rows, columns]).ok_or_else(refuse);
+    let t2 = |v: &[f32], shape: [usize; 2]| Tensor::<2>::from_data(TensorData::new(v.to_vec(), shape), device);
+    let t1 = |v: &[f32]| Tensor::<1>::from_data(TensorData::new(v.to_vec(), [v.len()]), device);
+    let matmul_dispatches = || super::dispatches()[super::Shader::Matmul as usize].1;
+    let (rows, rank, width, n) = (37, 4, 24, 20);
+    let (tokens, w_in, b_in) = (data(rows * rank, 31), data(rank * width, 32), data(width, 33));
+    let packed = Embedded::pack(&t2(&w_in, [rank, width]), Some(&t1(&b_in))).ok_or_else(refuse)?;
+    let embedded = Embedded { tokens: t2(&tokens, [rows, rank]), packed };
+    let packed_values: Vec<f32> = w_in.iter().chain(&b_in).copied().collect();
+    let x = embedded_reference(&tokens, &packed_values, rank, width);
+    let mut worst = 0f32;
+
+    // As the normed rows: an AdaRMSNorm's 1 + modulation, read from column 24 of 48.
+    let (w, bias, modulation) = (data(width * n, 34), data(n, 35), data(2 * width, 36));
+    let plan = Plan::new(matrix(rows, width)?, matrix(width, n)?).ok_or_else(refuse)?;
+    let factor = Factor::new(1.0, rows, width, 1, 2 * width, width).ok_or_else(refuse)?;
+    let prologue = Prologue { eps: 1e-6, factor: Some(factor) };
+    let want = normed_matmul_reference(&plan, &x, &w, Some(&bias), &prologue, &modulation);
+    let before = matmul_dispatches();
+    let modulations = t2(&modulation, [1, 2 * width]);
+    let y = RowNorm::Rms { eps: 1e-6 }
+        .linear_embedded(&embedded, Some((&modulations, width, 1.0)), &t2(&w, [width, n]), Some(&t1(&bias)))
+        .ok_or_else(|| super::KernelError("the embedded prologue does not run on this device".into()))?;
+    if matmul_dispatches() - before != 1 {
+        return Err(super::KernelError("the embedded prologue took more than one dispatch".into()));
+    }
+    worst = worst.max(error(y, &want).await?);
+
+    // As the residual of h @ w2 + bias2, h [rows, 9].
+    let (d_in, h, w2, bias2) = (9, data(rows * 9, 37), data(9 * width, 38), data(width, 39));
+    let plan = Plan::new(matrix(rows, d_in)?, matrix(d_in, width)?).ok_or_else(refuse)?;
+    let want: Vec<f32> = matmul_reference(&plan, &h, &w2, Some(&bias2)).iter().zip(&x).map(|(y, r)| r + y).collect();
+    let before = matmul_dispatches();
+    let y = linear_residual_embedded(&embedded, &t2(&h, [rows, d_in]), &t2(&w2, [d_in, width]), Some(&t1(&bias2)))
+        .ok_or_else(|| super::KernelError("the embedded residual does not run on this device".into()))?;
+    if matmul_dispatches() - before != 1 {
+        return Err(super::KernelError("the embedded residual took more than one dispatch".into()));
+    }
+    worst = worst.max(error(y, &want).await?);
     Ok(worst)
 }
 
@@ -852,7 +1025,7 @@ fn split<const D: usize>(
     #[cfg(feature = "kernels")]
     {
         let norm = norm.map(|(eps, values, offset, added)| gpu::Norm { eps, factor: Some((values, offset, added)) });
-        gpu::matmul_split(a, b, bias, residual, epilogue, norm, None, 0, limit)
+        gpu::matmul_split(a, b, bias, residual, epilogue, norm, None, 0, None, limit)
     }
     #[cfg(not(feature = "kernels"))]
     {
@@ -871,7 +1044,7 @@ mod gpu {
     use burn::tensor::{DType, Shape, Tensor};
 
     use super::super::wgsl::{WgslKernel, cube, launch_words};
-    use super::{Epilogue, Factor, Operand, Plan, Prologue, Tile};
+    use super::{Embedded, EmbeddedAs, Epilogue, Factor, Operand, Plan, Prologue, Tile};
 
     enum Matmul {}
     enum MatmulNarrow {}
@@ -905,10 +1078,29 @@ mod gpu {
             let d_out = r.dims()[D - 1];
             r.reshape([rows, d_out])
         });
-        let y = matmul_split(flat, weight, bias, residual, epilogue, norm, None, 0, super::MAX_WORKGROUPS)?;
+        let y = matmul_split(flat, weight, bias, residual, epilogue, norm, None, 0, None, super::MAX_WORKGROUPS)?;
         let mut out = dims;
         out[D - 1] = y.dims()[1];
         Some(y.reshape(out))
+    }
+
+    /// The product of an [`Embedded`] read as `target`: as `a` (`x` `None`), with the norm where
+    /// given; or as the residual of `x @ weight + bias`.
+    pub fn linear_embedded(
+        e: &Embedded,
+        target: EmbeddedAs,
+        x: Option<Tensor<2>>,
+        weight: &Tensor<2>,
+        bias: Option<&Tensor<1>>,
+        norm: Option<Norm>,
+    ) -> Option<Tensor<2>> {
+        let (a, epilogue) = match (target, x) {
+            (EmbeddedAs::A, None) => (e.tokens.clone(), Epilogue::Plain),
+            (EmbeddedAs::Residual, Some(x)) => (x, Epilogue::Residual),
+            _ => return None,
+        };
+        let embedded = Some((e, target));
+        matmul_split(a, weight.clone(), bias.cloned(), None, epilogue, norm, None, 0, embedded, super::MAX_WORKGROUPS)
     }
 
     /// [`linear`] where burn's matmul is not linked: a zero tensor of the output's shape, and a
@@ -992,7 +1184,7 @@ mod gpu {
         residual: Option<Tensor<D>>,
         epilogue: Epilogue,
     ) -> Option<Tensor<D>> {
-        matmul_split(a, b, bias, residual, epilogue, None, None, 0, super::MAX_WORKGROUPS)
+        matmul_split(a, b, bias, residual, epilogue, None, None, 0, None, super::MAX_WORKGROUPS)
     }
 
     /// The hourglass's up-path token split in one dispatch ([`Epilogue::Split`]): `x` `[B, H, W,
@@ -1023,6 +1215,7 @@ mod gpu {
             None,
             Some(fac),
             0,
+            None,
             super::MAX_WORKGROUPS,
         )?;
         Some(y.reshape([b, 2 * h, 2 * w, c]))
@@ -1049,6 +1242,7 @@ mod gpu {
             None,
             None,
             width,
+            None,
             super::MAX_WORKGROUPS,
         )?;
         Some(y.reshape([b, h, w, d_out]))
@@ -1058,7 +1252,9 @@ mod gpu {
     /// only), in dispatches of at most `limit` workgroups per axis: the checks split small grids
     /// with a small limit, so that the split runs on every device. `lerp`: the split epilogue's
     /// factor (`[1]`), given with [`Epilogue::Split`] only. `merge`: 0, or `a` read through the
-    /// token merge of a grid that wide ([`Plan::merged`]; no norm with it).
+    /// token merge of a grid that wide ([`Plan::merged`]; no norm with it). `embedded`: an
+    /// embedding read as `a` (then `a` is its tokens, `[rows, rank]`) or as the residual (then
+    /// `residual` is `None`; no norm with it: its tokens take the factor's binding).
     #[allow(clippy::too_many_arguments)]
     pub fn matmul_split<const D: usize>(
         a: Tensor<D>,
@@ -1069,9 +1265,19 @@ mod gpu {
         norm: Option<Norm>,
         lerp: Option<Tensor<1>>,
         merge: u32,
+        embedded: Option<(&Embedded, EmbeddedAs)>,
         limit: u32,
     ) -> Option<Tensor<D>> {
-        let (da, db) = (a.dims(), b.dims());
+        let embedded_as = embedded.map(|(_, target)| target);
+        let mut da = a.dims();
+        if let Some((e, EmbeddedAs::A)) = embedded {
+            // `a` holds the tokens; the product reads the embedding's rows, `width` wide.
+            if D != 2 || da[D - 1] != e.rank() {
+                return None;
+            }
+            da[D - 1] = e.width();
+        }
+        let db = b.dims();
         let mut out_dims = da;
         for i in 0..D - 2 {
             out_dims[i] = da[i].max(db[i]);
@@ -1081,7 +1287,13 @@ mod gpu {
             Epilogue::Geglu => return None,
             _ => db[D - 1],
         };
-        if residual.is_some() != epilogue.reads_residual()
+        let embedded_residual = embedded_as == Some(EmbeddedAs::Residual);
+        if residual.is_some() && embedded_residual {
+            return None;
+        }
+        if (residual.is_some() || embedded_residual) != epilogue.reads_residual()
+            || (embedded_residual && (epilogue != Epilogue::Residual || norm.is_some() || D != 2))
+            || (embedded_as == Some(EmbeddedAs::A) && epilogue.reads_residual())
             || residual.as_ref().is_some_and(|r| r.dims() != out_dims)
             || lerp.is_some() != matches!(epilogue, Epilogue::Split { .. })
         {
@@ -1098,7 +1310,24 @@ mod gpu {
         if !plain(&ca) || !plain(&cb) || !cbias.as_ref().is_none_or(plain) {
             return None;
         }
-        let mut plan = operand(&ca).zip(operand(&cb)).and_then(|(oa, ob)| Plan::new(oa, ob))?;
+        let a_operand = match embedded_as {
+            Some(EmbeddedAs::A) => Operand::contiguous(&da),
+            _ => operand(&ca),
+        };
+        let mut plan = a_operand.zip(operand(&cb)).and_then(|(oa, ob)| Plan::new(oa, ob))?;
+        let (cpacked, ctokens) = match embedded {
+            Some((e, target)) => {
+                if e.packed.dims() != [e.rank() + 1, e.width()]
+                    || e.tokens.dims()[0] != plan.m as usize
+                    || (target == EmbeddedAs::Residual && e.width() != plan.n as usize)
+                {
+                    return None;
+                }
+                plan = plan.embedded(e.rank(), target)?;
+                (Some(cube(e.packed.clone())?), Some(cube(e.tokens.clone())?))
+            }
+            None => (None, None),
+        };
         if merge != 0 {
             if D != 2 || norm.is_some() {
                 return None;
@@ -1144,12 +1373,13 @@ mod gpu {
         };
         // Unused bindings still need a buffer: `a`'s, never read.
         let bias_buffer = cbias.as_ref().unwrap_or(&ca);
-        let residual_buffer = cresidual.as_ref().unwrap_or(&ca);
+        let residual_buffer = cresidual.as_ref().or(cpacked.as_ref()).unwrap_or(&ca);
         let clerp = match lerp {
             Some(fac) => Some(cube(fac)?),
             None => None,
         };
-        let factor_buffer = cfactor.as_ref().or(clerp.as_ref()).unwrap_or(&ca);
+        let embedded_tokens = ctokens.as_ref().filter(|_| embedded_residual);
+        let factor_buffer = cfactor.as_ref().or(clerp.as_ref()).or(embedded_tokens).unwrap_or(&ca);
         for launch in plan.launches(epilogue, tile, limit) {
             let [x, y, z] = launch.count;
             launch_words(
@@ -1443,6 +1673,50 @@ mod tests {
         let bare = plan.info(false, Epilogue::Plain, Some(&Prologue { eps: 1e-6, factor: None }), [0; 3]);
         assert_eq!(bare[20], 1);
         assert_eq!(plan.info(false, Epilogue::Plain, None, [0; 3])[19..24], [0; 5], "off");
+    }
+
+    /// An embedding's values are those of the patch_in layer's own product to the bit (the
+    /// shader's chain from 0, then the bias), which is what lets the first block read it in place.
+    #[test]
+    fn an_embedding_is_its_layers_product_to_the_bit() {
+        let (rows, rank, width) = (7, 4, 10);
+        let (tokens, w, bias) = (values(rows * rank, 1), values(rank * width, 2), values(width, 3));
+        let plan = Plan::new(Operand::contiguous(&[rows, rank]).unwrap(), Operand::contiguous(&[rank, width]).unwrap())
+            .unwrap();
+        let packed: Vec<f32> = w.iter().chain(&bias).copied().collect();
+        assert_eq!(
+            embedded_reference(&tokens, &packed, rank, width),
+            matmul_reference(&plan, &tokens, &w, Some(&bias))
+        );
+        let t = |v: &[f32], shape: [usize; 2]| Tensor::<2>::from_data(TensorData::new(v.to_vec(), shape), &cpu());
+        let bias_t = Tensor::<1>::from_data(TensorData::new(bias.clone(), [width]), &cpu());
+        let got = Embedded::pack(&t(&w, [rank, width]), Some(&bias_t)).unwrap();
+        assert_eq!(got.into_data().try_to_vec::<f32>().unwrap(), packed, "[weight; bias]");
+        let unbiased = Embedded::pack(&t(&w, [rank, width]), None).unwrap().into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(unbiased[rank * width..], vec![0.0; width], "no bias: a row of zeros");
+        assert!(Embedded::pack(&t(&values(17 * 2, 4), [17, 2]), None).is_none(), "past MAX_RANK");
+    }
+
+    #[test]
+    fn an_embedding_is_spelt_in_the_uniform_where_its_target_takes_it() {
+        let plan = Plan::new(Operand::contiguous(&[10, 24]).unwrap(), Operand::contiguous(&[24, 6]).unwrap()).unwrap();
+        let as_a = plan.embedded(4, EmbeddedAs::A).unwrap();
+        assert_eq!(as_a.info(false, Epilogue::Plain, None, [0; 3])[27], 4 | 1 << 16);
+        assert_eq!(
+            plan.embedded(3, EmbeddedAs::Residual).unwrap().info(false, Epilogue::Residual, None, [0; 3])[27],
+            3 | 2 << 16
+        );
+        assert_eq!(plan.info(false, Epilogue::Plain, None, [0; 3])[27], 0, "off");
+        assert_eq!(plan.embedded(0, EmbeddedAs::A), None, "no tokens");
+        assert_eq!(plan.embedded(Embedded::MAX_RANK + 1, EmbeddedAs::A), None);
+        let batched =
+            Plan::new(Operand::contiguous(&[2, 10, 24]).unwrap(), Operand::contiguous(&[2, 24, 6]).unwrap()).unwrap();
+        assert_eq!(batched.embedded(4, EmbeddedAs::A), None, "one matrix of rows only");
+        let strided =
+            Plan::new(Operand::new(&[10, 24], &[1, 10]).unwrap(), Operand::contiguous(&[24, 6]).unwrap()).unwrap();
+        assert_eq!(strided.embedded(4, EmbeddedAs::A), None, "a is read as contiguous rows");
+        assert!(strided.embedded(4, EmbeddedAs::Residual).is_some(), "the residual does not care how a is laid out");
+        assert_eq!(plan.merged(2).unwrap().embedded(4, EmbeddedAs::A), None, "not with the merge");
     }
 
     /// `a @ b (+ bias)` by three loops in f64: a reference shared with none of the code under test.

@@ -25,9 +25,9 @@ pub use composite::{check_against_reference as check_composite, composite, compo
 pub use dequantize::{Codes, check_against_reference as check_dequantize, dequantize_on_device};
 pub use fourier::{check_against_reference as check_fourier, fourier_features, fourier_reference};
 pub use matmul::{
-    Epilogue, Operand, Plan, Tile, check_against_reference as check_matmul, geglu_reference, gelu_reference, linear,
-    linear_geglu, linear_merged, linear_residual, linear_split_lerp, matmul, matmul_reference, merge_reference,
-    set_cpu_device, split_lerp_reference,
+    Embedded, EmbeddedAs, Epilogue, Operand, Plan, Tile, check_against_reference as check_matmul, embedded_reference,
+    geglu_reference, gelu_reference, linear, linear_geglu, linear_merged, linear_residual, linear_residual_embedded,
+    linear_split_lerp, matmul, matmul_reference, merge_reference, set_cpu_device, split_lerp_reference,
 };
 pub use prior_draw::{
     DrawParameters, DrawShape, check_against_reference as check_prior_draw, prior_draw_reference, prior_draw_tokens,

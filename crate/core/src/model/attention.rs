@@ -11,6 +11,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::config::AttentionKind;
+use super::hourglass::Embedding;
 use super::norm::{AdaRmsNorm, Conditioning, linear, zero_linear};
 use super::precision::{self, operand, result};
 use super::rope::Rotation;
@@ -125,6 +126,36 @@ impl AttentionBlock {
             y = y.select(1, scatter.clone());
         }
         precision::linear_residual(&self.out, y.reshape([b, h, w, c]), x)
+    }
+
+    /// [`AttentionBlock::forward`] of a backbone's patch_in layer's output left uncomputed: where
+    /// our WGSL runs, the normed projection reads it as its rows and the output projection as its
+    /// residual (`kernels::Embedded`), so that it is never stored (one dispatch fewer); elsewhere
+    /// it is computed and the block runs as usual. The same values either way.
+    pub fn forward_embedded<'a>(&self, x: &Embedding, cond: impl Into<Conditioning<'a>>) -> Tensor<4> {
+        let cond = cond.into();
+        let [b, h, w, c] = x.dims();
+        let embedded = x.embedded();
+        let Some(qkv) = self.norm.linear_embedded(&embedded, cond, &self.qkv) else {
+            return self.forward(x.computed(), cond);
+        };
+        let (nh, dh) = (self.n_heads, self.d_head);
+        let windows = self.windows(h, w);
+        let constants = self.constants.get(Shape { b, h, w, n_heads: nh, d_head: dh, windows }, &qkv.device());
+        // Held until the block's output is launched, as `forward` holds it: a graph capture
+        // (`model::replayed`) allocates only where its warm-up did, in the same order of frees.
+        let qkv = qkv.reshape([b, h * w, 3 * nh * dh]);
+        let Some(y) = self.fused(&qkv, windows, &constants) else {
+            return self.forward(x.computed(), cond);
+        };
+        let y = y.reshape([b * h * w, c]);
+        let bias = self.out.bias.as_ref().map(|b| b.val());
+        let out = match crate::kernels::linear_residual_embedded(&embedded, &y, &self.out.weight.val(), bias.as_ref()) {
+            Some(out) => out.reshape([b, h, w, c]),
+            None => precision::linear_residual(&self.out, y.reshape([b, h, w, c]), x.computed()),
+        };
+        drop(qkv);
+        out
     }
 
     /// Everything from the fused projection `qkv` (`[B, L, 3·C]`, grid order) to the heads'

@@ -46,6 +46,59 @@ impl Level {
         }
         x
     }
+
+    /// [`Level::forward`] of `x`, a patch_in layer's output perhaps left uncomputed: its first
+    /// block reads it in place ([`AttentionBlock::forward_embedded`]).
+    fn forward_stream(&self, x: Stream, cond: Conditioning) -> Tensor<4> {
+        let embedding = match x {
+            Stream::Computed(x) => return self.forward(x, cond),
+            Stream::Embedded(embedding) => embedding,
+        };
+        let Some((first, rest)) = self.blocks.split_first() else {
+            return embedding.computed();
+        };
+        let mut x = first.ff.forward(first.attn.forward_embedded(&embedding, cond), cond);
+        for block in rest {
+            x = block.attn.forward(x, cond);
+            x = block.ff.forward(x, cond);
+        }
+        x
+    }
+}
+
+/// A backbone's patch_in layer's output `layer(tokens)`, left uncomputed for the first block's
+/// two matmuls that read it (`kernels::Embedded`: the normed projection's rows, the output
+/// projection's residual), where our WGSL runs and the layer is prepared
+/// ([`Backbone::prepare_modulations`]): one dispatch fewer per evaluation, the same values.
+pub struct Embedding<'a> {
+    tokens: Tensor<4>,
+    layer: &'a Linear,
+    packed: &'a Tensor<2>,
+}
+
+impl Embedding<'_> {
+    /// The output's shape, `[B, H, W, width]`.
+    pub fn dims(&self) -> [usize; 4] {
+        let [b, h, w, _] = self.tokens.dims();
+        [b, h, w, self.packed.dims()[1]]
+    }
+
+    /// As our kernels read it: the tokens as rows.
+    pub fn embedded(&self) -> crate::kernels::Embedded {
+        let [b, h, w, rank] = self.tokens.dims();
+        crate::kernels::Embedded { tokens: self.tokens.clone().reshape([b * h * w, rank]), packed: self.packed.clone() }
+    }
+
+    /// The output, computed.
+    pub fn computed(&self) -> Tensor<4> {
+        precision::linear(self.layer, self.tokens.clone())
+    }
+}
+
+/// What a level starts from.
+enum Stream<'a> {
+    Computed(Tensor<4>),
+    Embedded(Embedding<'a>),
 }
 
 /// Up-path token split: Linear to four finer tokens, mixed with the skip by a learnable lerp.
@@ -198,6 +251,11 @@ pub struct Backbone {
     /// [`Backbone::prepare_modulations`] built it: one matmul per evaluation instead of one per norm.
     #[module(skip)]
     pub modulations: Option<Tensor<2>>,
+    /// `patch_in`'s `[weight; bias]` as our kernels read it in place of its output
+    /// ([`Embedding`]), where [`Backbone::prepare_modulations`] built it: a layer of at most
+    /// `kernels::Embedded::MAX_RANK` inputs where our WGSL runs.
+    #[module(skip)]
+    pub patch_in_packed: Option<Tensor<2>>,
     /// Each time's condition, once [`Backbone::prepare_modulations`] has readied the backbone for
     /// inference ([`Backbone::forward_at`]).
     #[module(skip)]
@@ -275,6 +333,7 @@ impl Backbone {
             out_channels: config.out_channels,
             widths: levels.iter().map(|l| l.width).collect(),
             modulations: None,
+            patch_in_packed: None,
             conditions: None,
             recordings: None,
         }
@@ -290,9 +349,14 @@ impl Backbone {
     /// weights once, so that [`Backbone::forward`] computes every modulation of an evaluation in
     /// one matmul, and each norm reads its columns of it. The result is the same to the bit (each
     /// column is the same dot product). Elsewhere, or where a norm's Linear has a bias, it undoes
-    /// any earlier preparation. Call it again after the weights change.
+    /// any earlier preparation. Also packs `patch_in` for the first block to read in place of its
+    /// output ([`Embedding`]). Call it again after the weights change.
     pub fn prepare_modulations(&mut self) {
         self.modulations = None;
+        let patch_in = self.patch_in.weight.val();
+        self.patch_in_packed = crate::kernels::network_kernels_run(&patch_in.device())
+            .then(|| crate::kernels::Embedded::pack(&patch_in, self.patch_in.bias.as_ref().map(|b| b.val()).as_ref()))
+            .flatten();
         // Conditions cached before are stale once the weights or their layout change, and so
         // are recordings, which read the old buffers.
         self.conditions = Some(ConditionCache::default());
@@ -423,14 +487,19 @@ impl Backbone {
     /// Patch tokens in (`[B, R/p_in, R/p_in, p_in²·C_in]`), patch tokens out; with `advance`, those
     /// added to its base.
     fn through(&self, tokens: Tensor<4>, cond: Conditioning, advance: Option<Advance>) -> Tensor<4> {
-        let mut x = precision::linear(&self.patch_in, tokens);
+        let mut x = match &self.patch_in_packed {
+            Some(packed) if precision::current() == precision::Precision::F32 => {
+                Stream::Embedded(Embedding { tokens, layer: &self.patch_in, packed })
+            }
+            _ => Stream::Computed(precision::linear(&self.patch_in, tokens)),
+        };
         let mut skips = Vec::with_capacity(self.down.len());
         for (level, merge) in self.down.iter().zip(&self.merges) {
-            x = level.forward(x, cond);
-            skips.push(x.clone());
-            x = merge_tokens(merge, x);
+            let y = level.forward_stream(x, cond);
+            skips.push(y.clone());
+            x = Stream::Computed(merge_tokens(merge, y));
         }
-        x = self.mid.forward(x, cond);
+        let mut x = self.mid.forward_stream(x, cond);
         for (i, skip) in skips.into_iter().enumerate().rev() {
             x = self.splits[i].forward(x, skip);
             x = self.up[i].forward(x, cond);

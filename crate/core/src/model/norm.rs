@@ -4,7 +4,7 @@ use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::tensor::{Device, Tensor};
 
-use crate::kernels::{Epilogue, RowNorm, row_norm};
+use crate::kernels::{Embedded, Epilogue, RowNorm, row_norm};
 
 use super::precision;
 
@@ -122,6 +122,29 @@ impl AdaRmsNorm {
     /// into the layer's matmul where our WGSL runs ([`folds`]): the modulation (prepared, or one
     /// matmul of the condition) scales `x` as the matmul loads it. `None` elsewhere, where the
     /// caller runs the norm, then the layer.
+    /// [`AdaRmsNorm::linear`] of a patch_in layer's output left uncomputed (`kernels::Embedded`,
+    /// rows flattened), the plain epilogue: `[rows, d_out]`; `None` where our WGSL does not run.
+    pub fn linear_embedded<'a>(
+        &self,
+        x: &Embedded,
+        cond: impl Into<Conditioning<'a>>,
+        layer: &Linear,
+    ) -> Option<Tensor<2>> {
+        if !folds(&x.tokens) {
+            return None;
+        }
+        let Conditioning { cond, modulations } = cond.into();
+        let (weight, bias) = (layer.weight.val(), layer.bias.as_ref().map(|b| b.val()));
+        let fold = |factor| RMS.linear_embedded(x, factor, &weight, bias.as_ref());
+        match (&self.linear, cond) {
+            (Some(linear), Some(cond)) => match (modulations, self.column) {
+                (Some(all), Some(column)) => fold(Some((all, column, 1.0))),
+                _ => fold(Some((&precision::linear(linear, cond.clone()), 0, 1.0))),
+            },
+            _ => fold(None),
+        }
+    }
+
     pub fn linear<'a>(
         &self,
         x: &Tensor<4>,
