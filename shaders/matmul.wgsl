@@ -13,7 +13,7 @@
 // and two prologues, each costing no dispatch of its own:
 //   merge:    `a` read as the hourglass's 2 x 2 token merge of a contiguous [B, 2H, 2W, C] grid:
 //             a[r, q * C + c] = grid token (2 * (r / width) + q / 2, 2 * (r % width) + q % 2), channel c;
-//   embedding: a[m, k] = sum_c tokens[m, c] * W[c, k] + w_bias[k] (c < rank <= 16), a patch_in layer's
+//   embedding: a[m, k] = sum_c tokens[m, c] * W[c, k] + w_bias[k] (c < rank <= 8), a patch_in layer's
 //             output recomputed where it is read instead of stored by a dispatch of its own; as `a`
 //             (the tokens in a's binding, [W; w_bias] in the residual's) or as the residual
 //             epilogue's residual (the tokens in the factor's binding, [W; w_bias] in the residual's);
@@ -61,6 +61,11 @@
 @group(0) @binding(6) var<uniform> info: array<vec4<u32>, 7>;
 
 const TILE_K: u32 = 16u;
+// Whether the embedding is compiled in: true only in the variant the host builds for the products
+// that read one (crate/core/src/kernels/matmul.rs, `embedded_source`). Every other product runs
+// without its branches: on a CPU adapter (SwiftShader, CI's WebGPU) they made every matmul slower
+// (the tiny sample 14 % slower) though never taken.
+const EMBEDDING: bool = false;
 // tile_a[k * 16 + i]: rows 4i..4i+3 of the block, column k. tile_b[k * 16 + j]: row k, columns 4j..4j+3.
 var<workgroup> tile_a: array<vec4<f32>, 256>;
 var<workgroup> tile_b: array<vec4<f32>, 256>;
@@ -74,7 +79,7 @@ fn load_a(base: u32, row: u32, col: u32) -> f32 {
             // The token merge: `a` is the finer grid, row `row`'s four tokens side by side.
             return a[base + finer_index(row, col, width, dims.z / 4u)];
         }
-        if ((info[6].w >> 16u) == 1u) {
+        if (EMBEDDING && (info[6].w >> 16u) == 1u) {
             return embedded_a(row, col, info[6].w & 0xffffu, dims.z);
         }
         return a[base + row * s.z + col * s.w];
@@ -429,7 +434,7 @@ fn store_one(base: u32, row: u32, col: u32, n: u32, v: f32) {
         let i = base + row * n + col;
         if (info[3].y == 1u) {
             var r: f32;
-            if ((info[6].w >> 16u) == 2u) {
+            if (EMBEDDING && (info[6].w >> 16u) == 2u) {
                 r = embedded_residual(row, col, info[6].w & 0xffffu, n);
             } else {
                 r = residual[i];

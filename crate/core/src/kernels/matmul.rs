@@ -42,6 +42,20 @@ impl Operand {
     }
 }
 
+/// The shader as written: its embedding branches compiled out (`EMBEDDING` false).
+#[cfg_attr(not(feature = "kernels"), allow(dead_code))]
+const SOURCE: &str = include_str!("../../../../shaders/matmul.wgsl");
+#[cfg_attr(not(feature = "kernels"), allow(dead_code))]
+const EMBEDDING_OFF: &str = "const EMBEDDING: bool = false;";
+
+/// The shader with its embedding branches compiled in, for the products that read an
+/// [`Embedded`]: built once.
+#[cfg_attr(not(feature = "kernels"), allow(dead_code))]
+fn embedded_source() -> &'static str {
+    static EMBEDDED_SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    EMBEDDED_SOURCE.get_or_init(|| SOURCE.replace(EMBEDDING_OFF, "const EMBEDDING: bool = true;"))
+}
+
 /// One launch of the shader: `out[z, m, n] = Σₖ a[z, m, k] · b[z, k, n]`, `out` contiguous.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Plan {
@@ -338,8 +352,10 @@ pub enum EmbeddedAs {
 }
 
 impl Embedded {
-    /// The most input channels an embedding takes: each element read costs `rank` products.
-    pub const MAX_RANK: usize = 16;
+    /// The most input channels an embedding takes: each element read costs `rank` products, on
+    /// a CPU adapter too (SwiftShader in CI). At 12 (the tiny model's flow, 256 rows) the tiny
+    /// sample took 8 % longer on SwiftShader; at 4 (latents) no measurable time.
+    pub const MAX_RANK: usize = 8;
 
     /// `[weight; bias]` (`weight` `[rank, width]`, burn's `Linear` layout) as the shader reads an
     /// embedding's layer; `None` past [`Embedded::MAX_RANK`].
@@ -1048,6 +1064,8 @@ mod gpu {
 
     enum Matmul {}
     enum MatmulNarrow {}
+    enum MatmulEmbedded {}
+    enum MatmulNarrowEmbedded {}
 
     /// An RMS norm to fold into the matmul ([`Prologue`]): eps, and the factor as rows of values,
     /// the first column and the constant added.
@@ -1361,13 +1379,16 @@ mod gpu {
         let handle = client.empty(out_dims.iter().product::<usize>() * 4);
         let out = CubeTensor::new_contiguous(client, ca.device.clone(), Shape::new(out_dims), handle, DType::F32);
         let tile = super::tile_for(&plan, epilogue);
+        let embedding = plan.embedding != 0;
         let kernel = || WgslKernel {
-            id: match tile {
-                Tile::Wide => KernelId::new::<Matmul>(),
-                Tile::Narrow => KernelId::new::<MatmulNarrow>(),
+            id: match (tile, embedding) {
+                (Tile::Wide, false) => KernelId::new::<Matmul>(),
+                (Tile::Narrow, false) => KernelId::new::<MatmulNarrow>(),
+                (Tile::Wide, true) => KernelId::new::<MatmulEmbedded>(),
+                (Tile::Narrow, true) => KernelId::new::<MatmulNarrowEmbedded>(),
             },
             shader: super::super::Shader::Matmul,
-            source: include_str!("../../../../shaders/matmul.wgsl"),
+            source: if embedding { super::embedded_source() } else { super::SOURCE },
             entry: tile.entry(),
             workgroup: Dim3::new_2d(16, 16),
         };
@@ -1694,7 +1715,17 @@ mod tests {
         assert_eq!(got.into_data().try_to_vec::<f32>().unwrap(), packed, "[weight; bias]");
         let unbiased = Embedded::pack(&t(&w, [rank, width]), None).unwrap().into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(unbiased[rank * width..], vec![0.0; width], "no bias: a row of zeros");
-        assert!(Embedded::pack(&t(&values(17 * 2, 4), [17, 2]), None).is_none(), "past MAX_RANK");
+        assert!(Embedded::pack(&t(&values(9 * 2, 4), [9, 2]), None).is_none(), "past MAX_RANK");
+    }
+
+    #[test]
+    fn the_embedded_variant_turns_the_shaders_one_switch() {
+        assert_eq!(SOURCE.matches(EMBEDDING_OFF).count(), 1, "the switch, once");
+        assert_eq!(SOURCE.matches("EMBEDDING &&").count(), 2, "gating both reads");
+        let on = embedded_source();
+        assert_eq!(on.matches(EMBEDDING_OFF).count(), 0);
+        assert_eq!(on.matches("const EMBEDDING: bool = true;").count(), 1);
+        assert_eq!(on.len(), SOURCE.len() - 1, "nothing else changed");
     }
 
     #[test]

@@ -229,24 +229,31 @@ impl<'a> Pipeline<'a> {
             Method::Baseline => &self.model.baseline,
         };
         let layout = net.token_layout();
-        let eps_tokens = match known {
-            None => layout.tokens_on_host(&eps, shape).map(|(tokens, token_shape)| self.tensor(tokens, token_shape)),
-            Some(_) => None,
+        // Without known pixels the flow starts from its tokens: the noise laid out so on the host.
+        let eps_tokens = || {
+            let (tokens, token_shape) = layout.tokens_on_host(&eps, shape).filter(|_| known.is_none())?;
+            Some(self.tensor(tokens, token_shape))
         };
-        let flow = match (options.method, eps_tokens) {
-            (Method::Baseline, Some(eps_tokens)) => Flow::from_tokens(net, eps_tokens),
-            (Method::Baseline, None) => Flow::new(net, self.tensor(eps, shape)),
-            (Method::LeDiFlow, eps_tokens) => {
+        let flow = match options.method {
+            Method::Baseline => match eps_tokens() {
+                Some(tokens) => Flow::from_tokens(net, tokens),
+                None => Flow::new(net, self.tensor(eps, shape)),
+            },
+            Method::LeDiFlow => {
                 let decoded = prior.await?;
-                let drawn = match (&decoded, &eps_tokens) {
-                    (Decoded::Tokens(out), Some(eps_tokens)) => prior_draw_tokens(
-                        out,
-                        self.model.decoder.output_patch(),
-                        eps_tokens,
-                        layout.patch,
-                        (self.model.decoder.log_var_min, self.model.decoder.log_var_max),
-                        self.temperature(options),
-                    ),
+                let drawn = match &decoded {
+                    Decoded::Tokens(out) if crate::kernels::network_kernels_run(&self.device) => {
+                        eps_tokens().and_then(|eps_tokens| {
+                            prior_draw_tokens(
+                                out,
+                                self.model.decoder.output_patch(),
+                                &eps_tokens,
+                                layout.patch,
+                                (self.model.decoder.log_var_min, self.model.decoder.log_var_max),
+                                self.temperature(options),
+                            )
+                        })
+                    }
                     _ => None,
                 };
                 match drawn {
