@@ -39,12 +39,8 @@ impl Level {
         Self { blocks }
     }
 
-    fn forward(&self, mut x: Tensor<4>, cond: Conditioning) -> Tensor<4> {
-        for block in &self.blocks {
-            x = block.attn.forward(x, cond);
-            x = block.ff.forward(x, cond);
-        }
-        x
+    fn forward(&self, x: Tensor<4>, cond: Conditioning) -> Tensor<4> {
+        run_blocks(&self.blocks, x, cond)
     }
 
     /// [`Level::forward`] of `x`, a patch_in layer's output perhaps left uncomputed: its first
@@ -57,13 +53,17 @@ impl Level {
         let Some((first, rest)) = self.blocks.split_first() else {
             return embedding.computed();
         };
-        let mut x = first.ff.forward(first.attn.forward_embedded(&embedding, cond), cond);
-        for block in rest {
-            x = block.attn.forward(x, cond);
-            x = block.ff.forward(x, cond);
-        }
-        x
+        let x = first.ff.forward(first.attn.forward_embedded(&embedding, cond), cond);
+        run_blocks(rest, x, cond)
     }
+}
+
+fn run_blocks(blocks: &[Block], mut x: Tensor<4>, cond: Conditioning) -> Tensor<4> {
+    for block in blocks {
+        x = block.attn.forward(x, cond);
+        x = block.ff.forward(x, cond);
+    }
+    x
 }
 
 /// A backbone's patch_in layer's output `layer(tokens)`, left uncomputed for the first block's
